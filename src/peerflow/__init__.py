@@ -1,0 +1,69 @@
+"""peerflow: peer-learning programmes as declarative state machines.
+
+The public namespace is small; the modules behind it are private.
+"""
+
+from peerflow._blockers import (
+    BLOCKER_KINDS,
+    Blocker,
+    DateNotScheduled,
+    MissingDeliverable,
+    RoleNotAllowed,
+    WindowClosed,
+    WindowNotOpen,
+)
+from peerflow._engine import CompiledDefinition
+from peerflow._errors import (
+    DefinitionError,
+    EventError,
+    HistoryError,
+    PeerflowError,
+    Problem,
+    StepBlocked,
+    StepNotAvailable,
+)
+from peerflow._events import Actor, Event, read_history, write_history
+from peerflow._loading import parse_definition
+from peerflow._model import ProgrammeType
+from peerflow._programme import Programme, deadlines, fold, next_steps
+from peerflow._registry import builtin_files, compile_text, definition, load_definition
+from peerflow._state import ProgrammeState, Waiver
+from peerflow._steps import Deadline, Step
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BLOCKER_KINDS",
+    "Actor",
+    "Blocker",
+    "CompiledDefinition",
+    "DateNotScheduled",
+    "Deadline",
+    "DefinitionError",
+    "Event",
+    "EventError",
+    "HistoryError",
+    "MissingDeliverable",
+    "PeerflowError",
+    "Problem",
+    "Programme",
+    "ProgrammeState",
+    "ProgrammeType",
+    "RoleNotAllowed",
+    "Step",
+    "StepBlocked",
+    "StepNotAvailable",
+    "Waiver",
+    "WindowClosed",
+    "WindowNotOpen",
+    "builtin_files",
+    "compile_text",
+    "deadlines",
+    "definition",
+    "fold",
+    "load_definition",
+    "next_steps",
+    "parse_definition",
+    "read_history",
+    "write_history",
+]

@@ -1,0 +1,113 @@
+"""Why a step may not happen now, as values.
+
+A blocker is data first (kind plus fields a portal can render in its own
+words) and a sentence second (:meth:`Blocker.describe`), so the same object
+serves the facilitator's screen, JSON output and exception messages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+import attrs
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat() if moment is not None else "an unknown time"
+
+
+@attrs.frozen
+class Blocker:
+    """Base class; ``kind`` is the stable name used in JSON and in waivers."""
+
+    kind: ClassVar[str] = ""
+
+    def describe(self) -> str:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``kind`` plus the fields, datetimes as ISO-8601."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for field in attrs.fields(type(self)):
+            value = getattr(self, field.name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[field.name] = value
+        out["message"] = self.describe()
+        return out
+
+
+@attrs.frozen
+class MissingDeliverable(Blocker):
+    """A required deliverable is not in; ``owed_by`` lists who still owes it."""
+
+    kind: ClassVar[str] = "missing_deliverable"
+    deliverable: str
+    owed_by: tuple[str, ...]
+
+    def describe(self) -> str:
+        who = ", ".join(self.owed_by) if self.owed_by else "nobody able to submit it"
+        return f"deliverable '{self.deliverable}' is missing (still owed by {who})"
+
+
+@attrs.frozen
+class RoleNotAllowed(Blocker):
+    """The actor's role may not take this step; ``allowed`` says who may."""
+
+    kind: ClassVar[str] = "role"
+    role: str
+    allowed: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"role '{self.role}' may not do this (allowed: {', '.join(self.allowed)})"
+
+
+@attrs.frozen
+class WindowNotOpen(Blocker):
+    """Too early: the window opens at ``opens_at`` (``rule`` reads the bound)."""
+
+    kind: ClassVar[str] = "window_not_open"
+    opens_at: datetime | None
+    rule: str
+
+    def describe(self) -> str:
+        if self.opens_at is None:
+            return f"window not open yet: it opens {self.rule}, which has not happened"
+        return f"window not open yet: opens {_when(self.opens_at)} ({self.rule})"
+
+
+@attrs.frozen
+class WindowClosed(Blocker):
+    """Too late: the window (or the programme's deadline) closed at ``closed_at``."""
+
+    kind: ClassVar[str] = "window_closed"
+    closed_at: datetime
+    rule: str
+
+    def describe(self) -> str:
+        return f"window closed at {_when(self.closed_at)} ({self.rule})"
+
+
+@attrs.frozen
+class DateNotScheduled(Blocker):
+    """The step's window counts from a date nobody has scheduled yet."""
+
+    kind: ClassVar[str] = "date_not_scheduled"
+    date: str
+    set_by: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"date '{self.date}' is not scheduled yet (set by {', '.join(self.set_by)})"
+
+
+BLOCKER_KINDS: tuple[str, ...] = tuple(
+    cls.kind
+    for cls in (MissingDeliverable, RoleNotAllowed, WindowNotOpen, WindowClosed, DateNotScheduled)
+)
+"""Every blocker kind, in the order steps report them."""
+
+WAIVABLE_KINDS: frozenset[str] = frozenset(BLOCKER_KINDS) - {RoleNotAllowed.kind}
+"""A waiver may lift any blocker but the role check: nobody acts in another's name."""

@@ -1,0 +1,90 @@
+"""Exceptions with structured fields; their messages are for people."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from peerflow._blockers import Blocker
+
+
+class PeerflowError(Exception):
+    """Base of every error peerflow raises on purpose."""
+
+
+@attrs.frozen
+class Problem:
+    """One problem in a file: where it is and what is wrong."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class DefinitionError(PeerflowError, ValueError):
+    """A definition file is malformed or means something impossible.
+
+    ``problems`` holds every problem found, not only the first; ``str()`` gives
+    one line each, ``file:line: path: message``.
+    """
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class EventError(PeerflowError, ValueError):
+    """An event cannot be applied: it is malformed or does not fit the programme.
+
+    Nothing is recorded; the programme's state is unchanged.
+    """
+
+    def __init__(self, message: str, *, seq: int | None = None) -> None:
+        self.seq = seq
+        self.reason = message
+        prefix = f"event seq {seq}: " if seq is not None else ""
+        super().__init__(prefix + message)
+
+
+class StepNotAvailable(EventError):
+    """The definition has no such step from the programme's current state."""
+
+    def __init__(
+        self, step: str, state: str, available: Sequence[str], *, seq: int | None = None
+    ) -> None:
+        self.step = step
+        self.state = state
+        self.available = tuple(available)
+        options = ", ".join(self.available) or "none"
+        super().__init__(
+            f"'{step}' is not a step from state '{state}' (steps from here: {options})", seq=seq
+        )
+
+
+class StepBlocked(EventError):
+    """The step exists but is not allowed now; ``blockers`` say why."""
+
+    def __init__(self, step: str, blockers: Sequence[Blocker], *, seq: int | None = None) -> None:
+        self.step = step
+        self.blockers = tuple(blockers)
+        reasons = "; ".join(b.describe() for b in self.blockers)
+        super().__init__(
+            f"'{step}' is blocked: {reasons}. A facilitator may waive a blocker with a reason.",
+            seq=seq,
+        )
+
+
+class HistoryError(PeerflowError, ValueError):
+    """A history file has a bad line; ``file`` and ``line`` say where."""
+
+    def __init__(self, file: str, line: int, message: str) -> None:
+        self.file = file
+        self.line = line
+        self.reason = message
+        super().__init__(f"{file}:{line}: {message}")

@@ -1,0 +1,162 @@
+"""The event envelope: what happened in a programme, one JSON object a line.
+
+The envelope is the interchange format other portals and analysts depend on
+(``docs/event-format.md``): change it only by adding fields or bumping
+:data:`FORMAT_VERSION`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+
+from peerflow._errors import HistoryError
+
+FORMAT_VERSION = 1
+
+EVENT_TYPES = ("start", "submit", "schedule", "fire", "waive")
+"""The event types this version of the engine understands."""
+
+_ENVELOPE_KEYS = frozenset({"v", "programme", "seq", "id", "at", "actor", "type", "payload"})
+
+
+@attrs.frozen
+class Actor:
+    """Who acted: the role they acted in and their participant id."""
+
+    role: str
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.role})"
+
+
+@attrs.frozen
+class Event:
+    """One thing that happened; ``payload`` holds the fields its type needs."""
+
+    programme: str
+    seq: int
+    id: str
+    at: datetime
+    actor: Actor
+    type: str
+    payload: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The envelope as a JSON-ready dict (``at`` as ISO-8601 with offset)."""
+        return {
+            "v": FORMAT_VERSION,
+            "programme": self.programme,
+            "seq": self.seq,
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": {"role": self.actor.role, "id": self.actor.id},
+            "type": self.type,
+            "payload": dict(self.payload),
+        }
+
+    def to_line(self) -> str:
+        return json.dumps(self.to_json(), ensure_ascii=False)
+
+
+def parse_timestamp(text: Any, what: str = "at") -> datetime:
+    """An ISO-8601 timestamp that must carry its UTC offset."""
+    if not isinstance(text, str):
+        raise ValueError(f"'{what}' must be an ISO-8601 string, got {type(text).__name__}")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{what}' is not an ISO-8601 timestamp: {text!r}") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"'{what}' has no UTC offset: {text!r} (write e.g. {text}+01:00)")
+    return moment
+
+
+def event_from_json(data: Any) -> Event:
+    """Check one decoded line against the envelope; ``ValueError`` names the field."""
+    if not isinstance(data, dict):
+        raise ValueError("a line must be a JSON object")
+    version = data.get("v", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise ValueError(f"format version {version!r} is not supported (expected {FORMAT_VERSION})")
+    for key in ("programme", "seq", "id", "at", "actor", "type"):
+        if key not in data:
+            raise ValueError(f"missing field '{key}'")
+    extra = set(data) - _ENVELOPE_KEYS
+    if extra:
+        raise ValueError(f"unknown field(s) {sorted(extra)}: event fields go under 'payload'")
+    programme, seq, event_id, kind = data["programme"], data["seq"], data["id"], data["type"]
+    if not isinstance(programme, str) or not programme:
+        raise ValueError("'programme' must be a non-empty string")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise ValueError(f"'seq' must be a whole number 0 or more, got {seq!r}")
+    if not isinstance(event_id, str) or not event_id:
+        raise ValueError("'id' must be a non-empty string")
+    if kind not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {kind!r} (expected one of {', '.join(EVENT_TYPES)})")
+    actor = data["actor"]
+    if (
+        not isinstance(actor, dict)
+        or not isinstance(actor.get("role"), str)
+        or not isinstance(actor.get("id"), str)
+    ):
+        raise ValueError("'actor' must be an object with string fields 'role' and 'id'")
+    payload = data.get("payload", {})
+    if not isinstance(payload, dict):
+        raise ValueError("'payload' must be an object")
+    return Event(
+        programme=programme,
+        seq=seq,
+        id=event_id,
+        at=parse_timestamp(data["at"]),
+        actor=Actor(role=actor["role"], id=actor["id"]),
+        type=kind,
+        payload=payload,
+    )
+
+
+def iter_lines(stream: Iterable[str], file: str) -> Iterator[tuple[int, Event | HistoryError]]:
+    """Each non-blank line as an event or as the error that explains it."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, event_from_json(json.loads(line))
+        except json.JSONDecodeError as exc:
+            yield number, HistoryError(file, number, f"not JSON: {exc.msg} (column {exc.colno})")
+        except ValueError as exc:
+            yield number, HistoryError(file, number, str(exc))
+
+
+def read_history(path: str | Path) -> list[tuple[int, Event]]:
+    """Every event of a JSON Lines file with its line number; the first bad line raises."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as stream:
+            return _strict(iter_lines(stream, str(path)))
+    except OSError as exc:
+        raise HistoryError(str(path), 0, f"cannot read: {exc.strerror}") from None
+
+
+def read_history_text(text: str, file: str = "<string>") -> list[tuple[int, Event]]:
+    return _strict(iter_lines(text.splitlines(), file))
+
+
+def _strict(items: Iterable[tuple[int, Event | HistoryError]]) -> list[tuple[int, Event]]:
+    events = []
+    for number, item in items:
+        if isinstance(item, HistoryError):
+            raise item
+        events.append((number, item))
+    return events
+
+
+def write_history(events: Iterable[Event], stream: IO[str]) -> None:
+    for event in events:
+        stream.write(event.to_line() + "\n")

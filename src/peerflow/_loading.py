@@ -1,0 +1,405 @@
+"""From a YAML file to a checked :class:`ProgrammeType`.
+
+Three passes, each reporting every problem it finds with file, line and path:
+the YAML text, its shape (cattrs into the frozen model), and its meaning
+(names, reachability, windows whose anchors may not have happened).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import cattrs
+import holidays
+import pendulum
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from peerflow._errors import DefinitionError, Problem
+from peerflow._model import (
+    ANY_STATE,
+    START_ANCHOR,
+    Bound,
+    ProgrammeType,
+    Transition,
+    Window,
+)
+from peerflow._yamlsource import SourceMap, join_path, read_yaml
+
+_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CALENDAR_UNITS = ("days", "weeks", "months", "years")
+
+
+# --- shape: cattrs --------------------------------------------------------------
+
+
+def _strict_str(value: Any, _: type) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _strict_int(value: Any, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected a whole number, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _names(value: Any, _: type) -> tuple[str, ...]:
+    """A list of names; a single name stands for a one-item list."""
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        raise TypeError(f"expected a name or a list of names, got {type(value).__name__}")
+    for item in value:
+        if not isinstance(item, str):
+            raise TypeError(f"expected names, got {type(item).__name__} {item!r} in the list")
+    return tuple(value)
+
+
+def make_converter() -> cattrs.Converter:
+    """The converter for definitions: strict scalars, no unknown keys, from/to renamed."""
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(bool, _strict_bool)
+    converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _names)
+    renames = {"source": override(rename="from"), "dest": override(rename="to")}
+    converter.register_structure_hook(
+        Transition,
+        make_dict_structure_fn(Transition, converter, _cattrs_forbid_extra_keys=True, **renames),
+    )
+    converter.register_unstructure_hook(
+        Transition, make_dict_unstructure_fn(Transition, converter, **renames)
+    )
+    return converter
+
+
+CONVERTER = make_converter()
+
+_CATTRS_PATH = re.compile(r"^(?P<message>.*) @ \$(?P<path>.*)$")
+
+
+def _shape_problems(exc: Exception, file: str, source: SourceMap) -> list[Problem]:
+    problems = []
+    for text in cattrs.transform_error(exc, path="$"):
+        match = _CATTRS_PATH.match(text)
+        if match is None:
+            problems.append(Problem(file, source.line_of(""), "", text))
+            continue
+        path = match["path"].lstrip(".")
+        message = match["message"]
+        if message == "required field missing":
+            field = path.rsplit(".", 1)[-1]
+            message = f"required field '{field}' is missing"
+        elif message.startswith("extra fields found"):
+            message = message.replace("extra fields found", "unknown field(s)")
+        problems.append(Problem(file, source.line_of(path), path, message))
+    return problems
+
+
+def structure(data: Any, file: str, source: SourceMap) -> ProgrammeType:
+    """Structure parsed YAML into the model; raise :class:`DefinitionError` on bad shape."""
+    if not isinstance(data, dict):
+        raise DefinitionError(
+            [Problem(file, 1, "", "a definition must be a mapping with id, states, transitions")]
+        )
+    try:
+        return CONVERTER.structure(data, ProgrammeType)
+    except Exception as exc:  # cattrs raises ClassValidationError or plain errors
+        raise DefinitionError(_shape_problems(exc, file, source)) from None
+
+
+# --- meaning --------------------------------------------------------------------
+
+
+@cache
+def _countries() -> frozenset[str]:
+    return frozenset(holidays.list_supported_countries())
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f" (known: {', '.join(known)})" if known else ""
+
+
+class _Checker:
+    """Collects semantic problems, each tied to a path and so to a line."""
+
+    def __init__(self, definition: ProgrammeType, file: str, source: SourceMap) -> None:
+        self.d = definition
+        self.file = file
+        self.source = source
+        self.problems: list[Problem] = []
+        self.events = {t.event for t in definition.transitions}
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(Problem(self.file, self.source.line_of(path), path, message))
+
+    def known(self, path: str, kind: str, name: str, known: Iterable[str]) -> bool:
+        known = list(known)
+        if name in known:
+            return True
+        self.add(path, f"unknown {kind} '{name}'{_suggest(name, known)}")
+        return False
+
+    def run(self) -> list[Problem]:
+        d = self.d
+        if not _ID_PATTERN.match(d.id):
+            self.add("id", f"id '{d.id}' must be lowercase letters, digits and dashes")
+        if d.version < 1:
+            self.add("version", "version must be 1 or more")
+        self.check_timezone("timezone", d.timezone)
+        if d.country is not None:
+            self.check_country("country", d.country)
+        self.known("initial", "state", d.initial, d.states)
+        if not d.terminal_states():
+            self.add("states", "no state is terminal: mark the end state(s) with 'terminal: true'")
+        for name, role in d.roles.items():
+            path = join_path("roles", name)
+            if role.min < 0:
+                self.add(join_path(path, "min"), "min must be 0 or more")
+            if role.max is not None and role.max < max(role.min, 1):
+                self.add(join_path(path, "max"), f"max must be at least min ({role.min}) and 1")
+        for i, role_name in enumerate(d.waivable_by):
+            self.known(join_path("waivable_by", i), "role", role_name, d.roles)
+        self.check_names()
+        for name, deliverable in d.deliverables.items():
+            path = join_path("deliverables", name)
+            self.check_refs(join_path(path, "owed_by"), "role", deliverable.owed_by, d.roles)
+            self.check_refs(join_path(path, "during"), "state", deliverable.during, d.states)
+            if deliverable.window is not None:
+                self.check_window(join_path(path, "window"), deliverable.window)
+        for name, date in d.dates.items():
+            path = join_path("dates", name)
+            self.check_refs(join_path(path, "set_by"), "role", date.set_by, d.roles)
+            self.check_refs(join_path(path, "during"), "state", date.during, d.states)
+        if d.deadline is not None:
+            self.check_bound("deadline", d.deadline)
+        self.check_transitions()
+        if not self.problems:
+            self.check_graph()
+        if not self.problems:
+            self.check_anchors_happened()
+        return self.problems
+
+    def check_timezone(self, path: str, name: str) -> None:
+        try:
+            pendulum.timezone(name)
+        except Exception:
+            self.add(path, f"unknown time zone '{name}' (expected an IANA name like Europe/Brussels)")
+
+    def check_country(self, path: str, code: str) -> None:
+        if code not in _countries():
+            self.add(path, f"unknown country '{code}' for public holidays{_suggest(code, [])}"
+                     " (expected an ISO 3166 code such as BE, DE, ES)")
+
+    def check_refs(self, path: str, kind: str, names: tuple[str, ...], known: Iterable[str]) -> None:
+        known = list(known)
+        for i, name in enumerate(names):
+            self.known(join_path(path, i), kind, name, known)
+
+    def check_names(self) -> None:
+        for name in self.events:
+            if not _NAME_PATTERN.match(name):
+                self.add("transitions", f"event name '{name}' must be a Python-style identifier")
+        for name in self.d.dates:
+            if name in self.events:
+                self.add(join_path("dates", name),
+                         f"date '{name}' has the name of an event: windows could not tell them apart")
+            if name == START_ANCHOR:
+                self.add(join_path("dates", name), "'start' is reserved for the programme start")
+        if START_ANCHOR in self.events:
+            self.add("transitions", "'start' is reserved for the programme start; rename the event")
+
+    def check_window(self, path: str, window: Window) -> None:
+        if window.opens is None and window.closes is None:
+            self.add(path, "a window needs 'opens', 'closes' or both")
+        if window.opens is not None:
+            self.check_bound(join_path(path, "opens"), window.opens)
+        if window.closes is not None:
+            self.check_bound(join_path(path, "closes"), window.closes)
+
+    def check_bound(self, path: str, bound: Bound) -> None:
+        if (bound.after is None) == (bound.before is None):
+            self.add(path, "a bound needs exactly one of 'after' or 'before' (an anchor)")
+            return
+        anchors = {START_ANCHOR, *self.events, *self.d.dates}
+        key = "after" if bound.after is not None else "before"
+        self.known(join_path(path, key), "anchor", bound.anchor, anchors)
+        units = {u: getattr(bound, u) for u in (*_CALENDAR_UNITS, "working_days")}
+        for unit, amount in units.items():
+            if amount < 0:
+                self.add(join_path(path, unit), f"{unit} must be 0 or more; use 'before' to go back")
+        if bound.working_days and any(units[u] for u in _CALENDAR_UNITS):
+            self.add(path, "working_days cannot be mixed with days, weeks, months or years")
+        if bound.working_days:
+            country = bound.country or self.d.country
+            if country is None:
+                self.add(path, "working_days need a country: set 'country' here or in the definition")
+            elif bound.country is not None:
+                self.check_country(join_path(path, "country"), bound.country)
+        elif bound.country is not None or bound.subdivision is not None:
+            self.add(path, "'country' only applies to working_days")
+
+    def check_transitions(self) -> None:
+        d = self.d
+        seen: dict[tuple[str, str], int] = {}
+        for i, t in enumerate(d.transitions):
+            path = join_path("transitions", i)
+            for j, src in enumerate(t.source):
+                if src == ANY_STATE:
+                    continue
+                if self.known(join_path(path, f"from[{j}]"), "state", src, d.states) and (
+                    d.states[src].terminal
+                ):
+                    self.add(join_path(path, f"from[{j}]"),
+                             f"state '{src}' is terminal: no step may leave it")
+            self.known(join_path(path, "to"), "state", t.dest, d.states)
+            if not t.by:
+                self.add(join_path(path, "by"), "say which roles may fire this step")
+            self.check_refs(join_path(path, "by"), "role", t.by, d.roles)
+            self.check_refs(join_path(path, "requires"), "deliverable", t.requires, d.deliverables)
+            if t.window is not None:
+                self.check_window(join_path(path, "window"), t.window)
+            for src in d.sources_of(t) if all(s in d.states or s == ANY_STATE for s in t.source) else ():
+                if (src, t.event) in seen:
+                    self.add(path, f"event '{t.event}' already leaves state '{src}' in "
+                             f"transitions[{seen[src, t.event]}]: a step must be unambiguous")
+                seen[src, t.event] = i
+
+    def check_graph(self) -> None:
+        d = self.d
+        outgoing: dict[str, set[str]] = {name: set() for name in d.states}
+        for t in d.transitions:
+            for src in d.sources_of(t):
+                outgoing[src].add(t.dest)
+        reachable = _closure({d.initial}, outgoing)
+        for name, state in d.states.items():
+            path = join_path("states", name)
+            if name not in reachable:
+                self.add(path, f"state '{name}' is unreachable from the initial state '{d.initial}'")
+            elif not state.terminal and not outgoing[name]:
+                self.add(path, f"state '{name}' is not terminal but no transition leaves it "
+                         "(a dead end): add a transition or mark it 'terminal: true'")
+        terminals = set(d.terminal_states())
+        for name in sorted(reachable):
+            if name in terminals or not outgoing[name]:
+                continue
+            if not _closure({name}, outgoing) & terminals:
+                self.add(join_path("states", name),
+                         f"no terminal state can be reached from state '{name}' (a trap)")
+
+    def check_anchors_happened(self) -> None:
+        """A window may only count from an event that has fired on every path to it."""
+        must = must_have_fired(self.d)
+        for i, t in enumerate(self.d.transitions):
+            for bound_path, bound in _bounds(join_path(join_path("transitions", i), "window"), t.window):
+                for src in self.d.sources_of(t):
+                    self._check_anchor(bound_path, bound, src, must)
+        for name, deliverable in self.d.deliverables.items():
+            path = join_path(join_path("deliverables", name), "window")
+            states = deliverable.during or tuple(
+                s for s, v in self.d.states.items() if not v.terminal
+            )
+            for bound_path, bound in _bounds(path, deliverable.window):
+                for state in states:
+                    self._check_anchor(bound_path, bound, state, must)
+
+    def _check_anchor(
+        self, path: str, bound: Bound, state: str, must: dict[str, frozenset[str]]
+    ) -> None:
+        if bound.anchor in self.events and bound.anchor not in must.get(state, frozenset()):
+            self.add(path, f"anchor '{bound.anchor}' may not have happened on every path to "
+                     f"state '{state}': anchor on an earlier step, or restrict 'during'")
+
+
+def _bounds(path: str, window: Window | None) -> list[tuple[str, Bound]]:
+    if window is None:
+        return []
+    found = []
+    if window.opens is not None:
+        found.append((join_path(path, "opens"), window.opens))
+    if window.closes is not None:
+        found.append((join_path(path, "closes"), window.closes))
+    return found
+
+
+def _closure(start: set[str], edges: dict[str, set[str]]) -> set[str]:
+    seen = set(start)
+    todo = list(start)
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def must_have_fired(definition: ProgrammeType) -> dict[str, frozenset[str]]:
+    """For each state, the events that have fired on *every* path into it.
+
+    The classic forward must-analysis: intersect over incoming edges, starting
+    from "everything" and shrinking to the fixpoint.
+    """
+    everything = frozenset(t.event for t in definition.transitions)
+    must = {name: everything for name in definition.states}
+    must[definition.initial] = frozenset()
+    changed = True
+    while changed:
+        changed = False
+        for state in definition.states:
+            if state == definition.initial:
+                continue
+            incoming = [
+                must[src] | {t.event}
+                for t in definition.transitions
+                if t.dest == state
+                for src in definition.sources_of(t)
+            ]
+            new = frozenset.intersection(*incoming) if incoming else everything
+            if new != must[state]:
+                must[state] = new
+                changed = True
+    return must
+
+
+# --- entry points ---------------------------------------------------------------
+
+
+def parse_definition(text: str, file: str = "<string>") -> ProgrammeType:
+    """Read a definition from YAML text; ``file`` names it in error messages."""
+    data, source, yaml_problems = read_yaml(text)
+    if yaml_problems:
+        raise DefinitionError([Problem(file, p.line, "", p.message) for p in yaml_problems])
+    definition = structure(data, file, source)
+    problems = _Checker(definition, file, source).run()
+    if problems:
+        raise DefinitionError(problems)
+    return definition
+
+
+def read_definition_file(path: str | Path) -> ProgrammeType:
+    """Read and check one definition file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DefinitionError([Problem(str(path), 0, "", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise DefinitionError([Problem(str(path), 0, "", "not UTF-8 text")]) from None
+    return parse_definition(text, path.name)

@@ -1,0 +1,172 @@
+"""The definition model: a programme type as frozen, plain data.
+
+These classes mirror the YAML one to one, so a definition file and the Python
+value that loading produces read the same. Meaning (unknown names, unreachable
+states, ...) is checked by :mod:`peerflow._loading`, not here: a value of these
+classes is only known to be well *shaped*.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+START_ANCHOR = "start"
+"""The anchor every window may use: the moment the programme started."""
+
+ANY_STATE = "*"
+"""In ``from:``, every non-terminal state (used for cancellations)."""
+
+
+@attrs.frozen
+class Bound:
+    """One edge of a window: an anchor plus an offset.
+
+    ``after: X`` counts forward from X, ``before: X`` backwards. X is ``start``,
+    a transition's event (the last time it fired) or a scheduled date. Windows
+    are whole days in the programme's time zone: a bound names a calendar day,
+    a window opens at the start of its opening day and closes at the end of its
+    closing day.
+    """
+
+    after: str | None = None
+    before: str | None = None
+    days: int = 0
+    weeks: int = 0
+    months: int = 0
+    years: int = 0
+    working_days: int = 0
+    country: str | None = None
+    subdivision: str | None = None
+
+    @property
+    def anchor(self) -> str:
+        """The name the bound counts from, whichever direction."""
+        return self.after if self.after is not None else (self.before or "")
+
+    @property
+    def sign(self) -> int:
+        return -1 if self.before is not None else 1
+
+    def describe(self) -> str:
+        """A person's reading of the bound: ``2 weeks after hold_orientation``."""
+        parts = []
+        for unit in ("years", "months", "weeks", "days", "working_days"):
+            amount = getattr(self, unit)
+            if amount:
+                name = unit.replace("_", " ")
+                parts.append(f"{amount} {name[:-1] if amount == 1 else name}")
+        amount_text = " ".join(parts)
+        where = "after" if self.after is not None else "before"
+        if not amount_text:
+            return f"on {self.anchor}" if where == "after" else f"by {self.anchor}"
+        country = f" ({self.country})" if self.working_days and self.country else ""
+        return f"{amount_text}{country} {where} {self.anchor}"
+
+
+@attrs.frozen
+class Window:
+    """When a step may happen. A missing bound means unbounded on that side."""
+
+    opens: Bound | None = None
+    closes: Bound | None = None
+    rules: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Role:
+    """A part people play; ``min``/``max`` are how many participants hold it."""
+
+    title: str = ""
+    min: int = 1
+    max: int | None = 1
+    description: str = ""
+    rules: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Deliverable:
+    """A document or record a step needs.
+
+    With ``each: true`` every participant of the owing roles owes its own copy
+    (every mentee signs the agreement); otherwise one submission by any of them
+    settles it (the joint report).
+    """
+
+    title: str
+    owed_by: tuple[str, ...]
+    each: bool = False
+    during: tuple[str, ...] = ()
+    window: Window | None = None
+    description: str = ""
+    rules: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class ScheduledDate:
+    """A date a participant sets (the orientation date, the visit date)."""
+
+    title: str
+    set_by: tuple[str, ...]
+    during: tuple[str, ...] = ()
+    description: str = ""
+    rules: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class State:
+    """A stage of the programme; a terminal state has no way out."""
+
+    title: str = ""
+    terminal: bool = False
+    description: str = ""
+    rules: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Transition:
+    """A step from one state to another, fired by an event.
+
+    ``source`` and ``dest`` are spelt ``from`` and ``to`` in YAML.
+    """
+
+    event: str
+    source: tuple[str, ...]
+    dest: str
+    by: tuple[str, ...]
+    requires: tuple[str, ...] = ()
+    window: Window | None = None
+    title: str = ""
+    description: str = ""
+    deadline_applies: bool = True
+    rules: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class ProgrammeType:
+    """A whole programme type, as written in one definition file."""
+
+    id: str
+    version: int
+    title: str
+    initial: str
+    states: dict[str, State]
+    roles: dict[str, Role]
+    transitions: tuple[Transition, ...]
+    deliverables: dict[str, Deliverable] = attrs.field(factory=dict)
+    dates: dict[str, ScheduledDate] = attrs.field(factory=dict)
+    timezone: str = "UTC"
+    country: str | None = None
+    deadline: Bound | None = None
+    deadline_rules: tuple[str, ...] = ()
+    waivable_by: tuple[str, ...] = ()
+    source: str = ""
+    description: str = ""
+
+    def terminal_states(self) -> tuple[str, ...]:
+        return tuple(name for name, state in self.states.items() if state.terminal)
+
+    def sources_of(self, transition: Transition) -> tuple[str, ...]:
+        """The concrete source states, with ``*`` expanded."""
+        if ANY_STATE in transition.source:
+            return tuple(n for n, s in self.states.items() if not s.terminal)
+        return transition.source

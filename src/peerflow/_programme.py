@@ -1,0 +1,155 @@
+"""The embedding API: a live programme that records events strictly.
+
+A :class:`Programme` is the state plus the history that made it. Each method
+builds the next event of the envelope, applies it with the strict engine and
+keeps it only if it was accepted, so a refused step leaves both unchanged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from peerflow._engine import CompiledDefinition
+from peerflow._errors import EventError
+from peerflow._events import Actor, Event
+from peerflow._registry import definition as lookup_definition
+from peerflow._state import ProgrammeState
+from peerflow._steps import Deadline, Step
+
+
+def definition_of(start: Event) -> CompiledDefinition:
+    """The built-in definition a ``start`` event names (id and version)."""
+    name = start.payload.get("definition")
+    if not isinstance(name, str):
+        raise EventError("start payload must name its 'definition'", seq=start.seq)
+    version = start.payload.get("version")
+    try:
+        return lookup_definition(name, version if isinstance(version, int) else None)
+    except LookupError as exc:
+        raise EventError(str(exc), seq=start.seq) from None
+
+
+def fold(events: Iterable[Event], definition: CompiledDefinition | None = None) -> ProgrammeState:
+    """A programme's state from its history; the definition defaults to the one it names."""
+    events = list(events)
+    if not events:
+        raise EventError("the history is empty: it must begin with a 'start' event")
+    compiled = definition if definition is not None else definition_of(events[0])
+    return compiled.fold(events)
+
+
+def next_steps(programme: ProgrammeState, at: datetime,
+               actor: Actor | str | None = None) -> list[Step]:
+    """Every step open from where ``programme`` stands, allowed or with its blockers."""
+    return programme.definition.next_steps(programme, at, actor)
+
+
+def deadlines(programme: ProgrammeState, at: datetime) -> list[Deadline]:
+    """What is due by when, and what is overdue, at ``at``."""
+    return programme.definition.deadlines(programme, at)
+
+
+class Programme:
+    """A programme being run: records steps, refuses what is not allowed."""
+
+    def __init__(self, state: ProgrammeState, history: Sequence[Event]) -> None:
+        self.state = state
+        self.history: list[Event] = list(history)
+
+    @property
+    def definition(self) -> CompiledDefinition:
+        return self.state.definition
+
+    @classmethod
+    def start(
+        cls,
+        definition: CompiledDefinition,
+        programme: str,
+        *,
+        at: datetime,
+        actor: Actor,
+        participants: Iterable[tuple[str, str]] | Iterable[Mapping[str, str]],
+        timezone: str | None = None,
+        country: str | None = None,
+        event_id: str | None = None,
+    ) -> Programme:
+        """Start a programme; ``participants`` are ``(id, role)`` pairs or ``{id, role}``."""
+        people = [
+            dict(p) if isinstance(p, Mapping) else {"id": p[0], "role": p[1]}
+            for p in participants
+        ]
+        payload: dict[str, Any] = {
+            "definition": definition.id,
+            "version": definition.version,
+            "participants": people,
+        }
+        if timezone is not None:
+            payload["timezone"] = timezone
+        if country is not None:
+            payload["country"] = country
+        event = Event(programme, 0, event_id or str(uuid.uuid4()), at, actor, "start", payload)
+        return cls(definition.start(event), [event])
+
+    @classmethod
+    def from_history(
+        cls, events: Iterable[Event], definition: CompiledDefinition | None = None
+    ) -> Programme:
+        events = list(events)
+        return cls(fold(events, definition), events)
+
+    def record(
+        self,
+        type: str,
+        payload: Mapping[str, Any],
+        *,
+        at: datetime,
+        actor: Actor,
+        event_id: str | None = None,
+    ) -> Event:
+        """Apply one event of ``type``; keep it only if the engine accepts it."""
+        event = Event(
+            self.state.programme,
+            self.state.version,
+            event_id or str(uuid.uuid4()),
+            at,
+            actor,
+            type,
+            dict(payload),
+        )
+        self.state = self.definition.apply(self.state, event)
+        self.history.append(event)
+        return event
+
+    def fire(self, event: str, *, at: datetime, actor: Actor) -> Event:
+        return self.record("fire", {"event": event}, at=at, actor=actor)
+
+    def submit(self, deliverable: str, *, at: datetime, actor: Actor,
+               ref: str | None = None, **fields: Any) -> Event:
+        payload: dict[str, Any] = {"deliverable": deliverable, **fields}
+        if ref is not None:
+            payload["ref"] = ref
+        return self.record("submit", payload, at=at, actor=actor)
+
+    def schedule(self, date_name: str, value: date, *, at: datetime, actor: Actor) -> Event:
+        return self.record("schedule", {"date": date_name, "value": value.isoformat()},
+                           at=at, actor=actor)
+
+    def waive(self, kind: str, step: str, blockers: Sequence[str], *, reason: str,
+              at: datetime, actor: Actor, participant: str | None = None) -> Event:
+        payload: dict[str, Any] = {
+            "step": {"kind": kind, "name": step},
+            "blockers": list(blockers),
+            "reason": reason,
+        }
+        if participant is not None:
+            payload["participant"] = participant
+        return self.record("waive", payload, at=at, actor=actor)
+
+    def next_steps(self, at: datetime, actor: Actor | str | None = None) -> list[Step]:
+        return self.definition.next_steps(self.state, at, actor)
+
+    def deadlines(self, at: datetime) -> list[Deadline]:
+        return self.definition.deadlines(self.state, at)

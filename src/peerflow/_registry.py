@@ -1,0 +1,76 @@
+"""Finding, loading and caching definitions: built-in ones and users' files.
+
+Built-in definitions live in ``definitions/`` at the repository root and are
+copied into the wheel as ``peerflow/definitions``; a source checkout (editable
+install) reads them from the root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+
+from peerflow._engine import CompiledDefinition
+from peerflow._errors import DefinitionError, Problem
+from peerflow._loading import parse_definition
+
+_compiled: dict[str, CompiledDefinition] = {}
+
+
+def builtin_dir() -> Path:
+    """Where the built-in definition files are, in a wheel or in a checkout."""
+    packaged = Path(str(resources.files("peerflow"))) / "definitions"
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2] / "definitions"
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError("peerflow's built-in definitions are missing from this install")
+
+
+def builtin_files() -> dict[str, Path]:
+    """Built-in definition id -> file; the file is named after the id."""
+    return {path.stem: path for path in sorted(builtin_dir().glob("*.yaml"))}
+
+
+def load_definition(path: str | Path) -> CompiledDefinition:
+    """Load, check and compile a definition file (cached by content)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DefinitionError([Problem(str(path), 0, "", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise DefinitionError([Problem(str(path), 0, "", "not UTF-8 text")]) from None
+    return compile_text(text, path.name)
+
+
+def compile_text(text: str, file: str = "<string>") -> CompiledDefinition:
+    """Check and compile YAML text; the same text is compiled once per process."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    found = _compiled.get(digest)
+    if found is None:
+        found = _compiled[digest] = CompiledDefinition(parse_definition(text, file), digest)
+    return found
+
+
+def definition(name: str, version: int | None = None) -> CompiledDefinition:
+    """A built-in definition by id, or a definition file by path.
+
+    ``version`` guards against running a programme on a definition it was not
+    started on.
+    """
+    files = builtin_files()
+    if name in files:
+        compiled = load_definition(files[name])
+    elif Path(name).suffix in {".yaml", ".yml"} or Path(name).exists():
+        compiled = load_definition(name)
+    else:
+        known = ", ".join(files) or "none"
+        raise LookupError(f"no built-in definition '{name}' (built-in: {known}) and no such file")
+    if version is not None and compiled.version != version:
+        raise LookupError(
+            f"definition '{name}' is at version {compiled.version}, not {version}"
+        )
+    return compiled

@@ -1,0 +1,84 @@
+"""What a facilitator is shown: the steps open from here and what is due."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from peerflow._blockers import Blocker
+
+FIRE = "fire"
+SUBMIT = "submit"
+SCHEDULE = "schedule"
+STEP_KINDS = (FIRE, SUBMIT, SCHEDULE)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+@attrs.frozen
+class Step:
+    """One step open from the current state, allowed now or not, and why.
+
+    ``kind`` is ``fire`` (a transition, ``dest`` says where to), ``submit`` (a
+    deliverable; ``owed_by`` lists who still owes it) or ``schedule`` (a date).
+    ``waived`` lists blockers a waiver has lifted.
+    """
+
+    kind: str
+    name: str
+    title: str
+    allowed: bool
+    blockers: tuple[Blocker, ...]
+    roles: tuple[str, ...]
+    dest: str | None = None
+    owed_by: tuple[str, ...] = ()
+    waived: tuple[Blocker, ...] = ()
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "title": self.title,
+            "allowed": self.allowed,
+            "blockers": [b.to_dict() for b in self.blockers],
+            "waived": [b.to_dict() for b in self.waived],
+            "roles": list(self.roles),
+            "dest": self.dest,
+            "owed_by": list(self.owed_by),
+            "opens_at": _iso(self.opens_at),
+            "closes_at": _iso(self.closes_at),
+        }
+
+
+@attrs.frozen
+class Deadline:
+    """Something due by ``due_at``; ``overdue`` once that moment has passed.
+
+    ``kind`` is a step kind, or ``programme`` for the overall deadline;
+    ``owed_by`` names the participants (or roles) it waits for.
+    """
+
+    kind: str
+    name: str
+    title: str
+    due_at: datetime
+    overdue: bool
+    owed_by: tuple[str, ...]
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "title": self.title,
+            "due_at": self.due_at.isoformat(),
+            "overdue": self.overdue,
+            "owed_by": list(self.owed_by),
+            "rule": self.rule,
+        }
