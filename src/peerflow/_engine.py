@@ -260,13 +260,13 @@ class CompiledDefinition:
                     waived.append(blocker)
         return blockers, waived, opens_at, closes_at
 
-    @staticmethod
+    @staticmethod  # without a participant (an overview) any waiver of the step counts
     def _is_waived(st: ProgrammeState, spec: _StepSpec, kind: str, participant: str | None) -> bool:
         return any(
             w.step_kind == spec.kind
             and w.step == spec.name
             and w.blocker == kind
-            and (w.participant is None or w.participant == participant)
+            and (w.participant is None or participant is None or w.participant == participant)
             for w in st.waivers
         )
 
@@ -314,10 +314,11 @@ class CompiledDefinition:
             if key not in due or item.due_at < due[key].due_at:
                 due[key] = item
 
+        programme_deadline = self.deadline_at(st)
         for spec in self._specs(st.state):
             step = self._step(st, spec, at, None)
-            if step.closes_at is None:
-                continue
+            if step.closes_at is None or step.closes_at == programme_deadline:
+                continue  # bound only by the programme deadline, listed once below
             rule = next((b.rule for b in step.blockers if isinstance(b, WindowClosed)), "")
             if spec.kind == SUBMIT:
                 if step.owed_by:
@@ -332,10 +333,9 @@ class CompiledDefinition:
                     title = self.type.deliverables[deliverable].title
                     add(Deadline(SUBMIT, deliverable, title, step.closes_at,
                                  at >= step.closes_at, missing, f"needed by '{spec.name}'"))
-        deadline = self.deadline_at(st)
-        if deadline is not None and not st.terminal:
-            add(Deadline("programme", "deadline", "Programme deadline", deadline, at >= deadline,
-                         (), _describe(self.type.deadline)))
+        if programme_deadline is not None and not st.terminal:
+            add(Deadline("programme", "deadline", "Programme deadline", programme_deadline,
+                         at >= programme_deadline, (), _describe(self.type.deadline)))
         return sorted(due.values(), key=lambda d: (d.due_at, d.kind, d.name))
 
     # --- applying events ---------------------------------------------------------

@@ -1,0 +1,157 @@
+"""Definitions, steps and deadlines as text, JSON and Mermaid, for people and tools."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from peerflow._loading import CONVERTER
+from peerflow._model import Bound, ProgrammeType, Window
+from peerflow._state import ProgrammeState
+from peerflow._steps import Deadline, Step
+
+
+def definition_json(definition: ProgrammeType) -> str:
+    """The definition as JSON, in the same shape as its YAML (``from``/``to`` included)."""
+    return json.dumps(CONVERTER.unstructure(definition), indent=2, ensure_ascii=False)
+
+
+def _window_text(window: Window | None) -> str:
+    if window is None:
+        return ""
+    parts = []
+    if window.opens is not None:
+        parts.append("opens " + window.opens.describe())
+    if window.closes is not None:
+        parts.append("closes " + window.closes.describe())
+    return "; ".join(parts)
+
+
+def _bound_text(bound: Bound | None) -> str:
+    return bound.describe() if bound is not None else "none"
+
+
+def definition_text(d: ProgrammeType) -> str:
+    """A readable summary: roles, states, deliverables, dates and steps."""
+    lines = [f"{d.title} ({d.id}, version {d.version})"]
+    if d.source:
+        lines.append(f"Source: {d.source}")
+    lines.append(f"Time zone: {d.timezone}" + (f"; holidays of {d.country}" if d.country else ""))
+    lines.append(f"Deadline: {_bound_text(d.deadline)}")
+    lines.append("")
+    lines.append("Roles:")
+    for name, role in d.roles.items():
+        count = f"{role.min}..{role.max if role.max is not None else 'n'}"
+        lines.append(f"  {name} ({count}): {role.title}")
+    lines.append("")
+    lines.append("States:")
+    for name, state in d.states.items():
+        marks = " [initial]" if name == d.initial else ""
+        marks += " [terminal]" if state.terminal else ""
+        lines.append(f"  {name}{marks}: {state.title}")
+    lines.append("")
+    lines.append("Deliverables:")
+    for name, deliverable in d.deliverables.items():
+        each = "each of " if deliverable.each else ""
+        lines.append(f"  {name}: {deliverable.title} (owed by {each}{', '.join(deliverable.owed_by)})")
+        if deliverable.during:
+            lines.append(f"      during {', '.join(deliverable.during)}")
+        if deliverable.window is not None:
+            lines.append(f"      window: {_window_text(deliverable.window)}")
+    if d.dates:
+        lines.append("")
+        lines.append("Dates:")
+        for name, sd in d.dates.items():
+            lines.append(f"  {name}: {sd.title} (set by {', '.join(sd.set_by)})")
+    lines.append("")
+    lines.append("Steps:")
+    for t in d.transitions:
+        lines.append(f"  {t.event}: {', '.join(t.source)} -> {t.dest} (by {', '.join(t.by)})")
+        if t.requires:
+            lines.append(f"      requires {', '.join(t.requires)}")
+        if t.window is not None:
+            lines.append(f"      window: {_window_text(t.window)}")
+        if not t.deadline_applies:
+            lines.append("      not bound by the programme deadline")
+    return "\n".join(lines)
+
+
+def mermaid(d: ProgrammeType) -> str:
+    """A Mermaid ``stateDiagram-v2`` of the definition's states and steps."""
+    lines = ["stateDiagram-v2"]
+    for name, state in d.states.items():
+        if state.title and state.title != name:
+            lines.append(f'    state "{state.title}" as {name}')
+    lines.append(f"    [*] --> {d.initial}")
+    for t in d.transitions:
+        for src in d.sources_of(t):
+            lines.append(f"    {src} --> {t.dest} : {t.event}")
+    for name in d.terminal_states():
+        lines.append(f"    {name} --> [*]")
+    return "\n".join(lines)
+
+
+def last_day(closes_at: datetime) -> str:
+    """The last day a window that closes at ``closes_at`` is open (windows are whole days)."""
+    return (closes_at - timedelta(seconds=1)).strftime("%Y-%m-%d")
+
+
+def steps_text(steps: Sequence[Step], indent: str = "  ") -> list[str]:
+    """Allowed steps first, then blocked ones with every blocker on its own line."""
+    lines = []
+    for step in sorted(steps, key=lambda s: not s.allowed):
+        target = f" -> {step.dest}" if step.dest else ""
+        who = f"by {', '.join(step.roles)}"
+        if step.kind == "submit" and step.owed_by:
+            who += f"; still owed by {', '.join(step.owed_by)}"
+        mark = "allowed" if step.allowed else "blocked"
+        lines.append(f"{indent}[{mark}] {step.kind} {step.name}{target} ({who})")
+        for blocker in step.blockers:
+            lines.append(f"{indent}    - {blocker.describe()}")
+        for blocker in step.waived:
+            lines.append(f"{indent}    - waived: {blocker.describe()}")
+    return lines
+
+
+def deadlines_text(deadlines: Sequence[Deadline], indent: str = "  ") -> list[str]:
+    lines = []
+    for item in deadlines:
+        status = "OVERDUE" if item.overdue else "due"
+        owed = f" (waiting for {', '.join(item.owed_by)})" if item.owed_by else ""
+        lines.append(f"{indent}{status} by end of {last_day(item.due_at)}: "
+                     f"{item.kind} {item.name}{owed}")
+    return lines
+
+
+def status_json(st: ProgrammeState, at: datetime, steps: Sequence[Step],
+                deadlines: Sequence[Deadline]) -> dict[str, Any]:
+    return {
+        "programme": st.programme,
+        "definition": st.definition.id,
+        "version": st.definition.version,
+        "at": at.isoformat(),
+        "state": st.state,
+        "terminal": st.terminal,
+        "seq": st.version,
+        "steps": [s.to_dict() for s in steps],
+        "deadlines": [d.to_dict() for d in deadlines],
+    }
+
+
+def status_text(st: ProgrammeState, at: datetime, steps: Sequence[Step],
+                deadlines: Sequence[Deadline]) -> str:
+    t = st.definition.type
+    lines = [
+        f"{st.programme} ({t.id} v{t.version}) at {at.isoformat()}",
+        f"state: {st.state} ({t.states[st.state].title or st.state})"
+        + (" [terminal]" if st.terminal else ""),
+    ]
+    if steps:
+        lines.append("next steps:")
+        lines.extend(steps_text(steps))
+    if deadlines:
+        lines.append("deadlines:")
+        lines.extend(deadlines_text(deadlines))
+    return "\n".join(lines)

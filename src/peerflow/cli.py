@@ -1,0 +1,195 @@
+"""The ``peerflow`` command.
+
+Unlike the engine, the command line may read the clock: ``--at`` defaults to
+now, which is what a facilitator at a terminal means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+from peerflow import __version__
+from peerflow._engine import CompiledDefinition
+from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
+from peerflow._events import Event, parse_timestamp, read_history
+from peerflow._loading import read_definition_file
+from peerflow._programme import definition_of
+from peerflow._registry import builtin_files, definition
+from peerflow._render import (
+    definition_json,
+    definition_text,
+    mermaid,
+    status_json,
+    status_text,
+)
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def _err(message: str) -> None:
+    print(f"peerflow: {message}", file=sys.stderr)
+
+
+def cmd_definitions(args: argparse.Namespace) -> int:
+    rows = []
+    for name, path in builtin_files().items():
+        d = definition(str(path)).type
+        rows.append({"id": name, "version": d.version, "title": d.title})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        width = max((len(r["id"]) for r in rows), default=0)
+        for r in rows:
+            print(f"{r['id']:<{width}}  v{r['version']}  {r['title']}")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    compiled = definition(args.definition)
+    render = {"text": definition_text, "json": definition_json, "mermaid": mermaid}[args.format]
+    print(render(compiled.type))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    failed = 0
+    for name in args.files:
+        try:
+            read_definition_file(name)
+        except DefinitionError as exc:
+            failed += 1
+            for problem in exc.problems:
+                print(_relocate(problem, name))
+        else:
+            if not args.quiet:
+                print(f"{name}: ok")
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _relocate(problem: Problem, name: str) -> str:
+    """Print the path the user typed, not only the file's base name."""
+    return str(Problem(name, problem.line, problem.path, problem.message))
+
+
+def _programme_events(path: str, programme: str | None) -> tuple[str, list[tuple[int, Event]]]:
+    events = read_history(path)
+    by_programme: dict[str, list[tuple[int, Event]]] = {}
+    for line, event in events:
+        by_programme.setdefault(event.programme, []).append((line, event))
+    if not by_programme:
+        raise HistoryError(path, 0, "the file holds no events")
+    if programme is None:
+        if len(by_programme) > 1:
+            raise HistoryError(path, 0, "the file holds several programmes; choose one with "
+                               f"--programme ({', '.join(sorted(by_programme))})")
+        programme = next(iter(by_programme))
+    if programme not in by_programme:
+        raise HistoryError(path, 0, f"no programme '{programme}' in the file "
+                           f"(found: {', '.join(sorted(by_programme))})")
+    return programme, by_programme[programme]
+
+
+def cmd_next(args: argparse.Namespace) -> int:
+    at = parse_timestamp(args.at, "--at") if args.at else datetime.now(timezone.utc).astimezone()
+    _, numbered = _programme_events(args.history, args.programme)
+    compiled = definition(args.definition) if args.definition else definition_of(numbered[0][1])
+    state = None
+    for line, event in numbered:
+        if event.at > at:
+            break  # the state as it stood at --at
+        try:
+            state = compiled.start(event) if state is None else compiled.apply(state, event)
+        except EventError as exc:
+            raise HistoryError(args.history, line, str(exc)) from None
+    if state is None:
+        _err(f"the programme had not started at {at.isoformat()}")
+        return EXIT_PROBLEMS
+    steps = compiled.next_steps(state, at, args.role)
+    deadlines = compiled.deadlines(state, at)
+    if args.json:
+        print(json.dumps(status_json(state, at, steps, deadlines), indent=2, ensure_ascii=False))
+    else:
+        print(status_text(state, at, steps, deadlines))
+    return EXIT_OK
+
+
+def example_path(definition_id: str) -> Path:
+    """The example history that ships with the package for a definition."""
+    path = Path(str(resources.files("peerflow"))) / "examples" / f"{definition_id}.jsonl"
+    if not path.is_file():
+        raise LookupError(f"no example history ships for '{definition_id}'")
+    return path
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from peerflow._demo import run_demo  # noqa: PLC0415 - only the demo needs it
+
+    compiled: CompiledDefinition = definition(args.definition)
+    run_demo(compiled, example_path(compiled.id), sys.stdout)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peerflow",
+        description="Run peer-learning programmes as declarative state machines.",
+    )
+    parser.add_argument("--version", action="version", version=f"peerflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("definitions", help="list the built-in programme types")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_definitions)
+
+    p = sub.add_parser("show", help="show a definition (built-in id or file)")
+    p.add_argument("definition", metavar="ID|FILE")
+    p.add_argument("--format", choices=("text", "json", "mermaid"), default="text")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("validate", help="check definition files; exit 1 on problems")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("next", help="what may happen next in a programme, and what is due")
+    p.add_argument("history", metavar="HISTORY.jsonl")
+    p.add_argument("--programme", metavar="ID", help="which programme, if the file holds several")
+    p.add_argument("--at", metavar="ISO-DATETIME",
+                   help="the moment to ask about, with offset (default: now)")
+    p.add_argument("--as", dest="role", metavar="ROLE", help="check the steps for this role")
+    p.add_argument("--definition", metavar="ID|FILE",
+                   help="definition to use (default: the one the start event names)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_next)
+
+    p = sub.add_parser("demo", help="walk an example programme, stage by stage")
+    p.add_argument("--definition", default="prospect-peer-mentoring", metavar="ID")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except DefinitionError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_PROBLEMS
+    except (HistoryError, EventError, LookupError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_PROBLEMS
+    except BrokenPipeError:  # e.g. piped into head
+        return EXIT_OK
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Shared fixtures: the PROSPECT definition, its cast, and a clock in Brussels time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import peerflow
+from peerflow import Actor, CompiledDefinition, Programme
+
+ROOT = Path(__file__).resolve().parents[1]
+CET = timezone(timedelta(hours=1))
+CEST = timezone(timedelta(hours=2))
+
+FACILITATOR = Actor("facilitator", "fac")
+MENTOR = Actor("mentor", "mentor")
+MENTEE_A = Actor("mentee", "mentee-a")
+MENTEE_B = Actor("mentee", "mentee-b")
+FINANCE = Actor("finance_coordinator", "finance")
+CAST = (FACILITATOR, MENTOR, MENTEE_A, MENTEE_B, FINANCE)
+
+
+def cet(month: int, day: int, hour: int = 10, year: int = 2027) -> datetime:
+    """A winter-time moment in Brussels (tests that cross DST say so)."""
+    return datetime(year, month, day, hour, tzinfo=CET)
+
+
+@pytest.fixture(scope="session")
+def prospect() -> CompiledDefinition:
+    return peerflow.definition("prospect-peer-mentoring")
+
+
+@pytest.fixture
+def new_programme(prospect: CompiledDefinition) -> Callable[[], Programme]:
+    def make() -> Programme:
+        return Programme.start(
+            prospect, "p1", at=cet(1, 11, 9), actor=FACILITATOR,
+            participants=[(a.id, a.role) for a in CAST],
+        )
+    return make
+
+
+@pytest.fixture
+def oriented(new_programme: Callable[[], Programme]) -> Programme:
+    """A programme whose orientation was held on Monday 2027-02-01."""
+    from datetime import date
+
+    p = new_programme()
+    p.schedule("orientation_date", date(2027, 2, 1), at=cet(1, 11, 11), actor=FACILITATOR)
+    for hour, who in enumerate((MENTOR, MENTEE_A, MENTEE_B), start=10):
+        p.submit("peer_learning_agreement", at=cet(1, 12, hour), actor=who)
+        p.submit("availability_confirmation", at=cet(1, 12, hour), actor=who)
+    p.fire("hold_orientation", at=cet(2, 1, 10), actor=FACILITATOR)
+    return p
