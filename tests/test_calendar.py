@@ -1,0 +1,87 @@
+"""Windows in working days honour the named country's public holidays."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from peerflow import Actor, Programme, StepBlocked, WindowClosed, compile_text
+from peerflow._calendar import add_working_days, is_working_day
+
+CEST = timezone(timedelta(hours=2))
+
+FINAL_DOCUMENT = """\
+id: final-document
+version: 1
+title: The final document within 5 working days after the final meeting
+timezone: Europe/Brussels
+country: {country}
+roles:
+  secretariat: {{}}
+  city: {{}}
+states:
+  review: {{}}
+  after_meeting: {{}}
+  done: {{terminal: true}}
+initial: review
+deliverables:
+  final_document:
+    title: Final document
+    owed_by: [city]
+    during: [after_meeting]
+    window:
+      closes: {{after: final_meeting, working_days: 5}}
+transitions:
+  - event: final_meeting
+    from: review
+    to: after_meeting
+    by: secretariat
+  - event: close
+    from: after_meeting
+    to: done
+    by: secretariat
+    requires: [final_document]
+"""
+
+SECRETARIAT, CITY = Actor("secretariat", "sec"), Actor("city", "city")
+
+
+def after_final_meeting(country: str) -> Programme:
+    definition = compile_text(FINAL_DOCUMENT.format(country=country), f"{country}.yaml")
+    p = Programme.start(definition, "er-1", at=datetime(2027, 4, 26, 9, tzinfo=CEST),
+                        actor=SECRETARIAT, participants=[("sec", "secretariat"), ("city", "city")])
+    # Monday 3 May 2027; Thursday 6 May is Ascension Day, a public holiday in Belgium.
+    p.fire("final_meeting", at=datetime(2027, 5, 3, 15, tzinfo=CEST), actor=SECRETARIAT)
+    return p
+
+
+def test_holiday_inside_the_window_extends_it() -> None:
+    assert not is_working_day(date(2027, 5, 6), "BE")  # the holidays package agrees
+    p = after_final_meeting("BE")
+    # Tue 4, Wed 5, (Thu 6 holiday), Fri 7, Mon 10, Tue 11: the fifth working day is 11 May.
+    p.submit("final_document", at=datetime(2027, 5, 11, 17, tzinfo=CEST), actor=CITY)
+    assert ("final_document", "city") in p.state.submitted
+
+
+def test_window_closes_after_the_fifth_working_day() -> None:
+    p = after_final_meeting("BE")
+    with pytest.raises(StepBlocked) as refused:
+        p.submit("final_document", at=datetime(2027, 5, 12, 9, tzinfo=CEST), actor=CITY)
+    (blocker,) = refused.value.blockers
+    assert isinstance(blocker, WindowClosed)
+    assert blocker.closed_at == datetime(2027, 5, 12, tzinfo=CEST)
+
+
+def test_country_without_that_holiday_closes_a_day_earlier() -> None:
+    # Ascension Day is not a public holiday in Poland.
+    assert is_working_day(date(2027, 5, 6), "PL")
+    p = after_final_meeting("PL")
+    with pytest.raises(StepBlocked):
+        p.submit("final_document", at=datetime(2027, 5, 11, 9, tzinfo=CEST), actor=CITY)
+
+
+def test_working_days_skip_weekends_both_ways() -> None:
+    friday = date(2027, 1, 8)
+    assert add_working_days(friday, 1, "BE") == date(2027, 1, 11)
+    assert add_working_days(date(2027, 1, 11), 1, "BE", direction=-1) == friday

@@ -1,0 +1,143 @@
+"""Definition files: bad ones fail with one line per problem naming file, line and path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import peerflow
+from peerflow import DefinitionError, parse_definition
+from peerflow.cli import main
+
+BROKEN = Path(__file__).parent / "definitions"
+
+
+def problems_of(name: str) -> list[str]:
+    with pytest.raises(DefinitionError) as caught:
+        peerflow.load_definition(BROKEN / name)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_builtin_definitions_load() -> None:
+    files = peerflow.builtin_files()
+    assert "prospect-peer-mentoring" in files
+    for name in files:
+        assert peerflow.definition(name).id == name
+
+
+def test_misspelt_deliverable_names_file_line_path_and_suggestion() -> None:
+    assert problems_of("misspelt-deliverable.yaml") == [
+        "misspelt-deliverable.yaml:19: transitions[0].requires[0]: unknown deliverable "
+        "'learnig_plan'; did you mean 'learning_plan'?"
+    ]
+
+
+def test_unreachable_state() -> None:
+    assert problems_of("unreachable-state.yaml") == [
+        "unreachable-state.yaml:8: states.forgotten: state 'forgotten' is unreachable "
+        "from the initial state 'open'"
+    ]
+
+
+def test_non_terminal_dead_end() -> None:
+    (problem,) = problems_of("dead-end.yaml")
+    assert problem.startswith("dead-end.yaml:8: states.stuck: state 'stuck' is not terminal")
+    assert "dead end" in problem
+
+
+def test_yaml_syntax_error_names_its_line() -> None:
+    (problem,) = problems_of("syntax-error.yaml")
+    assert problem.startswith("syntax-error.yaml:8: YAML syntax error")
+
+
+def test_anchor_that_may_not_have_happened() -> None:
+    (problem,) = problems_of("anchor-not-on-every-path.yaml")
+    assert problem.startswith(
+        "anchor-not-on-every-path.yaml:25: transitions[2].window.closes: anchor 'review' "
+        "may not have happened on every path to state 'reviewed'"
+    )
+
+
+MINIMAL = """\
+id: tiny
+version: 1
+title: Tiny
+roles:
+  facilitator: {}
+states:
+  open: {}
+  done: {terminal: true}
+initial: open
+transitions:
+  - event: finish
+    from: open
+    to: done
+    by: facilitator
+"""
+
+
+def test_minimal_definition_parses() -> None:
+    definition = parse_definition(MINIMAL, "tiny.yaml")
+    assert definition.transitions[0].source == ("open",)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("    by: facilitator\n", "    by: facilitator\n    bogus: 1\n"),
+         "tiny.yaml:11: transitions[0]: unknown field(s) (bogus)"),
+        (("version: 1", "version: one"),
+         "tiny.yaml:2: version: invalid value for type, expected int"),
+        (("  - event: finish\n", "  - title: no event\n"),
+         "tiny.yaml:11: transitions[0].event: required field 'event' is missing"),
+        (("    to: done\n", "    to: done\n    window: {closes: {after: finish, months: -1}}\n"),
+         "tiny.yaml:14: transitions[0].window.closes.months: months must be 0 or more"),
+        (("    to: done\n", "    to: done\n    window: {closes: {after: finish, working_days: 5}}\n"),
+         "tiny.yaml:14: transitions[0].window.closes: working_days need a country"),
+        (("title: Tiny\n", "title: Tiny\ncountry: XX\n"),
+         "tiny.yaml:4: country: unknown country 'XX'"),
+        (("title: Tiny\n", "title: Tiny\ntimezone: Mars/Olympus\n"),
+         "tiny.yaml:4: timezone: unknown time zone 'Mars/Olympus'"),
+        (("  done: {terminal: true}\n", "  done: {terminal: true}\n  open: {}\n"),
+         "tiny.yaml:9: states.open: duplicate key 'open'"),
+        (("initial: open", "initial: opn"),
+         "tiny.yaml:9: initial: unknown state 'opn'; did you mean 'open'?"),
+    ],
+)
+def test_each_problem_is_one_clear_line(change: tuple[str, str], expected: str) -> None:
+    text = MINIMAL.replace(*change)
+    assert text != MINIMAL
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(text, "tiny.yaml")
+    assert any(str(p).startswith(expected) for p in caught.value.problems), caught.value
+
+
+def test_validate_command_prints_one_line_each_and_exits_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    files = sorted(str(p) for p in BROKEN.glob("*.yaml"))
+    assert main(["validate", *files]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == len(files)
+    for line, file in zip(out, files, strict=True):
+        assert line.startswith(file + ":")
+        assert "Traceback" not in line
+
+
+def test_validate_in_a_subprocess_prints_no_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "peerflow.cli", "validate", str(BROKEN / "syntax-error.yaml")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "syntax-error.yaml:8:" in result.stdout
+
+
+def test_validate_accepts_builtins(capsys: pytest.CaptureFixture[str]) -> None:
+    files = [str(p) for p in peerflow.builtin_files().values()]
+    assert main(["validate", *files]) == 0
+    assert capsys.readouterr().out.count(": ok") == len(files)
