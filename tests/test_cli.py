@@ -1,0 +1,108 @@
+"""The ``peerflow`` command: listing, showing, next steps, the demo, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from peerflow.cli import example_path, main
+
+EXAMPLE = str(example_path("prospect-peer-mentoring"))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_definitions_lists_ids_and_titles(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "definitions", "--json")
+    assert code == 0
+    assert {"id": "prospect-peer-mentoring", "version": 1,
+            "title": "PROSPECT peer mentoring"} in json.loads(out)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "mermaid"])
+def test_show_formats(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    code, out, _ = run(capsys, "show", "prospect-peer-mentoring", "--format", fmt)
+    assert code == 0
+    if fmt == "json":
+        data = json.loads(out)
+        assert data["id"] == "prospect-peer-mentoring"
+        assert data["transitions"][0]["from"] == ["preparation"]
+    elif fmt == "mermaid":
+        assert out.startswith("stateDiagram-v2")
+        assert "preparation --> getting_started : hold_orientation" in out
+    else:
+        assert "hold_orientation: preparation -> getting_started (by facilitator)" in out
+
+
+def test_next_as_it_stood_at_a_date(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "next", EXAMPLE, "--at", "2027-02-16T12:00:00+01:00", "--json")
+    assert code == 0
+    status = json.loads(out)
+    assert status["state"] == "getting_started"
+    assert status["seq"] == 12  # the waiver at 09:00 that day is in, the late upload is not
+    needs = next(s for s in status["steps"] if s["name"] == "learning_needs")
+    assert needs["owed_by"] == ["split-mentee"]
+    assert needs["allowed"] and [b["kind"] for b in needs["waived"]] == ["window_closed"]
+    overdue = [d["name"] for d in status["deadlines"] if d["overdue"]]
+    assert overdue == ["learning_needs"]
+
+
+def test_next_as_a_role(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "next", EXAMPLE, "--at", "2027-03-04T09:00:00+01:00",
+                       "--as", "mentee")
+    assert code == 0
+    assert "state: working_together" in out
+    assert "role 'mentee' may not do this (allowed: mentor, facilitator)" in out
+
+
+def test_next_refuses_a_naive_time(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "next", EXAMPLE, "--at", "2027-03-04T09:00")
+    assert code == 1
+    assert "'--at' has no UTC offset" in err
+
+
+def test_next_reports_a_bad_history_line(capsys: pytest.CaptureFixture[str],
+                                         tmp_path: Path) -> None:
+    lines = Path(EXAMPLE).read_text().splitlines()
+    lines[3] = lines[3].replace('"at": "2027-01-13T11:00:00+01:00"', '"at": "2027-01-13T11:00:00"')
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    code, _, err = run(capsys, "next", str(bad))
+    assert code == 1
+    assert f"{bad}:4: 'at' has no UTC offset" in err
+
+
+def test_next_reports_a_refused_event_with_its_line(capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: Path) -> None:
+    lines = Path(EXAMPLE).read_text().splitlines()
+    # Drop the waiver (seq 11): the late upload after it is then refused.
+    assert '"type": "waive"' in lines[11]
+    del lines[11]
+    bad = tmp_path / "no-waiver.jsonl"
+    bad.write_text("\n".join(line.replace(f'"seq": {n + 1}', f'"seq": {n}') if n >= 11 else line
+                             for n, line in enumerate(lines)) + "\n")
+    code, _, err = run(capsys, "next", str(bad), "--at", "2027-12-01T00:00:00+01:00")
+    assert code == 1
+    assert f"{bad}:12: event seq 11: 'submit learning_needs' is blocked: window closed" in err
+
+
+def test_demo_walks_to_completion(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo")
+    assert code == 0
+    for stage in ("Preparatory steps", "Getting Started", "Working Together", "Meeting Up",
+                  "Moving Forward", "Completed"):
+        assert f"== {stage} (" in out
+    assert "refused:" in out and "[blocked]" in out and "due by end of" in out
+    assert out.rstrip().endswith("32 events applied strictly, none refused.")
+
+
+def test_unknown_definition_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "show", "nope")
+    assert code == 1
+    assert "no built-in definition 'nope'" in err

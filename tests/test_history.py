@@ -1,0 +1,39 @@
+"""Reading the event envelope: every bad line is named with its file and line."""
+
+from __future__ import annotations
+
+import pytest
+
+from peerflow import HistoryError
+from peerflow._events import read_history_text
+
+GOOD = ('{"v": 1, "programme": "p", "seq": 0, "id": "e0", "at": "2027-01-11T09:00:00+01:00", '
+        '"actor": {"role": "facilitator", "id": "fac"}, "type": "start", "payload": {}}')
+
+
+def test_good_line_reads() -> None:
+    ((line, event),) = read_history_text(GOOD, "h.jsonl")
+    assert (line, event.seq, event.actor.id, event.at.utcoffset().seconds) == (1, 0, "fac", 3600)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("{", "{{"), "not JSON"),
+        (('"seq": 0', '"seq": -1'), "'seq' must be a whole number 0 or more"),
+        (('"type": "start"', '"type": "teleport"'), "unknown event type 'teleport'"),
+        (('"id": "e0", ', ""), "missing field 'id'"),
+        (("+01:00", ""), "'at' has no UTC offset"),
+        (('"payload": {}', '"deliverable": "x"'), "unknown field(s) ['deliverable']"),
+        (('"actor": {"role": "facilitator", "id": "fac"}', '"actor": "fac"'),
+         "'actor' must be an object"),
+        (('"v": 1', '"v": 2'), "format version 2 is not supported"),
+    ],
+)
+def test_bad_line_names_file_and_line(change: tuple[str, str], message: str) -> None:
+    bad = GOOD.replace(*change, 1)
+    assert bad != GOOD
+    with pytest.raises(HistoryError) as caught:
+        read_history_text(GOOD + "\n\n" + bad, "h.jsonl")
+    assert (caught.value.file, caught.value.line) == ("h.jsonl", 3)
+    assert message in str(caught.value)
