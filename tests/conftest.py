@@ -7,11 +7,20 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import peerflow
 from peerflow import Actor, CompiledDefinition, Programme
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Property tests: a budget that keeps the suite quick ("peerflow", the default), and a
+# deeper one for a long run: pytest --hypothesis-profile=deep
+settings.register_profile("peerflow", max_examples=150, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("deep", max_examples=3000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("peerflow")
 CET = timezone(timedelta(hours=1))
 CEST = timezone(timedelta(hours=2))
 

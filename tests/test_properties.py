@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 import peerflow
@@ -79,7 +79,6 @@ def attempt(p: Programme, kind: str, name: str, at: datetime, actor: Actor,
 
 
 @pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_strict_engine_accepts_exactly_the_allowed_steps(
     definition_id: str, data: st.DataObject
