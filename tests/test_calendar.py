@@ -61,7 +61,7 @@ def test_holiday_inside_the_window_extends_it() -> None:
     p = after_final_meeting("BE")
     # Tue 4, Wed 5, (Thu 6 holiday), Fri 7, Mon 10, Tue 11: the fifth working day is 11 May.
     p.submit("final_document", at=datetime(2027, 5, 11, 17, tzinfo=CEST), actor=CITY)
-    assert ("final_document", "city") in p.state.submitted
+    assert p.state.has_submitted("final_document", "city")
 
 
 def test_window_closes_after_the_fifth_working_day() -> None:

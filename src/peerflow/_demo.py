@@ -51,7 +51,7 @@ def _show_stage(out: TextIO, st: ProgrammeState, event: Event) -> None:
 def _show_refusal(out: TextIO, st: ProgrammeState, event: Event) -> None:
     """Let the first other participant try the first facilitator step, and show the refusal."""
     step = next((s for s in st.definition.next_steps(st, event.at) if s.kind == "fire"), None)
-    intruder = next(((pid, role) for pid, role in st.participants if role not in
+    intruder = next(((pid, role) for pid, role in st.members() if role not in
                      (step.roles if step else ())), None)
     if step is None or intruder is None:
         return
@@ -72,7 +72,7 @@ def run_demo(compiled: CompiledDefinition, history: Path, out: TextIO) -> Progra
     out.write(f"Example history: {history.name}, {len(events)} events, programme "
               f"{events[0].programme}\n")
     st = compiled.start(events[0])
-    people = ", ".join(f"{pid} ({role})" for pid, role in st.participants)
+    people = ", ".join(f"{pid} ({role})" for pid, role in st.members())
     out.write(f"Participants: {people}\n")
     _show_stage(out, st, events[0])
     _show_refusal(out, st, events[0])

@@ -45,20 +45,43 @@ logging.getLogger("transitions").setLevel(logging.WARNING)
 _INSTANT_CACHE_LIMIT = 100_000
 
 
+_START, _EVENT, _DATE = 0, 1, 2
+
+
+@attrs.frozen
+class _BoundRef:
+    """A bound with its anchor resolved to an index, and an id for cache keys."""
+
+    id: int
+    bound: Bound
+    anchor_kind: int
+    anchor_index: int
+    text: str
+
+
 @attrs.frozen
 class _StepSpec:
-    """A step compiled for the hot path: roles as a set, bounds pre-paired."""
+    """A step compiled for the hot path: roles as a set, deliverables as indexes."""
 
     kind: str
     name: str
     title: str
     roles: tuple[str, ...]
     roleset: frozenset[str]
-    requires: tuple[str, ...] = ()
-    opens: Bound | None = None
-    closes: Bound | None = None
+    index: int
+    requires: tuple[int, ...] = ()
+    opens: _BoundRef | None = None
+    closes: _BoundRef | None = None
     deadline: bool = True
     dest: str | None = None
+
+
+@attrs.frozen
+class _Layout:
+    """Per role layout (shared by every programme with the same roles in the same order):
+    for each deliverable, the bits of the participants who owe it."""
+
+    owed: tuple[int, ...]
 
 
 @attrs.define
@@ -71,6 +94,19 @@ class MachineContext:
     actor: Actor | None
 
 
+class _Moment:
+    """One evaluation moment of one programme: anchor days and the deadline, worked out once."""
+
+    __slots__ = ("at", "days", "deadline", "layout", "st")
+
+    def __init__(self, compiled: CompiledDefinition, st: ProgrammeState, at: datetime) -> None:
+        self.st = st
+        self.at = at
+        self.days: dict[tuple[int, int], date | DateNotScheduled | None] = {}
+        self.layout = compiled.layout(st)
+        self.deadline = compiled.deadline_instant(self)
+
+
 class CompiledDefinition:
     """A programme type ready to run: validated, with its Machine built once.
 
@@ -79,24 +115,58 @@ class CompiledDefinition:
     """
 
     def __init__(self, programme_type: ProgrammeType, digest: str = "") -> None:
-        self.type = programme_type
-        self.id = programme_type.id
-        self.version = programme_type.version
+        t = self.type = programme_type
+        self.id = t.id
+        self.version = t.version
         self.digest = digest
-        self._instants: dict[tuple[Bound, date, str, str | None, bool], datetime] = {}
+        self.role_names = tuple(t.roles)
+        self.role_index = {name: i for i, name in enumerate(self.role_names)}
+        self.event_names = tuple(dict.fromkeys(tr.event for tr in t.transitions))
+        self.event_index = {name: i for i, name in enumerate(self.event_names)}
+        self.date_names = tuple(t.dates)
+        self.date_index = {name: i for i, name in enumerate(self.date_names)}
+        self.deliverable_names = tuple(t.deliverables)
+        self.deliverable_index = {name: i for i, name in enumerate(self.deliverable_names)}
+        self._each = tuple(d.each for d in t.deliverables.values())
+        self._owing_roles = tuple(
+            frozenset(self.role_index[r] for r in d.owed_by) for d in t.deliverables.values()
+        )
+        self.no_fired: tuple[datetime | None, ...] = (None,) * len(self.event_names)
+        self.no_dates: tuple[date | None, ...] = (None,) * len(self.date_names)
+        self._bound_refs: list[_BoundRef] = []
+        self._deadline = self._ref(t.deadline)
+        self._instants: dict[tuple[int, date, str, str | None], datetime] = {}
+        self._layouts: dict[bytes, _Layout] = {}
         self.machine = self._build_machine()
         self._fire = self._fire_table()
-        self._submit: dict[str, dict[str, _StepSpec]] = {s: {} for s in programme_type.states}
-        self._schedule: dict[str, dict[str, _StepSpec]] = {s: {} for s in programme_type.states}
+        self._submit: dict[str, dict[str, _StepSpec]] = {s: {} for s in t.states}
+        self._schedule: dict[str, dict[str, _StepSpec]] = {s: {} for s in t.states}
         self._compile_submissions_and_dates()
-        self._owing: dict[str, frozenset[str]] = {
-            name: frozenset(d.owed_by) for name, d in programme_type.deliverables.items()
+        self._specs = {
+            state: (*self._fire[state].values(), *self._submit[state].values(),
+                    *self._schedule[state].values())
+            for state in t.states
         }
+        self._tables = {FIRE: self._fire, SUBMIT: self._submit, SCHEDULE: self._schedule}
 
     def __repr__(self) -> str:
         return f"<CompiledDefinition {self.id} v{self.version}>"
 
     # --- compiling ---------------------------------------------------------------
+
+    def _ref(self, bound: Bound | None) -> _BoundRef | None:
+        if bound is None:
+            return None
+        anchor = bound.anchor
+        if anchor == START_ANCHOR:
+            kind, index = _START, 0
+        elif anchor in self.date_index:
+            kind, index = _DATE, self.date_index[anchor]
+        else:
+            kind, index = _EVENT, self.event_index[anchor]
+        ref = _BoundRef(len(self._bound_refs), bound, kind, index, bound.describe())
+        self._bound_refs.append(ref)
+        return ref
 
     def _build_machine(self) -> Machine:
         t = self.type
@@ -122,28 +192,32 @@ class CompiledDefinition:
         """The Machine's condition: the step is allowed (same evaluation as ours)."""
         ctx: MachineContext = event_data.model
         spec = self._fire[ctx.state][event_data.event.name]
-        blockers, _, _, _ = self._evaluate(ctx.programme, spec, ctx.at, ctx.actor)
+        blockers, _, _, _ = self._evaluate(_Moment(self, ctx.programme, ctx.at), spec, ctx.actor)
         return not blockers
 
     def _fire_table(self) -> dict[str, dict[str, _StepSpec]]:
         """state -> event -> compiled step, read off the Machine's own events."""
-        by_key = {
-            (src, tr.event): tr for tr in self.type.transitions for src in self.type.sources_of(tr)
-        }
-        table: dict[str, dict[str, _StepSpec]] = {name: {} for name in self.type.states}
+        t = self.type
+        by_key = {(src, tr.event): tr for tr in t.transitions for src in t.sources_of(tr)}
+        compiled: dict[int, tuple[_BoundRef | None, _BoundRef | None]] = {}
+        table: dict[str, dict[str, _StepSpec]] = {name: {} for name in t.states}
         for event_name, event in self.machine.events.items():
             for src, machine_transitions in event.transitions.items():
                 tr = by_key[src, event_name]
-                opens, closes = _bounds(tr.window)
+                if id(tr) not in compiled:
+                    opens, closes = _bounds(tr.window)
+                    compiled[id(tr)] = (self._ref(opens), self._ref(closes))
+                opens_ref, closes_ref = compiled[id(tr)]
                 table[src][event_name] = _StepSpec(
                     kind=FIRE,
                     name=event_name,
                     title=tr.title or event_name.replace("_", " "),
                     roles=tr.by,
                     roleset=frozenset(tr.by),
-                    requires=tr.requires,
-                    opens=opens,
-                    closes=closes,
+                    index=self.event_index[event_name],
+                    requires=tuple(self.deliverable_index[d] for d in tr.requires),
+                    opens=opens_ref,
+                    closes=closes_ref,
                     deadline=tr.deadline_applies,
                     dest=machine_transitions[0].dest,
                 )
@@ -152,104 +226,147 @@ class CompiledDefinition:
     def _compile_submissions_and_dates(self) -> None:
         t = self.type
         live = tuple(name for name, s in t.states.items() if not s.terminal)
-        for name, d in t.deliverables.items():
+        for index, (name, d) in enumerate(t.deliverables.items()):
             opens, closes = _bounds(d.window)
-            spec = _StepSpec(SUBMIT, name, d.title, d.owed_by, frozenset(d.owed_by),
-                             opens=opens, closes=closes)
+            spec = _StepSpec(SUBMIT, name, d.title, d.owed_by, frozenset(d.owed_by), index,
+                             opens=self._ref(opens), closes=self._ref(closes))
             for state in d.during or live:
                 self._submit[state][name] = spec
-        for name, sd in t.dates.items():
-            spec = _StepSpec(SCHEDULE, name, sd.title, sd.set_by, frozenset(sd.set_by),
+        for index, (name, sd) in enumerate(t.dates.items()):
+            spec = _StepSpec(SCHEDULE, name, sd.title, sd.set_by, frozenset(sd.set_by), index,
                              deadline=False)
             for state in sd.during or live:
                 self._schedule[state][name] = spec
 
+    # --- packed state helpers ----------------------------------------------------
+
+    def layout(self, st: ProgrammeState) -> _Layout:
+        """Who owes what, for the roles of ``st`` (cached: layouts repeat across programmes)."""
+        found = self._layouts.get(st.roles)
+        if found is None:
+            width = len(self.deliverable_names)
+            owed = tuple(
+                sum(1 << (p * width + d) for p, role in enumerate(st.roles) if role in owing)
+                for d, owing in enumerate(self._owing_roles)
+            )
+            found = self._layouts[st.roles] = _Layout(owed)
+        return found
+
+    def _who(self, st: ProgrammeState, deliverable: int, bits: int) -> tuple[str, ...]:
+        width = len(self.deliverable_names)
+        return tuple(
+            pid for p, pid in enumerate(st.participants) if bits >> (p * width + deliverable) & 1
+        )
+
+    def submission_bit(self, st: ProgrammeState, deliverable: str, participant: str) -> int | None:
+        d = self.deliverable_index.get(deliverable)
+        if d is None or participant not in st.participants:
+            return None
+        return st.participants.index(participant) * len(self.deliverable_names) + d
+
+    def _missing_bits(self, st: ProgrammeState, layout: _Layout, deliverable: int) -> int:
+        """Bits of the participants who still owe ``deliverable``; 0 once it is in."""
+        owed = layout.owed[deliverable]
+        if self._each[deliverable]:
+            return owed & ~st.submitted
+        return 0 if owed & st.submitted else owed
+
+    def missing(self, st: ProgrammeState, deliverable: str) -> tuple[str, ...]:
+        """Who still owes ``deliverable``; empty once it is in."""
+        d = self.deliverable_index[deliverable]
+        return self._who(st, d, self._missing_bits(st, self.layout(st), d))
+
     # --- time --------------------------------------------------------------------
 
-    def _anchor_day(self, st: ProgrammeState, anchor: str) -> date | DateNotScheduled | None:
-        """The anchor's calendar day, a blocker if it is an unset date, None if not yet fired."""
-        if anchor == START_ANCHOR:
-            return local_date(st.started_at, st.timezone)
-        if anchor in self.type.dates:
-            day = st.scheduled_date(anchor)
+    def _anchor_day(self, m: _Moment, ref: _BoundRef) -> date | DateNotScheduled | None:
+        """The anchor's day; a blocker if it is an unset date; None if it has not fired."""
+        key = (ref.anchor_kind, ref.anchor_index)
+        if key in m.days:
+            return m.days[key]
+        st = m.st
+        day: date | DateNotScheduled | None
+        if ref.anchor_kind == _START:
+            day = local_date(st.started_at, st.timezone)
+        elif ref.anchor_kind == _DATE:
+            day = st.scheduled[ref.anchor_index]
             if day is None:
-                return DateNotScheduled(anchor, self.type.dates[anchor].set_by)
-            return day
-        moment = st.fired_at(anchor)
-        return None if moment is None else local_date(moment, st.timezone)
+                name = self.date_names[ref.anchor_index]
+                day = DateNotScheduled(name, self.type.dates[name].set_by)
+        else:
+            moment = st.fired[ref.anchor_index]
+            day = None if moment is None else local_date(moment, st.timezone)
+        m.days[key] = day
+        return day
 
-    def _instant(self, bound: Bound, day: date, st: ProgrammeState, closing: bool) -> datetime:
-        key = (bound, day, st.timezone, st.country, closing)
+    def _instant(self, ref: _BoundRef, day: date, st: ProgrammeState, closing: bool) -> datetime:
+        key = (ref.id, day, st.timezone, st.country)
         found = self._instants.get(key)
         if found is None:
             if len(self._instants) > _INSTANT_CACHE_LIMIT:
                 self._instants.clear()
             compute = closing_instant if closing else opening_instant
-            found = self._instants[key] = compute(bound, day, st.timezone, st.country)
+            found = self._instants[key] = compute(ref.bound, day, st.timezone, st.country)
         return found
+
+    def deadline_instant(self, m: _Moment) -> datetime | None:
+        ref = self._deadline
+        if ref is None:
+            return None
+        day = self._anchor_day(m, ref)
+        return self._instant(ref, day, m.st, closing=True) if isinstance(day, date) else None
 
     def deadline_at(self, st: ProgrammeState) -> datetime | None:
         """When the programme's overall deadline passes (None without one, or not yet known)."""
-        bound = self.type.deadline
-        if bound is None:
-            return None
-        day = self._anchor_day(st, bound.anchor)
-        if not isinstance(day, date):
-            return None
-        return self._instant(bound, day, st, closing=True)
+        return self.deadline_instant(_Moment(self, st, st.last_at))
 
     # --- evaluation --------------------------------------------------------------
 
-    def _missing(self, st: ProgrammeState, deliverable: str) -> tuple[str, ...]:
-        """Who still owes ``deliverable``; empty once it is in."""
-        holders = st.holders(self._owing[deliverable])
-        if self.type.deliverables[deliverable].each:
-            return tuple(p for p in holders if (deliverable, p) not in st.submitted)
-        if any((deliverable, p) in st.submitted for p in holders):
-            return ()
-        return holders
-
     def _evaluate(
-        self, st: ProgrammeState, spec: _StepSpec, at: datetime, actor: Actor | str | None
+        self, m: _Moment, spec: _StepSpec, actor: Actor | str | None
     ) -> tuple[list[Blocker], list[Blocker], datetime | None, datetime | None]:
         """Every blocker of a step (waived ones apart) and its window's instants."""
-        if isinstance(actor, Actor):
-            role: str | None = actor.role
-            participant: str | None = actor.id
-        else:
+        st, at = m.st, m.at
+        if actor is None:
+            role: str | None = None
+            participant: str | None = None
+        elif isinstance(actor, str):
             role, participant = actor, None
+        else:
+            role, participant = actor.role, actor.id
         blockers: list[Blocker] = []
         if role is not None and role not in spec.roleset:
             blockers.append(RoleNotAllowed(role, spec.roles))
-        for deliverable in spec.requires:
-            missing = self._missing(st, deliverable)
-            if missing:
-                blockers.append(MissingDeliverable(deliverable, missing))
+        for d in spec.requires:
+            bits = self._missing_bits(st, m.layout, d)
+            if bits:
+                blockers.append(MissingDeliverable(self.deliverable_names[d],
+                                                   self._who(st, d, bits)))
         opens_at: datetime | None = None
         closes_at: datetime | None = None
         closes_rule = ""
-        if spec.opens is not None:
-            day = self._anchor_day(st, spec.opens.anchor)
+        ref = spec.opens
+        if ref is not None:
+            day = self._anchor_day(m, ref)
             if isinstance(day, date):
-                opens_at = self._instant(spec.opens, day, st, closing=False)
+                opens_at = self._instant(ref, day, st, closing=False)
                 if at < opens_at:
-                    blockers.append(WindowNotOpen(opens_at, "opens " + spec.opens.describe()))
+                    blockers.append(WindowNotOpen(opens_at, "opens " + ref.text))
             elif day is None:
-                blockers.append(WindowNotOpen(None, spec.opens.describe()))
+                blockers.append(WindowNotOpen(None, ref.text))
             else:
                 blockers.append(day)
-        if spec.closes is not None:
-            day = self._anchor_day(st, spec.closes.anchor)
+        ref = spec.closes
+        if ref is not None:
+            day = self._anchor_day(m, ref)
             if isinstance(day, date):
-                closes_at = self._instant(spec.closes, day, st, closing=True)
-                closes_rule = "closes " + spec.closes.describe()
-            elif isinstance(day, DateNotScheduled) and day not in blockers:
+                closes_at = self._instant(ref, day, st, closing=True)
+                closes_rule = "closes " + ref.text
+            elif day is not None and day not in blockers:
                 blockers.append(day)
-        if spec.deadline:
-            deadline = self.deadline_at(st)
-            if deadline is not None and (closes_at is None or deadline < closes_at):
-                closes_at = deadline
-                closes_rule = "programme deadline: " + _describe(self.type.deadline)
+        deadline = m.deadline
+        if spec.deadline and deadline is not None and (closes_at is None or deadline < closes_at):
+            closes_at = deadline
+            closes_rule = "programme deadline: " + self._deadline.text  # type: ignore[union-attr]
         if closes_at is not None and at >= closes_at:
             blockers.append(WindowClosed(closes_at, closes_rule))
         waived: list[Blocker] = []
@@ -270,9 +387,11 @@ class CompiledDefinition:
             for w in st.waivers
         )
 
-    def _step(self, st: ProgrammeState, spec: _StepSpec, at: datetime,
-              actor: Actor | str | None) -> Step:
-        blockers, waived, opens_at, closes_at = self._evaluate(st, spec, at, actor)
+    def _step(self, m: _Moment, spec: _StepSpec, actor: Actor | str | None) -> Step:
+        blockers, waived, opens_at, closes_at = self._evaluate(m, spec, actor)
+        owed_by: tuple[str, ...] = ()
+        if spec.kind == SUBMIT:
+            owed_by = self._who(m.st, spec.index, self._missing_bits(m.st, m.layout, spec.index))
         return Step(
             kind=spec.kind,
             name=spec.name,
@@ -281,16 +400,11 @@ class CompiledDefinition:
             blockers=tuple(blockers),
             roles=spec.roles,
             dest=spec.dest,
-            owed_by=self._missing(st, spec.name) if spec.kind == SUBMIT else (),
+            owed_by=owed_by,
             waived=tuple(waived),
             opens_at=opens_at,
             closes_at=closes_at,
         )
-
-    def _specs(self, state: str) -> Iterable[_StepSpec]:
-        yield from self._fire[state].values()
-        yield from self._submit[state].values()
-        yield from self._schedule[state].values()
 
     def next_steps(
         self, st: ProgrammeState, at: datetime, actor: Actor | str | None = None
@@ -302,11 +416,13 @@ class CompiledDefinition:
         allowed for whoever holds one of the step's roles.
         """
         _require_aware(at)
-        return [self._step(st, spec, at, actor) for spec in self._specs(st.state)]
+        m = _Moment(self, st, at)
+        return [self._step(m, spec, actor) for spec in self._specs[st.state]]
 
     def deadlines(self, st: ProgrammeState, at: datetime) -> list[Deadline]:
         """What is due by when from the current state, and what is overdue."""
         _require_aware(at)
+        m = _Moment(self, st, at)
         due: dict[tuple[str, str], Deadline] = {}
 
         def add(item: Deadline) -> None:
@@ -314,28 +430,29 @@ class CompiledDefinition:
             if key not in due or item.due_at < due[key].due_at:
                 due[key] = item
 
-        programme_deadline = self.deadline_at(st)
-        for spec in self._specs(st.state):
-            step = self._step(st, spec, at, None)
-            if step.closes_at is None or step.closes_at == programme_deadline:
+        for spec in self._specs[st.state]:
+            step = self._step(m, spec, None)
+            if step.closes_at is None or step.closes_at == m.deadline:
                 continue  # bound only by the programme deadline, listed once below
-            rule = next((b.rule for b in step.blockers if isinstance(b, WindowClosed)), "")
+            overdue = at >= step.closes_at
+            rule = "closes " + spec.closes.text if spec.closes is not None else ""
             if spec.kind == SUBMIT:
                 if step.owed_by:
-                    add(Deadline(SUBMIT, spec.name, spec.title, step.closes_at,
-                                 at >= step.closes_at, step.owed_by, rule))
+                    add(Deadline(SUBMIT, spec.name, spec.title, step.closes_at, overdue,
+                                 step.owed_by, rule))
                 continue
-            add(Deadline(spec.kind, spec.name, spec.title, step.closes_at,
-                         at >= step.closes_at, spec.roles, rule))
-            for deliverable in spec.requires:
-                missing = self._missing(st, deliverable)
-                if missing:
-                    title = self.type.deliverables[deliverable].title
-                    add(Deadline(SUBMIT, deliverable, title, step.closes_at,
-                                 at >= step.closes_at, missing, f"needed by '{spec.name}'"))
-        if programme_deadline is not None and not st.terminal:
-            add(Deadline("programme", "deadline", "Programme deadline", programme_deadline,
-                         at >= programme_deadline, (), _describe(self.type.deadline)))
+            add(Deadline(spec.kind, spec.name, spec.title, step.closes_at, overdue,
+                         spec.roles, rule))
+            for d in spec.requires:
+                bits = self._missing_bits(st, m.layout, d)
+                if bits:
+                    name = self.deliverable_names[d]
+                    add(Deadline(SUBMIT, name, self.type.deliverables[name].title,
+                                 step.closes_at, overdue, self._who(st, d, bits),
+                                 f"needed by '{spec.name}'"))
+        if m.deadline is not None and not st.terminal:
+            add(Deadline("programme", "deadline", "Programme deadline", m.deadline,
+                         at >= m.deadline, (), _describe(self.type.deadline)))
         return sorted(due.values(), key=lambda d: (d.due_at, d.kind, d.name))
 
     # --- applying events ---------------------------------------------------------
@@ -359,13 +476,15 @@ class CompiledDefinition:
                 f"but version {t.version} is loaded; load the version it started on",
                 seq=event.seq,
             )
-        participants = _participants(p.get("participants"), t, event.seq)
+        members = _participants(p.get("participants"), t, event.seq)
         tz = p.get("timezone", t.timezone)
         country = p.get("country", t.country)
         try:
             zone(tz)
         except Exception:
             raise EventError(f"payload.timezone: unknown time zone {tz!r}", seq=event.seq) from None
+        if country is not None and not isinstance(country, str):
+            raise EventError("payload.country must be a country code like BE", seq=event.seq)
         return ProgrammeState(
             definition=self,
             programme=event.programme,
@@ -375,7 +494,10 @@ class CompiledDefinition:
             last_at=event.at,
             timezone=tz,
             country=country,
-            participants=participants,
+            participants=tuple(pid for pid, _ in members),
+            roles=bytes(self.role_index[role] for _, role in members),
+            fired=self.no_fired,
+            scheduled=self.no_dates,
         )
 
     def apply(self, st: ProgrammeState, event: Event) -> ProgrammeState:
@@ -427,15 +549,14 @@ class CompiledDefinition:
             )
 
     def _lookup(self, st: ProgrammeState, kind: str, name: Any, seq: int) -> _StepSpec:
-        table = {FIRE: self._fire, SUBMIT: self._submit, SCHEDULE: self._schedule}[kind]
-        spec = table[st.state].get(name) if isinstance(name, str) else None
+        spec = self._tables[kind][st.state].get(name) if isinstance(name, str) else None
         if spec is None:
-            available = [f"{s.kind} {s.name}" for s in self._specs(st.state)]
+            available = [f"{s.kind} {s.name}" for s in self._specs[st.state]]
             raise StepNotAvailable(f"{kind} {name}", st.state, available, seq=seq)
         return spec
 
     def _checked(self, st: ProgrammeState, spec: _StepSpec, event: Event) -> None:
-        blockers, _, _, _ = self._evaluate(st, spec, event.at, event.actor)
+        blockers, _, _, _ = self._evaluate(_Moment(self, st, event.at), spec, event.actor)
         if blockers:
             raise StepBlocked(f"{spec.kind} {spec.name}", blockers, seq=event.seq)
 
@@ -443,21 +564,23 @@ class CompiledDefinition:
         spec = self._lookup(st, FIRE, event.payload.get("event"), event.seq)
         self._checked(st, spec, event)
         assert spec.dest is not None
-        fired = tuple((n, m) for n, m in st.fired if n != spec.name) + ((spec.name, event.at),)
+        i = spec.index
+        fired = (*st.fired[:i], event.at, *st.fired[i + 1:])
         # Waivers were granted for steps of the state being left: they end with it.
-        return attrs.evolve(st, state=spec.dest, version=st.version + 1, last_at=event.at,
-                            fired=fired, waivers=())
+        return _advanced(st, event.at, state=spec.dest, fired=fired, waivers=())
 
     def _submit_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
         spec = self._lookup(st, SUBMIT, event.payload.get("deliverable"), event.seq)
         self._checked(st, spec, event)
-        waivers = tuple(
-            w for w in st.waivers
-            if not (w.step_kind == SUBMIT and w.step == spec.name
-                    and w.participant == event.actor.id)
-        )
-        return attrs.evolve(st, version=st.version + 1, last_at=event.at, waivers=waivers,
-                            submitted=st.submitted | {(spec.name, event.actor.id)})
+        waivers = st.waivers
+        if waivers:
+            waivers = tuple(
+                w for w in waivers
+                if not (w.step_kind == SUBMIT and w.step == spec.name
+                        and w.participant == event.actor.id)
+            )
+        bit = st.participants.index(event.actor.id) * len(self.deliverable_names) + spec.index
+        return _advanced(st, event.at, submitted=st.submitted | (1 << bit), waivers=waivers)
 
     def _schedule_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
         spec = self._lookup(st, SCHEDULE, event.payload.get("date"), event.seq)
@@ -470,8 +593,8 @@ class CompiledDefinition:
             raise EventError(f"payload.value must be a date like 2027-03-15, got {value!r}",
                              seq=event.seq)
         self._checked(st, spec, event)
-        scheduled = tuple((n, d) for n, d in st.scheduled if n != spec.name) + ((spec.name, day),)
-        return attrs.evolve(st, version=st.version + 1, last_at=event.at, scheduled=scheduled)
+        i = spec.index
+        return _advanced(st, event.at, scheduled=(*st.scheduled[:i], day, *st.scheduled[i + 1:]))
 
     def _waive_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
         p = event.payload
@@ -504,8 +627,36 @@ class CompiledDefinition:
                              seq=event.seq)
         new = tuple(Waiver(spec.kind, spec.name, kind, reason, event.seq, participant)
                     for kind in kinds)
-        return attrs.evolve(st, version=st.version + 1, last_at=event.at,
-                            waivers=st.waivers + new)
+        return _advanced(st, event.at, waivers=st.waivers + new)
+
+
+def _advanced(
+    st: ProgrammeState,
+    at: datetime,
+    *,
+    state: str | None = None,
+    submitted: int | None = None,
+    fired: tuple[datetime | None, ...] | None = None,
+    scheduled: tuple[date | None, ...] | None = None,
+    waivers: tuple[Waiver, ...] | None = None,
+) -> ProgrammeState:
+    """The state one event later (a direct constructor call: ``attrs.evolve`` is slower)."""
+    return ProgrammeState(
+        st.definition,
+        st.programme,
+        st.state if state is None else state,
+        st.version + 1,
+        st.started_at,
+        at,
+        st.timezone,
+        st.country,
+        st.participants,
+        st.roles,
+        st.submitted if submitted is None else submitted,
+        st.fired if fired is None else fired,
+        st.scheduled if scheduled is None else scheduled,
+        st.waivers if waivers is None else waivers,
+    )
 
 
 _HANDLERS = {

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -73,9 +74,17 @@ def parse_timestamp(text: Any, what: str = "at") -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"'{what}' is not an ISO-8601 timestamp: {text!r}") from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    offset = moment.utcoffset()
+    if offset is None:
         raise ValueError(f"'{what}' has no UTC offset: {text!r} (write e.g. {text}+01:00)")
-    return moment
+    # fromisoformat makes a new tzinfo per timestamp; states keep timestamps, so share them.
+    shared = _offset_zone(offset)
+    return moment if moment.tzinfo is shared else moment.replace(tzinfo=shared)
+
+
+@lru_cache(maxsize=256)
+def _offset_zone(offset: timedelta) -> timezone:
+    return timezone.utc if not offset else timezone(offset)
 
 
 def event_from_json(data: Any) -> Event:
