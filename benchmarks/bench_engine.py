@@ -38,8 +38,9 @@ def best_of(func: Callable[[], Any], number: int, repeat: int = 5) -> float:
     return min(timeit.repeat(func, number=number, repeat=repeat)) / number
 
 
-def bare_machine(compiled: CompiledDefinition, conditions: bool,
-                 auto_transitions: bool = False) -> Machine:
+def bare_machine(
+    compiled: CompiledDefinition, conditions: bool, auto_transitions: bool = False
+) -> Machine:
     t = compiled.type
     return Machine(
         model=None,
@@ -67,8 +68,11 @@ def history_of_50(compiled: CompiledDefinition) -> list[Event]:
     plan = next(e for e in events if e.payload.get("deliverable") == "learning_plan")
     while len(history) < 50:
         last = history[-1]
-        history.append(attrs.evolve(plan, seq=len(history), id=f"rev-{len(history)}",
-                                    at=last.at + timedelta(hours=1)))
+        history.append(
+            attrs.evolve(
+                plan, seq=len(history), id=f"rev-{len(history)}", at=last.at + timedelta(hours=1)
+            )
+        )
     return history
 
 
@@ -84,12 +88,16 @@ def main() -> None:
     # 1. loading and compiling, each against the bare library doing its part
     ours = best_of(lambda: parse_definition(text, "bench.yaml"), number=max(1, 50 // scale))
     base = best_of(lambda: yaml.safe_load(text), number=max(1, 50 // scale))
-    print(f"load {compiled.id} (YAML with lines + cattrs + meaning checks): {ours * 1e3:.2f} ms; "
-          f"yaml.safe_load alone: {base * 1e3:.2f} ms; ratio {ours / base:.2f}")
+    print(
+        f"load {compiled.id} (YAML with lines + cattrs + meaning checks): {ours * 1e3:.2f} ms; "
+        f"yaml.safe_load alone: {base * 1e3:.2f} ms; ratio {ours / base:.2f}"
+    )
     ours = best_of(lambda: CompiledDefinition(compiled.type), number=max(1, 200 // scale))
     base = best_of(lambda: bare_machine(compiled, conditions=False), number=max(1, 200 // scale))
-    print(f"compile {compiled.id} (Machine + step tables): {ours * 1e3:.3f} ms; "
-          f"bare transitions Machine: {base * 1e3:.3f} ms; ratio {ours / base:.2f}")
+    print(
+        f"compile {compiled.id} (Machine + step tables): {ours * 1e3:.3f} ms; "
+        f"bare transitions Machine: {base * 1e3:.3f} ms; ratio {ours / base:.2f}"
+    )
 
     # 2. next_steps vs get_triggers + may_
     history = history_of_50(compiled)
@@ -110,10 +118,12 @@ def main() -> None:
     number = max(100, 20000 // scale)
     ours = best_of(lambda: compiled.next_steps(state, at), number)
     base = best_of(transitions_check, number)
-    print(f"next_steps on {len(history)} events ({len(steps)} steps: {len(fire_steps)} fire, "
-          f"{len(steps) - len(fire_steps)} submit/schedule, all with blockers): "
-          f"{ours * 1e6:.1f} us; get_triggers + may_ ({len(fire_steps)} fire steps, yes/no): "
-          f"{base * 1e6:.1f} us; ratio {ours / base:.2f} (target <= 1.0)")
+    print(
+        f"next_steps on {len(history)} events ({len(steps)} steps: {len(fire_steps)} fire, "
+        f"{len(steps) - len(fire_steps)} submit/schedule, all with blockers): "
+        f"{ours * 1e6:.1f} us; get_triggers + may_ ({len(fire_steps)} fire steps, yes/no): "
+        f"{base * 1e6:.1f} us; ratio {ours / base:.2f} (target <= 1.0)"
+    )
 
     # 3. memory per programme state vs an add_model-bound model
     count = max(200, 2000 // scale)
@@ -123,24 +133,36 @@ def main() -> None:
     per_lean = retained_per_item(count, lambda i: bind(lean, state, at))
     default = bare_machine(compiled, conditions=True, auto_transitions=True)
     per_default = retained_per_item(count, lambda i: bind(default, state, at))
-    print(f"memory per programme state ({len(history)} events parsed from JSON and folded, "
-          f"participant ids its own): {per_state / 1024:.2f} KB")
-    print(f"  per add_model-bound model, transitions' defaults: {per_default / 1024:.2f} KB; "
-          f"ratio {per_state / per_default:.3f} (target <= 0.10)")
-    print(f"  per add_model-bound model, auto_transitions=False: {per_lean / 1024:.2f} KB; "
-          f"ratio {per_state / per_lean:.3f}")
+    print(
+        f"memory per programme state ({len(history)} events parsed from JSON and folded, "
+        f"participant ids its own): {per_state / 1024:.2f} KB"
+    )
+    print(
+        f"  per add_model-bound model, transitions' defaults: {per_default / 1024:.2f} KB; "
+        f"ratio {per_state / per_default:.3f} (target <= 0.10)"
+    )
+    print(
+        f"  per add_model-bound model, auto_transitions=False: {per_lean / 1024:.2f} KB; "
+        f"ratio {per_state / per_lean:.3f}"
+    )
 
     # and what folding costs, for the record
     fold_time = best_of(lambda: compiled.fold(history), max(10, 500 // scale))
-    print(f"fold of {len(history)} events: {fold_time * 1e3:.3f} ms "
-          f"({len(history) / fold_time:,.0f} events/s)")
+    print(
+        f"fold of {len(history)} events: {fold_time * 1e3:.3f} ms "
+        f"({len(history) / fold_time:,.0f} events/s)"
+    )
 
 
 def fold_from_json(compiled: CompiledDefinition, lines: list[str], i: int) -> ProgrammeState:
     """A programme of its own (its id, its people) read from JSON, as a portal would load it."""
-    renamed = (line.replace('"prospect-2027-ghent', f'"p{i}-prospect-2027-ghent')
-               .replace('-mentee"', f'-mentee-{i}"').replace('-mentor"', f'-mentor-{i}"')
-               .replace('-facilitator"', f'-facilitator-{i}"') for line in lines)
+    renamed = (
+        line.replace('"prospect-2027-ghent', f'"p{i}-prospect-2027-ghent')
+        .replace('-mentee"', f'-mentee-{i}"')
+        .replace('-mentor"', f'-mentor-{i}"')
+        .replace('-facilitator"', f'-facilitator-{i}"')
+        for line in lines
+    )
     return compiled.fold(event_from_json(json.loads(line)) for line in renamed)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,10 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Property tests: a budget that keeps the suite quick ("peerflow", the default), and a
 # deeper one for a long run: pytest --hypothesis-profile=deep
-settings.register_profile("peerflow", max_examples=150, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("deep", max_examples=3000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "peerflow", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "deep", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile("peerflow")
 CET = timezone(timedelta(hours=1))
 CEST = timezone(timedelta(hours=2))
@@ -46,17 +48,19 @@ def prospect() -> CompiledDefinition:
 def new_programme(prospect: CompiledDefinition) -> Callable[[], Programme]:
     def make() -> Programme:
         return Programme.start(
-            prospect, "p1", at=cet(1, 11, 9), actor=FACILITATOR,
+            prospect,
+            "p1",
+            at=cet(1, 11, 9),
+            actor=FACILITATOR,
             participants=[(a.id, a.role) for a in CAST],
         )
+
     return make
 
 
 @pytest.fixture
 def oriented(new_programme: Callable[[], Programme]) -> Programme:
     """A programme whose orientation was held on Monday 2027-02-01."""
-    from datetime import date
-
     p = new_programme()
     p.schedule("orientation_date", date(2027, 2, 1), at=cet(1, 11, 11), actor=FACILITATOR)
     for hour, who in enumerate((MENTOR, MENTEE_A, MENTEE_B), start=10):

@@ -49,8 +49,13 @@ SECRETARIAT, CITY = Actor("secretariat", "sec"), Actor("city", "city")
 
 def after_final_meeting(country: str) -> Programme:
     definition = compile_text(FINAL_DOCUMENT.format(country=country), f"{country}.yaml")
-    p = Programme.start(definition, "er-1", at=datetime(2027, 4, 26, 9, tzinfo=CEST),
-                        actor=SECRETARIAT, participants=[("sec", "secretariat"), ("city", "city")])
+    p = Programme.start(
+        definition,
+        "er-1",
+        at=datetime(2027, 4, 26, 9, tzinfo=CEST),
+        actor=SECRETARIAT,
+        participants=[("sec", "secretariat"), ("city", "city")],
+    )
     # Monday 3 May 2027; Thursday 6 May is Ascension Day, a public holiday in Belgium.
     p.fire("final_meeting", at=datetime(2027, 5, 3, 15, tzinfo=CEST), actor=SECRETARIAT)
     return p

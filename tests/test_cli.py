@@ -21,8 +21,11 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_definitions_lists_ids_and_titles(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "definitions", "--json")
     assert code == 0
-    assert {"id": "prospect-peer-mentoring", "version": 1,
-            "title": "PROSPECT peer mentoring"} in json.loads(out)
+    assert {
+        "id": "prospect-peer-mentoring",
+        "version": 1,
+        "title": "PROSPECT peer mentoring",
+    } in json.loads(out)
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "mermaid"])
@@ -54,8 +57,9 @@ def test_next_as_it_stood_at_a_date(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_next_as_a_role(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "next", EXAMPLE, "--at", "2027-03-04T09:00:00+01:00",
-                       "--as", "mentee")
+    code, out, _ = run(
+        capsys, "next", EXAMPLE, "--at", "2027-03-04T09:00:00+01:00", "--as", "mentee"
+    )
     assert code == 0
     assert "state: working_together" in out
     assert "role 'mentee' may not do this (allowed: mentor, facilitator)" in out
@@ -67,8 +71,9 @@ def test_next_refuses_a_naive_time(capsys: pytest.CaptureFixture[str]) -> None:
     assert "'--at' has no UTC offset" in err
 
 
-def test_next_reports_a_bad_history_line(capsys: pytest.CaptureFixture[str],
-                                         tmp_path: Path) -> None:
+def test_next_reports_a_bad_history_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     lines = Path(EXAMPLE).read_text().splitlines()
     lines[3] = lines[3].replace('"at": "2027-01-13T11:00:00+01:00"', '"at": "2027-01-13T11:00:00"')
     bad = tmp_path / "bad.jsonl"
@@ -78,15 +83,21 @@ def test_next_reports_a_bad_history_line(capsys: pytest.CaptureFixture[str],
     assert f"{bad}:4: 'at' has no UTC offset" in err
 
 
-def test_next_reports_a_refused_event_with_its_line(capsys: pytest.CaptureFixture[str],
-                                                    tmp_path: Path) -> None:
+def test_next_reports_a_refused_event_with_its_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     lines = Path(EXAMPLE).read_text().splitlines()
     # Drop the waiver (seq 11): the late upload after it is then refused.
     assert '"type": "waive"' in lines[11]
     del lines[11]
     bad = tmp_path / "no-waiver.jsonl"
-    bad.write_text("\n".join(line.replace(f'"seq": {n + 1}', f'"seq": {n}') if n >= 11 else line
-                             for n, line in enumerate(lines)) + "\n")
+    bad.write_text(
+        "\n".join(
+            line.replace(f'"seq": {n + 1}', f'"seq": {n}') if n >= 11 else line
+            for n, line in enumerate(lines)
+        )
+        + "\n"
+    )
     code, _, err = run(capsys, "next", str(bad), "--at", "2027-12-01T00:00:00+01:00")
     assert code == 1
     assert f"{bad}:12: event seq 11: 'submit learning_needs' is blocked: window closed" in err
@@ -95,8 +106,14 @@ def test_next_reports_a_refused_event_with_its_line(capsys: pytest.CaptureFixtur
 def test_demo_walks_to_completion(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "demo")
     assert code == 0
-    for stage in ("Preparatory steps", "Getting Started", "Working Together", "Meeting Up",
-                  "Moving Forward", "Completed"):
+    for stage in (
+        "Preparatory steps",
+        "Getting Started",
+        "Working Together",
+        "Meeting Up",
+        "Moving Forward",
+        "Completed",
+    ):
         assert f"== {stage} (" in out
     assert "refused:" in out and "[blocked]" in out and "due by end of" in out
     assert out.rstrip().endswith("32 events applied strictly, none refused.")

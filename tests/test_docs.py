@@ -58,6 +58,7 @@ def test_schema_names_exactly_the_model_fields(cls: type, schema_def: dict[str, 
     renamed = {"source": "from", "dest": "to"} if cls is _model.Transition else {}
     fields = {renamed.get(f.name, f.name) for f in attrs.fields(cls)}
     assert set(schema_def["properties"]) == fields
-    required = {renamed.get(f.name, f.name) for f in attrs.fields(cls)
-                if f.default is attrs.NOTHING}
+    required = {
+        renamed.get(f.name, f.name) for f in attrs.fields(cls) if f.default is attrs.NOTHING
+    }
     assert set(schema_def.get("required", [])) == required

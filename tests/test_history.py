@@ -7,8 +7,10 @@ import pytest
 from peerflow import HistoryError
 from peerflow._events import read_history_text
 
-GOOD = ('{"v": 1, "programme": "p", "seq": 0, "id": "e0", "at": "2027-01-11T09:00:00+01:00", '
-        '"actor": {"role": "facilitator", "id": "fac"}, "type": "start", "payload": {}}')
+GOOD = (
+    '{"v": 1, "programme": "p", "seq": 0, "id": "e0", "at": "2027-01-11T09:00:00+01:00", '
+    '"actor": {"role": "facilitator", "id": "fac"}, "type": "start", "payload": {}}'
+)
 
 
 def test_good_line_reads() -> None:
@@ -25,8 +27,10 @@ def test_good_line_reads() -> None:
         (('"id": "e0", ', ""), "missing field 'id'"),
         (("+01:00", ""), "'at' has no UTC offset"),
         (('"payload": {}', '"deliverable": "x"'), "unknown field(s) ['deliverable']"),
-        (('"actor": {"role": "facilitator", "id": "fac"}', '"actor": "fac"'),
-         "'actor' must be an object"),
+        (
+            ('"actor": {"role": "facilitator", "id": "fac"}', '"actor": "fac"'),
+            "'actor' must be an object",
+        ),
         (('"v": 1', '"v": 2'), "format version 2 is not supported"),
     ],
 )

@@ -87,24 +87,45 @@ def test_minimal_definition_parses() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (("    by: facilitator\n", "    by: facilitator\n    bogus: 1\n"),
-         "tiny.yaml:11: transitions[0]: unknown field(s) (bogus)"),
-        (("version: 1", "version: one"),
-         "tiny.yaml:2: version: invalid value for type, expected int"),
-        (("  - event: finish\n", "  - title: no event\n"),
-         "tiny.yaml:11: transitions[0].event: required field 'event' is missing"),
-        (("    to: done\n", "    to: done\n    window: {closes: {after: finish, months: -1}}\n"),
-         "tiny.yaml:14: transitions[0].window.closes.months: months must be 0 or more"),
-        (("    to: done\n", "    to: done\n    window: {closes: {after: finish, working_days: 5}}\n"),
-         "tiny.yaml:14: transitions[0].window.closes: working_days need a country"),
-        (("title: Tiny\n", "title: Tiny\ncountry: XX\n"),
-         "tiny.yaml:4: country: unknown country 'XX'"),
-        (("title: Tiny\n", "title: Tiny\ntimezone: Mars/Olympus\n"),
-         "tiny.yaml:4: timezone: unknown time zone 'Mars/Olympus'"),
-        (("  done: {terminal: true}\n", "  done: {terminal: true}\n  open: {}\n"),
-         "tiny.yaml:9: states.open: duplicate key 'open'"),
-        (("initial: open", "initial: opn"),
-         "tiny.yaml:9: initial: unknown state 'opn'; did you mean 'open'?"),
+        (
+            ("    by: facilitator\n", "    by: facilitator\n    bogus: 1\n"),
+            "tiny.yaml:11: transitions[0]: unknown field(s) (bogus)",
+        ),
+        (
+            ("version: 1", "version: one"),
+            "tiny.yaml:2: version: invalid value for type, expected int",
+        ),
+        (
+            ("  - event: finish\n", "  - title: no event\n"),
+            "tiny.yaml:11: transitions[0].event: required field 'event' is missing",
+        ),
+        (
+            ("    to: done\n", "    to: done\n    window: {closes: {after: finish, months: -1}}\n"),
+            "tiny.yaml:14: transitions[0].window.closes.months: months must be 0 or more",
+        ),
+        (
+            (
+                "    to: done\n",
+                "    to: done\n    window: {closes: {after: finish, working_days: 5}}\n",
+            ),
+            "tiny.yaml:14: transitions[0].window.closes: working_days need a country",
+        ),
+        (
+            ("title: Tiny\n", "title: Tiny\ncountry: XX\n"),
+            "tiny.yaml:4: country: unknown country 'XX'",
+        ),
+        (
+            ("title: Tiny\n", "title: Tiny\ntimezone: Mars/Olympus\n"),
+            "tiny.yaml:4: timezone: unknown time zone 'Mars/Olympus'",
+        ),
+        (
+            ("  done: {terminal: true}\n", "  done: {terminal: true}\n  open: {}\n"),
+            "tiny.yaml:9: states.open: duplicate key 'open'",
+        ),
+        (
+            ("initial: open", "initial: opn"),
+            "tiny.yaml:9: initial: unknown state 'opn'; did you mean 'open'?",
+        ),
     ],
 )
 def test_each_problem_is_one_clear_line(change: tuple[str, str], expected: str) -> None:
@@ -130,7 +151,9 @@ def test_validate_command_prints_one_line_each_and_exits_1(
 def test_validate_in_a_subprocess_prints_no_traceback() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "peerflow.cli", "validate", str(BROKEN / "syntax-error.yaml")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr

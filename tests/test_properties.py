@@ -52,8 +52,9 @@ def all_steps(definition: CompiledDefinition) -> list[tuple[str, str]]:
     )
 
 
-def machine_agrees(p: Programme, kind: str, name: str, at: datetime, actor: Actor,
-                   accepted: bool, dest: str) -> None:
+def machine_agrees(
+    p: Programme, kind: str, name: str, at: datetime, actor: Actor, accepted: bool, dest: str
+) -> None:
     if kind != "fire":
         return
     machine = p.definition.machine
@@ -67,8 +68,9 @@ def machine_agrees(p: Programme, kind: str, name: str, at: datetime, actor: Acto
     assert ctx.state == (dest if accepted else before.state)
 
 
-def attempt(p: Programme, kind: str, name: str, at: datetime, actor: Actor,
-            data: st.DataObject) -> None:
+def attempt(
+    p: Programme, kind: str, name: str, at: datetime, actor: Actor, data: st.DataObject
+) -> None:
     if kind == "fire":
         p.fire(name, at=at, actor=actor)
     elif kind == "submit":
@@ -85,8 +87,9 @@ def test_strict_engine_accepts_exactly_the_allowed_steps(
 ) -> None:
     definition = peerflow.definition(definition_id)
     cast = cast_for(definition)
-    p = Programme.start(definition, "prop", at=START, actor=cast[0],
-                        participants=[(a.id, a.role) for a in cast])
+    p = Programme.start(
+        definition, "prop", at=START, actor=cast[0], participants=[(a.id, a.role) for a in cast]
+    )
     steps = all_steps(definition)
     at = START
     escapes = {tr.event for tr in definition.type.transitions if "*" in tr.source}
@@ -94,17 +97,24 @@ def test_strict_engine_accepts_exactly_the_allowed_steps(
         at = at + timedelta(hours=data.draw(st.integers(0, 24 * 6), label="hours later"))
         # Escapes (cancel from any state) are rare, or no run would get far.
         # (hypothesis draws its simplest value, the first, far more often than 1 in n)
-        avoid = set() if data.draw(st.sampled_from([False] * 39 + [True]), label="escape?") \
-            else escapes
+        avoid = (
+            set() if data.draw(st.sampled_from([False] * 39 + [True]), label="escape?") else escapes
+        )
         progress = [
-            (who, s) for who in cast for s in p.next_steps(at, who)
+            (who, s)
+            for who in cast
+            for s in p.next_steps(at, who)
             if s.allowed and s.name not in avoid
         ]
         openings = [s.opens_at for s in p.next_steps(at) if s.opens_at and s.opens_at > at]
         if openings and (not progress or data.draw(st.integers(0, 3), label="clock?") == 0):
             at = data.draw(st.sampled_from(openings), label="opening") + timedelta(hours=9)
-            progress = [(who, s) for who in cast for s in p.next_steps(at, who)
-                        if s.allowed and s.name not in escapes]
+            progress = [
+                (who, s)
+                for who in cast
+                for s in p.next_steps(at, who)
+                if s.allowed and s.name not in escapes
+            ]
         mode = data.draw(st.integers(0, 9), label="mode")
         if progress and mode <= 6:
             actor, chosen = data.draw(st.sampled_from(progress), label="allowed step")
@@ -116,11 +126,14 @@ def test_strict_engine_accepts_exactly_the_allowed_steps(
             if not offered:
                 continue
             target = data.draw(st.sampled_from(offered), label="step to waive")
-            blockers = data.draw(st.lists(st.sampled_from(WAIVABLE), min_size=1, max_size=2,
-                                          unique=True), label="waived kinds")
+            blockers = data.draw(
+                st.lists(st.sampled_from(WAIVABLE), min_size=1, max_size=2, unique=True),
+                label="waived kinds",
+            )
             try:
-                p.waive(target.kind, target.name, blockers, reason="property test",
-                        at=at, actor=actor)
+                p.waive(
+                    target.kind, target.name, blockers, reason="property test", at=at, actor=actor
+                )
             except StepBlocked as refused:
                 assert actor.role not in definition.type.waivable_by
                 assert [b.kind for b in refused.blockers] == ["role"]
@@ -149,8 +162,15 @@ def test_strict_engine_accepts_exactly_the_allowed_steps(
             accepted = True
         if not accepted:
             assert p.state is before_state and len(p.history) == before_len
-        machine_agrees(Programme(before_state, []), kind, name, at, actor, accepted,
-                       step.dest or "" if step else "")
+        machine_agrees(
+            Programme(before_state, []),
+            kind,
+            name,
+            at,
+            actor,
+            accepted,
+            step.dest or "" if step else "",
+        )
         if p.state.terminal:
             break
     event(f"ended in {p.state.state}")

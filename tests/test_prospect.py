@@ -9,6 +9,7 @@ import pytest
 from conftest import CEST, FACILITATOR, MENTEE_A, MENTEE_B, MENTOR, cet
 
 from peerflow import (
+    Actor,
     CompiledDefinition,
     DateNotScheduled,
     EventError,
@@ -19,7 +20,10 @@ from peerflow import (
     StepNotAvailable,
     WindowClosed,
     WindowNotOpen,
+    fold,
+    read_history,
 )
+from peerflow.cli import example_path
 
 
 def kinds(exc: StepBlocked) -> list[str]:
@@ -85,20 +89,25 @@ def test_mentee_cannot_fire_a_facilitator_step(oriented: Programme) -> None:
 
 def test_role_cannot_be_waived(oriented: Programme) -> None:
     with pytest.raises(EventError, match="'role' cannot be waived"):
-        oriented.waive("fire", "hold_working_together", ["role"], reason="please",
-                       at=cet(2, 3), actor=FACILITATOR)
+        oriented.waive(
+            "fire",
+            "hold_working_together",
+            ["role"],
+            reason="please",
+            at=cet(2, 3),
+            actor=FACILITATOR,
+        )
 
 
 def test_only_the_facilitator_may_waive(oriented: Programme) -> None:
     with pytest.raises(StepBlocked) as refused:
-        oriented.waive("submit", "learning_needs", ["window_closed"], reason="late",
-                       at=cet(2, 3), actor=MENTOR)
+        oriented.waive(
+            "submit", "learning_needs", ["window_closed"], reason="late", at=cet(2, 3), actor=MENTOR
+        )
     assert kinds(refused.value) == ["role"]
 
 
 def test_actor_must_be_the_participant_it_claims(oriented: Programme) -> None:
-    from peerflow import Actor
-
     with pytest.raises(EventError, match="takes part as 'mentee', not 'facilitator'"):
         oriented.fire("cancel", at=cet(2, 3), actor=Actor("facilitator", "mentee-a"))
     with pytest.raises(EventError, match="not a participant"):
@@ -125,8 +134,15 @@ def test_templates_close_two_weeks_after_orientation(
 
 
 def test_late_template_allowed_when_waived_and_waiver_recorded(oriented: Programme) -> None:
-    oriented.waive("submit", "learning_needs", ["window_closed"], reason="illness",
-                   participant="mentee-b", at=cet(2, 16), actor=FACILITATOR)
+    oriented.waive(
+        "submit",
+        "learning_needs",
+        ["window_closed"],
+        reason="illness",
+        participant="mentee-b",
+        at=cet(2, 16),
+        actor=FACILITATOR,
+    )
     # Only the participant the waiver names is covered.
     with pytest.raises(StepBlocked):
         oriented.submit("learning_needs", at=cet(2, 17), actor=MENTEE_A)
@@ -177,8 +193,9 @@ def test_visit_structure_must_be_final_a_week_before_the_visit(oriented: Program
     assert blocker.closed_at == datetime(2027, 5, 4, tzinfo=CEST)
 
     # Rescheduling the visit moves the bound with it.
-    p.schedule("visit_date", date(2027, 5, 20), at=datetime(2027, 5, 4, 9, tzinfo=CEST),
-               actor=FACILITATOR)
+    p.schedule(
+        "visit_date", date(2027, 5, 20), at=datetime(2027, 5, 4, 9, tzinfo=CEST), actor=FACILITATOR
+    )
     p.submit("visit_structure", at=datetime(2027, 5, 4, 10, tzinfo=CEST), actor=MENTOR)
     with pytest.raises(StepBlocked) as early:
         p.fire("hold_visit", at=datetime(2027, 5, 19, 9, tzinfo=CEST), actor=MENTOR)
@@ -207,8 +224,14 @@ def test_no_step_after_nine_months_without_a_waiver(oriented: Programme) -> None
     assert {"learning_plan", "visit_structure", "hold_visit"} <= blocked
     assert "cancel" not in blocked
 
-    p.waive("submit", "learning_plan", ["window_closed"], reason="agreed extension",
-            at=after, actor=FACILITATOR)
+    p.waive(
+        "submit",
+        "learning_plan",
+        ["window_closed"],
+        reason="agreed extension",
+        at=after,
+        actor=FACILITATOR,
+    )
     p.submit("learning_plan", at=after, actor=MENTOR)
 
 
@@ -249,12 +272,27 @@ def test_naive_time_is_refused(prospect: CompiledDefinition, oriented: Programme
 
 def test_start_enforces_role_cardinality(prospect: CompiledDefinition) -> None:
     with pytest.raises(EventError, match="role 'mentor' allows at most 1, got 2"):
-        Programme.start(prospect, "p", at=cet(1, 1), actor=FACILITATOR, participants=[
-            ("fac", "facilitator"), ("m1", "mentor"), ("m2", "mentor"), ("e", "mentee"),
-            ("f", "finance_coordinator")])
+        Programme.start(
+            prospect,
+            "p",
+            at=cet(1, 1),
+            actor=FACILITATOR,
+            participants=[
+                ("fac", "facilitator"),
+                ("m1", "mentor"),
+                ("m2", "mentor"),
+                ("e", "mentee"),
+                ("f", "finance_coordinator"),
+            ],
+        )
     with pytest.raises(EventError, match="role 'mentee' needs at least 1, got 0"):
-        Programme.start(prospect, "p", at=cet(1, 1), actor=FACILITATOR, participants=[
-            ("fac", "facilitator"), ("m1", "mentor"), ("f", "finance_coordinator")])
+        Programme.start(
+            prospect,
+            "p",
+            at=cet(1, 1),
+            actor=FACILITATOR,
+            participants=[("fac", "facilitator"), ("m1", "mentor"), ("f", "finance_coordinator")],
+        )
 
 
 def test_fold_of_history_equals_live_state(oriented: Programme) -> None:
@@ -263,9 +301,6 @@ def test_fold_of_history_equals_live_state(oriented: Programme) -> None:
 
 
 def test_example_history_completes(prospect: CompiledDefinition) -> None:
-    from peerflow import fold, read_history
-    from peerflow.cli import example_path
-
     events = [e for _, e in read_history(example_path(prospect.id))]
     state = fold(events)
     assert state.state == "completed"

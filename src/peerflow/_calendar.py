@@ -92,8 +92,9 @@ def start_of_day(day: date, tz: str) -> datetime:
     """
     moment = pendulum.datetime(day.year, day.month, day.day, tz=tz)
     offset = moment.utcoffset() or timedelta(0)
-    return datetime(day.year, day.month, day.day, moment.hour, moment.minute,
-                    tzinfo=timezone(offset))
+    return datetime(
+        day.year, day.month, day.day, moment.hour, moment.minute, tzinfo=timezone(offset)
+    )
 
 
 @lru_cache(maxsize=65536)

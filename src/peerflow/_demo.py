@@ -27,7 +27,7 @@ def _describe_event(event: Event) -> str:
         "waive": lambda: (
             f"waives {', '.join(p.get('blockers', []))} on {p.get('step', {}).get('name')}"
             + (f" for {p['participant']}" if p.get("participant") else "")
-            + f": \"{p.get('reason')}\""
+            + f': "{p.get("reason")}"'
         ),
     }.get(event.type, lambda: event.type)()
     return f"  {event.at:%Y-%m-%d %H:%M}  {event.actor.id} ({event.actor.role}) {what}"
@@ -36,8 +36,10 @@ def _describe_event(event: Event) -> str:
 def _show_stage(out: TextIO, st: ProgrammeState, event: Event) -> None:
     t = st.definition.type
     moment = event.at + timedelta(minutes=1)
-    out.write(f"\n== {t.states[st.state].title or st.state} "
-              f"(state '{st.state}', as of {moment:%Y-%m-%d %H:%M %z}) ==\n")
+    out.write(
+        f"\n== {t.states[st.state].title or st.state} "
+        f"(state '{st.state}', as of {moment:%Y-%m-%d %H:%M %z}) ==\n"
+    )
     steps = st.definition.next_steps(st, moment)
     if steps:
         out.write("What may happen next:\n")
@@ -51,12 +53,21 @@ def _show_stage(out: TextIO, st: ProgrammeState, event: Event) -> None:
 def _show_refusal(out: TextIO, st: ProgrammeState, event: Event) -> None:
     """Let the first other participant try the first facilitator step, and show the refusal."""
     step = next((s for s in st.definition.next_steps(st, event.at) if s.kind == "fire"), None)
-    intruder = next(((pid, role) for pid, role in st.members() if role not in
-                     (step.roles if step else ())), None)
+    intruder = next(
+        ((pid, role) for pid, role in st.members() if role not in (step.roles if step else ())),
+        None,
+    )
     if step is None or intruder is None:
         return
-    attempt = Event(st.programme, st.version, "demo-attempt", event.at + timedelta(minutes=1),
-                    Actor(intruder[1], intruder[0]), "fire", {"event": step.name})
+    attempt = Event(
+        st.programme,
+        st.version,
+        "demo-attempt",
+        event.at + timedelta(minutes=1),
+        Actor(intruder[1], intruder[0]),
+        "fire",
+        {"event": step.name},
+    )
     try:
         st.definition.apply(st, attempt)
     except StepBlocked as exc:
@@ -69,8 +80,9 @@ def run_demo(compiled: CompiledDefinition, history: Path, out: TextIO) -> Progra
     events = [event for _, event in read_history(history)]
     t = compiled.type
     out.write(f"peerflow demo: {t.title} ({t.id} v{t.version})\n")
-    out.write(f"Example history: {history.name}, {len(events)} events, programme "
-              f"{events[0].programme}\n")
+    out.write(
+        f"Example history: {history.name}, {len(events)} events, programme {events[0].programme}\n"
+    )
     st = compiled.start(events[0])
     people = ", ".join(f"{pid} ({role})" for pid, role in st.members())
     out.write(f"Participants: {people}\n")

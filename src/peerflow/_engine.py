@@ -37,7 +37,7 @@ from peerflow._errors import EventError, StepBlocked, StepNotAvailable
 from peerflow._events import Actor, Event
 from peerflow._model import START_ANCHOR, Bound, ProgrammeType, Window
 from peerflow._state import ProgrammeState, Waiver
-from peerflow._steps import FIRE, SCHEDULE, SUBMIT, STEP_KINDS, Deadline, Step
+from peerflow._steps import FIRE, SCHEDULE, STEP_KINDS, SUBMIT, Deadline, Step
 
 # transitions logs every trigger at INFO; at that level a trigger is several times slower.
 logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -143,8 +143,11 @@ class CompiledDefinition:
         self._schedule: dict[str, dict[str, _StepSpec]] = {s: {} for s in t.states}
         self._compile_submissions_and_dates()
         self._specs = {
-            state: (*self._fire[state].values(), *self._submit[state].values(),
-                    *self._schedule[state].values())
+            state: (
+                *self._fire[state].values(),
+                *self._submit[state].values(),
+                *self._schedule[state].values(),
+            )
             for state in t.states
         }
         self._tables = {FIRE: self._fire, SUBMIT: self._submit, SCHEDULE: self._schedule}
@@ -228,13 +231,22 @@ class CompiledDefinition:
         live = tuple(name for name, s in t.states.items() if not s.terminal)
         for index, (name, d) in enumerate(t.deliverables.items()):
             opens, closes = _bounds(d.window)
-            spec = _StepSpec(SUBMIT, name, d.title, d.owed_by, frozenset(d.owed_by), index,
-                             opens=self._ref(opens), closes=self._ref(closes))
+            spec = _StepSpec(
+                SUBMIT,
+                name,
+                d.title,
+                d.owed_by,
+                frozenset(d.owed_by),
+                index,
+                opens=self._ref(opens),
+                closes=self._ref(closes),
+            )
             for state in d.during or live:
                 self._submit[state][name] = spec
         for index, (name, sd) in enumerate(t.dates.items()):
-            spec = _StepSpec(SCHEDULE, name, sd.title, sd.set_by, frozenset(sd.set_by), index,
-                             deadline=False)
+            spec = _StepSpec(
+                SCHEDULE, name, sd.title, sd.set_by, frozenset(sd.set_by), index, deadline=False
+            )
             for state in sd.during or live:
                 self._schedule[state][name] = spec
 
@@ -339,8 +351,9 @@ class CompiledDefinition:
         for d in spec.requires:
             bits = self._missing_bits(st, m.layout, d)
             if bits:
-                blockers.append(MissingDeliverable(self.deliverable_names[d],
-                                                   self._who(st, d, bits)))
+                blockers.append(
+                    MissingDeliverable(self.deliverable_names[d], self._who(st, d, bits))
+                )
         opens_at: datetime | None = None
         closes_at: datetime | None = None
         closes_rule = ""
@@ -438,21 +451,50 @@ class CompiledDefinition:
             rule = "closes " + spec.closes.text if spec.closes is not None else ""
             if spec.kind == SUBMIT:
                 if step.owed_by:
-                    add(Deadline(SUBMIT, spec.name, spec.title, step.closes_at, overdue,
-                                 step.owed_by, rule))
+                    add(
+                        Deadline(
+                            SUBMIT,
+                            spec.name,
+                            spec.title,
+                            step.closes_at,
+                            overdue,
+                            step.owed_by,
+                            rule,
+                        )
+                    )
                 continue
-            add(Deadline(spec.kind, spec.name, spec.title, step.closes_at, overdue,
-                         spec.roles, rule))
+            add(
+                Deadline(
+                    spec.kind, spec.name, spec.title, step.closes_at, overdue, spec.roles, rule
+                )
+            )
             for d in spec.requires:
                 bits = self._missing_bits(st, m.layout, d)
                 if bits:
                     name = self.deliverable_names[d]
-                    add(Deadline(SUBMIT, name, self.type.deliverables[name].title,
-                                 step.closes_at, overdue, self._who(st, d, bits),
-                                 f"needed by '{spec.name}'"))
+                    add(
+                        Deadline(
+                            SUBMIT,
+                            name,
+                            self.type.deliverables[name].title,
+                            step.closes_at,
+                            overdue,
+                            self._who(st, d, bits),
+                            f"needed by '{spec.name}'",
+                        )
+                    )
         if m.deadline is not None and not st.terminal:
-            add(Deadline("programme", "deadline", "Programme deadline", m.deadline,
-                         at >= m.deadline, (), _describe(self.type.deadline)))
+            add(
+                Deadline(
+                    "programme",
+                    "deadline",
+                    "Programme deadline",
+                    m.deadline,
+                    at >= m.deadline,
+                    (),
+                    _describe(self.type.deadline),
+                )
+            )
         return sorted(due.values(), key=lambda d: (d.due_at, d.kind, d.name))
 
     # --- applying events ---------------------------------------------------------
@@ -460,16 +502,18 @@ class CompiledDefinition:
     def start(self, event: Event) -> ProgrammeState:
         """The state a ``start`` event creates."""
         if event.type != "start":
-            raise EventError(f"a programme's first event must be 'start', not '{event.type}'",
-                             seq=event.seq)
+            raise EventError(
+                f"a programme's first event must be 'start', not '{event.type}'", seq=event.seq
+            )
         if event.seq != 0:
             raise EventError(f"'start' must have seq 0, not {event.seq}", seq=event.seq)
         _require_aware(event.at, event.seq)
         p = event.payload
         t = self.type
         if p.get("definition", t.id) != t.id:
-            raise EventError(f"start names definition {p.get('definition')!r}, not '{t.id}'",
-                             seq=event.seq)
+            raise EventError(
+                f"start names definition {p.get('definition')!r}, not '{t.id}'", seq=event.seq
+            )
         if p.get("version", t.version) != t.version:
             raise EventError(
                 f"programme started on version {p.get('version')!r} of '{t.id}', "
@@ -527,7 +571,8 @@ class CompiledDefinition:
             )
         if event.seq != st.version:
             raise EventError(
-                f"expected seq {st.version}, got {event.seq} (seq counts 0, 1, 2, ... without gaps)",
+                f"expected seq {st.version}, got {event.seq} "
+                "(seq counts 0, 1, 2, ... without gaps)",
                 seq=event.seq,
             )
         _require_aware(event.at, event.seq)
@@ -565,7 +610,7 @@ class CompiledDefinition:
         self._checked(st, spec, event)
         assert spec.dest is not None
         i = spec.index
-        fired = (*st.fired[:i], event.at, *st.fired[i + 1:])
+        fired = (*st.fired[:i], event.at, *st.fired[i + 1 :])
         # Waivers were granted for steps of the state being left: they end with it.
         return _advanced(st, event.at, state=spec.dest, fired=fired, waivers=())
 
@@ -575,9 +620,13 @@ class CompiledDefinition:
         waivers = st.waivers
         if waivers:
             waivers = tuple(
-                w for w in waivers
-                if not (w.step_kind == SUBMIT and w.step == spec.name
-                        and w.participant == event.actor.id)
+                w
+                for w in waivers
+                if not (
+                    w.step_kind == SUBMIT
+                    and w.step == spec.name
+                    and w.participant == event.actor.id
+                )
             )
         bit = st.participants.index(event.actor.id) * len(self.deliverable_names) + spec.index
         return _advanced(st, event.at, submitted=st.submitted | (1 << bit), waivers=waivers)
@@ -590,17 +639,19 @@ class CompiledDefinition:
         except ValueError:
             day = None
         if day is None:
-            raise EventError(f"payload.value must be a date like 2027-03-15, got {value!r}",
-                             seq=event.seq)
+            raise EventError(
+                f"payload.value must be a date like 2027-03-15, got {value!r}", seq=event.seq
+            )
         self._checked(st, spec, event)
         i = spec.index
-        return _advanced(st, event.at, scheduled=(*st.scheduled[:i], day, *st.scheduled[i + 1:]))
+        return _advanced(st, event.at, scheduled=(*st.scheduled[:i], day, *st.scheduled[i + 1 :]))
 
     def _waive_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
         p = event.payload
         if event.actor.role not in self.type.waivable_by:
-            raise StepBlocked("waive", [RoleNotAllowed(event.actor.role, self.type.waivable_by)],
-                              seq=event.seq)
+            raise StepBlocked(
+                "waive", [RoleNotAllowed(event.actor.role, self.type.waivable_by)], seq=event.seq
+            )
         target = p.get("step")
         if not isinstance(target, dict) or target.get("kind") not in STEP_KINDS:
             raise EventError(
@@ -609,8 +660,7 @@ class CompiledDefinition:
         spec = self._lookup(st, target["kind"], target.get("name"), event.seq)
         kinds = p.get("blockers")
         if not isinstance(kinds, list) or not kinds:
-            raise EventError("payload.blockers must list the blocker kinds to waive",
-                             seq=event.seq)
+            raise EventError("payload.blockers must list the blocker kinds to waive", seq=event.seq)
         for kind in kinds:
             if kind not in WAIVABLE_KINDS:
                 raise EventError(
@@ -623,10 +673,12 @@ class CompiledDefinition:
             raise EventError("payload.reason must say why the blocker is waived", seq=event.seq)
         participant = p.get("participant")
         if participant is not None and st.role_of(participant) is None:
-            raise EventError(f"payload.participant '{participant}' is not a participant",
-                             seq=event.seq)
-        new = tuple(Waiver(spec.kind, spec.name, kind, reason, event.seq, participant)
-                    for kind in kinds)
+            raise EventError(
+                f"payload.participant '{participant}' is not a participant", seq=event.seq
+            )
+        new = tuple(
+            Waiver(spec.kind, spec.name, kind, reason, event.seq, participant) for kind in kinds
+        )
         return _advanced(st, event.at, waivers=st.waivers + new)
 
 
@@ -685,14 +737,18 @@ def _participants(value: Any, t: ProgrammeType, seq: int) -> tuple[tuple[str, st
         raise EventError("payload.participants must list {id, role} objects", seq=seq)
     seen: dict[str, str] = {}
     for i, item in enumerate(value):
-        if not isinstance(item, Mapping) or not isinstance(item.get("id"), str) \
-                or not isinstance(item.get("role"), str):
+        if (
+            not isinstance(item, Mapping)
+            or not isinstance(item.get("id"), str)
+            or not isinstance(item.get("role"), str)
+        ):
             raise EventError(f"payload.participants[{i}] must be {{id, role}}", seq=seq)
         pid, role = item["id"], item["role"]
         if role not in t.roles:
             raise EventError(
-                f"payload.participants[{i}]: unknown role '{role}' "
-                f"(roles: {', '.join(t.roles)})", seq=seq)
+                f"payload.participants[{i}]: unknown role '{role}' (roles: {', '.join(t.roles)})",
+                seq=seq,
+            )
         if pid in seen:
             raise EventError(f"payload.participants[{i}]: '{pid}' is listed twice", seq=seq)
         seen[pid] = role
@@ -701,9 +757,11 @@ def _participants(value: Any, t: ProgrammeType, seq: int) -> tuple[tuple[str, st
         if count < role_def.min:
             raise EventError(
                 f"payload.participants: role '{name}' needs at least {role_def.min}, got {count}",
-                seq=seq)
+                seq=seq,
+            )
         if role_def.max is not None and count > role_def.max:
             raise EventError(
                 f"payload.participants: role '{name}' allows at most {role_def.max}, got {count}",
-                seq=seq)
+                seq=seq,
+            )
     return tuple(seen.items())

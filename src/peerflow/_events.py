@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
@@ -84,7 +84,7 @@ def parse_timestamp(text: Any, what: str = "at") -> datetime:
 
 @lru_cache(maxsize=256)
 def _offset_zone(offset: timedelta) -> timezone:
-    return timezone.utc if not offset else timezone(offset)
+    return UTC if not offset else timezone(offset)
 
 
 def event_from_json(data: Any) -> Event:

@@ -75,13 +75,15 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(int, _strict_int)
     converter.register_structure_hook(bool, _strict_bool)
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _names)
-    renames = {"source": override(rename="from"), "dest": override(rename="to")}
+    source, dest = override(rename="from"), override(rename="to")
     converter.register_structure_hook(
         Transition,
-        make_dict_structure_fn(Transition, converter, _cattrs_forbid_extra_keys=True, **renames),
+        make_dict_structure_fn(
+            Transition, converter, _cattrs_forbid_extra_keys=True, source=source, dest=dest
+        ),
     )
     converter.register_unstructure_hook(
-        Transition, make_dict_unstructure_fn(Transition, converter, **renames)
+        Transition, make_dict_unstructure_fn(Transition, converter, source=source, dest=dest)
     )
     return converter
 
@@ -201,14 +203,21 @@ class _Checker:
         try:
             pendulum.timezone(name)
         except Exception:
-            self.add(path, f"unknown time zone '{name}' (expected an IANA name like Europe/Brussels)")
+            self.add(
+                path, f"unknown time zone '{name}' (expected an IANA name like Europe/Brussels)"
+            )
 
     def check_country(self, path: str, code: str) -> None:
         if code not in _countries():
-            self.add(path, f"unknown country '{code}' for public holidays{_suggest(code, [])}"
-                     " (expected an ISO 3166 code such as BE, DE, ES)")
+            self.add(
+                path,
+                f"unknown country '{code}' for public holidays{_suggest(code, [])}"
+                " (expected an ISO 3166 code such as BE, DE, ES)",
+            )
 
-    def check_refs(self, path: str, kind: str, names: tuple[str, ...], known: Iterable[str]) -> None:
+    def check_refs(
+        self, path: str, kind: str, names: tuple[str, ...], known: Iterable[str]
+    ) -> None:
         known = list(known)
         for i, name in enumerate(names):
             self.known(join_path(path, i), kind, name, known)
@@ -219,8 +228,10 @@ class _Checker:
                 self.add("transitions", f"event name '{name}' must be a Python-style identifier")
         for name in self.d.dates:
             if name in self.events:
-                self.add(join_path("dates", name),
-                         f"date '{name}' has the name of an event: windows could not tell them apart")
+                self.add(
+                    join_path("dates", name),
+                    f"date '{name}' has the name of an event: windows could not tell them apart",
+                )
             if name == START_ANCHOR:
                 self.add(join_path("dates", name), "'start' is reserved for the programme start")
         if START_ANCHOR in self.events:
@@ -244,13 +255,17 @@ class _Checker:
         units = {u: getattr(bound, u) for u in (*_CALENDAR_UNITS, "working_days")}
         for unit, amount in units.items():
             if amount < 0:
-                self.add(join_path(path, unit), f"{unit} must be 0 or more; use 'before' to go back")
+                self.add(
+                    join_path(path, unit), f"{unit} must be 0 or more; use 'before' to go back"
+                )
         if bound.working_days and any(units[u] for u in _CALENDAR_UNITS):
             self.add(path, "working_days cannot be mixed with days, weeks, months or years")
         if bound.working_days:
             country = bound.country or self.d.country
             if country is None:
-                self.add(path, "working_days need a country: set 'country' here or in the definition")
+                self.add(
+                    path, "working_days need a country: set 'country' here or in the definition"
+                )
             elif bound.country is not None:
                 self.check_country(join_path(path, "country"), bound.country)
         elif bound.country is not None or bound.subdivision is not None:
@@ -267,8 +282,10 @@ class _Checker:
                 if self.known(join_path(path, f"from[{j}]"), "state", src, d.states) and (
                     d.states[src].terminal
                 ):
-                    self.add(join_path(path, f"from[{j}]"),
-                             f"state '{src}' is terminal: no step may leave it")
+                    self.add(
+                        join_path(path, f"from[{j}]"),
+                        f"state '{src}' is terminal: no step may leave it",
+                    )
             self.known(join_path(path, "to"), "state", t.dest, d.states)
             if not t.by:
                 self.add(join_path(path, "by"), "say which roles may fire this step")
@@ -276,10 +293,15 @@ class _Checker:
             self.check_refs(join_path(path, "requires"), "deliverable", t.requires, d.deliverables)
             if t.window is not None:
                 self.check_window(join_path(path, "window"), t.window)
-            for src in d.sources_of(t) if all(s in d.states or s == ANY_STATE for s in t.source) else ():
+            for src in (
+                d.sources_of(t) if all(s in d.states or s == ANY_STATE for s in t.source) else ()
+            ):
                 if (src, t.event) in seen:
-                    self.add(path, f"event '{t.event}' already leaves state '{src}' in "
-                             f"transitions[{seen[src, t.event]}]: a step must be unambiguous")
+                    self.add(
+                        path,
+                        f"event '{t.event}' already leaves state '{src}' in "
+                        f"transitions[{seen[src, t.event]}]: a step must be unambiguous",
+                    )
                 seen[src, t.event] = i
 
     def check_graph(self) -> None:
@@ -292,23 +314,32 @@ class _Checker:
         for name, state in d.states.items():
             path = join_path("states", name)
             if name not in reachable:
-                self.add(path, f"state '{name}' is unreachable from the initial state '{d.initial}'")
+                self.add(
+                    path, f"state '{name}' is unreachable from the initial state '{d.initial}'"
+                )
             elif not state.terminal and not outgoing[name]:
-                self.add(path, f"state '{name}' is not terminal but no transition leaves it "
-                         "(a dead end): add a transition or mark it 'terminal: true'")
+                self.add(
+                    path,
+                    f"state '{name}' is not terminal but no transition leaves it "
+                    "(a dead end): add a transition or mark it 'terminal: true'",
+                )
         terminals = set(d.terminal_states())
         for name in sorted(reachable):
             if name in terminals or not outgoing[name]:
                 continue
             if not _closure({name}, outgoing) & terminals:
-                self.add(join_path("states", name),
-                         f"no terminal state can be reached from state '{name}' (a trap)")
+                self.add(
+                    join_path("states", name),
+                    f"no terminal state can be reached from state '{name}' (a trap)",
+                )
 
     def check_anchors_happened(self) -> None:
         """A window may only count from an event that has fired on every path to it."""
         must = must_have_fired(self.d)
         for i, t in enumerate(self.d.transitions):
-            for bound_path, bound in _bounds(join_path(join_path("transitions", i), "window"), t.window):
+            for bound_path, bound in _bounds(
+                join_path(join_path("transitions", i), "window"), t.window
+            ):
                 for src in self.d.sources_of(t):
                     self._check_anchor(bound_path, bound, src, must)
         for name, deliverable in self.d.deliverables.items():
@@ -324,8 +355,11 @@ class _Checker:
         self, path: str, bound: Bound, state: str, must: dict[str, frozenset[str]]
     ) -> None:
         if bound.anchor in self.events and bound.anchor not in must.get(state, frozenset()):
-            self.add(path, f"anchor '{bound.anchor}' may not have happened on every path to "
-                     f"state '{state}': anchor on an earlier step, or restrict 'during'")
+            self.add(
+                path,
+                f"anchor '{bound.anchor}' may not have happened on every path to "
+                f"state '{state}': anchor on an earlier step, or restrict 'during'",
+            )
 
 
 def _bounds(path: str, window: Window | None) -> list[tuple[str, Bound]]:

@@ -41,8 +41,9 @@ def fold(events: Iterable[Event], definition: CompiledDefinition | None = None) 
     return compiled.fold(events)
 
 
-def next_steps(programme: ProgrammeState, at: datetime,
-               actor: Actor | str | None = None) -> list[Step]:
+def next_steps(
+    programme: ProgrammeState, at: datetime, actor: Actor | str | None = None
+) -> list[Step]:
     """Every step open from where ``programme`` stands, allowed or with its blockers."""
     return programme.definition.next_steps(programme, at, actor)
 
@@ -78,8 +79,7 @@ class Programme:
     ) -> Programme:
         """Start a programme; ``participants`` are ``(id, role)`` pairs or ``{id, role}``."""
         people = [
-            dict(p) if isinstance(p, Mapping) else {"id": p[0], "role": p[1]}
-            for p in participants
+            dict(p) if isinstance(p, Mapping) else {"id": p[0], "role": p[1]} for p in participants
         ]
         payload: dict[str, Any] = {
             "definition": definition.id,
@@ -126,19 +126,30 @@ class Programme:
     def fire(self, event: str, *, at: datetime, actor: Actor) -> Event:
         return self.record("fire", {"event": event}, at=at, actor=actor)
 
-    def submit(self, deliverable: str, *, at: datetime, actor: Actor,
-               ref: str | None = None, **fields: Any) -> Event:
+    def submit(
+        self, deliverable: str, *, at: datetime, actor: Actor, ref: str | None = None, **fields: Any
+    ) -> Event:
         payload: dict[str, Any] = {"deliverable": deliverable, **fields}
         if ref is not None:
             payload["ref"] = ref
         return self.record("submit", payload, at=at, actor=actor)
 
     def schedule(self, date_name: str, value: date, *, at: datetime, actor: Actor) -> Event:
-        return self.record("schedule", {"date": date_name, "value": value.isoformat()},
-                           at=at, actor=actor)
+        return self.record(
+            "schedule", {"date": date_name, "value": value.isoformat()}, at=at, actor=actor
+        )
 
-    def waive(self, kind: str, step: str, blockers: Sequence[str], *, reason: str,
-              at: datetime, actor: Actor, participant: str | None = None) -> Event:
+    def waive(
+        self,
+        kind: str,
+        step: str,
+        blockers: Sequence[str],
+        *,
+        reason: str,
+        at: datetime,
+        actor: Actor,
+        participant: str | None = None,
+    ) -> Event:
         payload: dict[str, Any] = {
             "step": {"kind": kind, "name": step},
             "blockers": list(blockers),

@@ -70,7 +70,5 @@ def definition(name: str, version: int | None = None) -> CompiledDefinition:
         known = ", ".join(files) or "none"
         raise LookupError(f"no built-in definition '{name}' (built-in: {known}) and no such file")
     if version is not None and compiled.version != version:
-        raise LookupError(
-            f"definition '{name}' is at version {compiled.version}, not {version}"
-        )
+        raise LookupError(f"definition '{name}' is at version {compiled.version}, not {version}")
     return compiled

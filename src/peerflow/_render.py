@@ -55,7 +55,9 @@ def definition_text(d: ProgrammeType) -> str:
     lines.append("Deliverables:")
     for name, deliverable in d.deliverables.items():
         each = "each of " if deliverable.each else ""
-        lines.append(f"  {name}: {deliverable.title} (owed by {each}{', '.join(deliverable.owed_by)})")
+        lines.append(
+            f"  {name}: {deliverable.title} (owed by {each}{', '.join(deliverable.owed_by)})"
+        )
         if deliverable.during:
             lines.append(f"      during {', '.join(deliverable.during)}")
         if deliverable.window is not None:
@@ -120,13 +122,15 @@ def deadlines_text(deadlines: Sequence[Deadline], indent: str = "  ") -> list[st
     for item in deadlines:
         status = "OVERDUE" if item.overdue else "due"
         owed = f" (waiting for {', '.join(item.owed_by)})" if item.owed_by else ""
-        lines.append(f"{indent}{status} by end of {last_day(item.due_at)}: "
-                     f"{item.kind} {item.name}{owed}")
+        lines.append(
+            f"{indent}{status} by end of {last_day(item.due_at)}: {item.kind} {item.name}{owed}"
+        )
     return lines
 
 
-def status_json(st: ProgrammeState, at: datetime, steps: Sequence[Step],
-                deadlines: Sequence[Deadline]) -> dict[str, Any]:
+def status_json(
+    st: ProgrammeState, at: datetime, steps: Sequence[Step], deadlines: Sequence[Deadline]
+) -> dict[str, Any]:
     return {
         "programme": st.programme,
         "definition": st.definition.id,
@@ -140,8 +144,9 @@ def status_json(st: ProgrammeState, at: datetime, steps: Sequence[Step],
     }
 
 
-def status_text(st: ProgrammeState, at: datetime, steps: Sequence[Step],
-                deadlines: Sequence[Deadline]) -> str:
+def status_text(
+    st: ProgrammeState, at: datetime, steps: Sequence[Step], deadlines: Sequence[Deadline]
+) -> str:
     t = st.definition.type
     lines = [
         f"{st.programme} ({t.id} v{t.version}) at {at.isoformat()}",

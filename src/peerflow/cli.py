@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -37,14 +37,14 @@ def _err(message: str) -> None:
 
 
 def cmd_definitions(args: argparse.Namespace) -> int:
-    rows = []
+    rows: list[dict[str, str | int]] = []
     for name, path in builtin_files().items():
         d = definition(str(path)).type
         rows.append({"id": name, "version": d.version, "title": d.title})
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        width = max((len(r["id"]) for r in rows), default=0)
+        width = max((len(str(r["id"])) for r in rows), default=0)
         for r in rows:
             print(f"{r['id']:<{width}}  v{r['version']}  {r['title']}")
     return EXIT_OK
@@ -86,17 +86,24 @@ def _programme_events(path: str, programme: str | None) -> tuple[str, list[tuple
         raise HistoryError(path, 0, "the file holds no events")
     if programme is None:
         if len(by_programme) > 1:
-            raise HistoryError(path, 0, "the file holds several programmes; choose one with "
-                               f"--programme ({', '.join(sorted(by_programme))})")
+            raise HistoryError(
+                path,
+                0,
+                "the file holds several programmes; choose one with "
+                f"--programme ({', '.join(sorted(by_programme))})",
+            )
         programme = next(iter(by_programme))
     if programme not in by_programme:
-        raise HistoryError(path, 0, f"no programme '{programme}' in the file "
-                           f"(found: {', '.join(sorted(by_programme))})")
+        raise HistoryError(
+            path,
+            0,
+            f"no programme '{programme}' in the file (found: {', '.join(sorted(by_programme))})",
+        )
     return programme, by_programme[programme]
 
 
 def cmd_next(args: argparse.Namespace) -> int:
-    at = parse_timestamp(args.at, "--at") if args.at else datetime.now(timezone.utc).astimezone()
+    at = parse_timestamp(args.at, "--at") if args.at else datetime.now(UTC).astimezone()
     _, numbered = _programme_events(args.history, args.programme)
     compiled = definition(args.definition) if args.definition else definition_of(numbered[0][1])
     state = None
@@ -160,11 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("next", help="what may happen next in a programme, and what is due")
     p.add_argument("history", metavar="HISTORY.jsonl")
     p.add_argument("--programme", metavar="ID", help="which programme, if the file holds several")
-    p.add_argument("--at", metavar="ISO-DATETIME",
-                   help="the moment to ask about, with offset (default: now)")
+    p.add_argument(
+        "--at", metavar="ISO-DATETIME", help="the moment to ask about, with offset (default: now)"
+    )
     p.add_argument("--as", dest="role", metavar="ROLE", help="check the steps for this role")
-    p.add_argument("--definition", metavar="ID|FILE",
-                   help="definition to use (default: the one the start event names)")
+    p.add_argument(
+        "--definition",
+        metavar="ID|FILE",
+        help="definition to use (default: the one the start event names)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_next)
 
