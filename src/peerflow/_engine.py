@@ -36,7 +36,7 @@ from peerflow._calendar import (
 from peerflow._errors import EventError, StepBlocked, StepNotAvailable
 from peerflow._events import Actor, Event
 from peerflow._model import START_ANCHOR, Bound, ProgrammeType, Window
-from peerflow._state import ProgrammeState, Waiver
+from peerflow._state import ID_SEPARATOR, ProgrammeState, Waiver
 from peerflow._steps import FIRE, SCHEDULE, STEP_KINDS, SUBMIT, Deadline, Step
 
 # transitions logs every trigger at INFO; at that level a trigger is several times slower.
@@ -131,8 +131,10 @@ class CompiledDefinition:
         self._owing_roles = tuple(
             frozenset(self.role_index[r] for r in d.owed_by) for d in t.deliverables.values()
         )
-        self.no_fired: tuple[datetime | None, ...] = (None,) * len(self.event_names)
-        self.no_dates: tuple[date | None, ...] = (None,) * len(self.date_names)
+        # marks: when each event last fired, then each scheduled date (see ProgrammeState)
+        self.no_marks: tuple[date | None, ...] = (None,) * (
+            len(self.event_names) + len(self.date_names)
+        )
         self._bound_refs: list[_BoundRef] = []
         self._deadline = self._ref(t.deadline)
         self._instants: dict[tuple[int, date, str, str | None], datetime] = {}
@@ -272,9 +274,10 @@ class CompiledDefinition:
 
     def submission_bit(self, st: ProgrammeState, deliverable: str, participant: str) -> int | None:
         d = self.deliverable_index.get(deliverable)
-        if d is None or participant not in st.participants:
+        index = st.index_of(participant)
+        if d is None or index is None:
             return None
-        return st.participants.index(participant) * len(self.deliverable_names) + d
+        return index * len(self.deliverable_names) + d
 
     def _missing_bits(self, st: ProgrammeState, layout: _Layout, deliverable: int) -> int:
         """Bits of the participants who still owe ``deliverable``; 0 once it is in."""
@@ -300,13 +303,13 @@ class CompiledDefinition:
         if ref.anchor_kind == _START:
             day = local_date(st.started_at, st.timezone)
         elif ref.anchor_kind == _DATE:
-            day = st.scheduled[ref.anchor_index]
+            day = st.marks[len(self.event_names) + ref.anchor_index]
             if day is None:
                 name = self.date_names[ref.anchor_index]
                 day = DateNotScheduled(name, self.type.dates[name].set_by)
         else:
-            moment = st.fired[ref.anchor_index]
-            day = None if moment is None else local_date(moment, st.timezone)
+            moment = st.marks[ref.anchor_index]
+            day = None if moment is None else local_date(moment, st.timezone)  # type: ignore[arg-type]
         m.days[key] = day
         return day
 
@@ -538,10 +541,9 @@ class CompiledDefinition:
             last_at=event.at,
             timezone=tz,
             country=country,
-            participants=tuple(pid for pid, _ in members),
+            people=ID_SEPARATOR.join(pid for pid, _ in members),
             roles=bytes(self.role_index[role] for _, role in members),
-            fired=self.no_fired,
-            scheduled=self.no_dates,
+            marks=self.no_marks,
         )
 
     def apply(self, st: ProgrammeState, event: Event) -> ProgrammeState:
@@ -610,9 +612,9 @@ class CompiledDefinition:
         self._checked(st, spec, event)
         assert spec.dest is not None
         i = spec.index
-        fired = (*st.fired[:i], event.at, *st.fired[i + 1 :])
+        marks = (*st.marks[:i], event.at, *st.marks[i + 1 :])
         # Waivers were granted for steps of the state being left: they end with it.
-        return _advanced(st, event.at, state=spec.dest, fired=fired, waivers=())
+        return _advanced(st, event.at, state=spec.dest, marks=marks, waivers=())
 
     def _submit_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
         spec = self._lookup(st, SUBMIT, event.payload.get("deliverable"), event.seq)
@@ -628,7 +630,9 @@ class CompiledDefinition:
                     and w.participant == event.actor.id
                 )
             )
-        bit = st.participants.index(event.actor.id) * len(self.deliverable_names) + spec.index
+        index = st.index_of(event.actor.id)
+        assert index is not None  # the envelope check made sure
+        bit = index * len(self.deliverable_names) + spec.index
         return _advanced(st, event.at, submitted=st.submitted | (1 << bit), waivers=waivers)
 
     def _schedule_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
@@ -644,7 +648,8 @@ class CompiledDefinition:
             )
         self._checked(st, spec, event)
         i = spec.index
-        return _advanced(st, event.at, scheduled=(*st.scheduled[:i], day, *st.scheduled[i + 1 :]))
+        i += len(self.event_names)
+        return _advanced(st, event.at, marks=(*st.marks[:i], day, *st.marks[i + 1 :]))
 
     def _waive_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
         p = event.payload
@@ -688,8 +693,7 @@ def _advanced(
     *,
     state: str | None = None,
     submitted: int | None = None,
-    fired: tuple[datetime | None, ...] | None = None,
-    scheduled: tuple[date | None, ...] | None = None,
+    marks: tuple[date | None, ...] | None = None,
     waivers: tuple[Waiver, ...] | None = None,
 ) -> ProgrammeState:
     """The state one event later (a direct constructor call: ``attrs.evolve`` is slower)."""
@@ -702,11 +706,10 @@ def _advanced(
         at,
         st.timezone,
         st.country,
-        st.participants,
+        st.people,
         st.roles,
         st.submitted if submitted is None else submitted,
-        st.fired if fired is None else fired,
-        st.scheduled if scheduled is None else scheduled,
+        st.marks if marks is None else marks,
         st.waivers if waivers is None else waivers,
     )
 
@@ -744,6 +747,10 @@ def _participants(value: Any, t: ProgrammeType, seq: int) -> tuple[tuple[str, st
         ):
             raise EventError(f"payload.participants[{i}] must be {{id, role}}", seq=seq)
         pid, role = item["id"], item["role"]
+        if not pid or not pid.isprintable():
+            raise EventError(
+                f"payload.participants[{i}]: id {pid!r} must be printable text", seq=seq
+            )
         if role not in t.roles:
             raise EventError(
                 f"payload.participants[{i}]: unknown role '{role}' (roles: {', '.join(t.roles)})",

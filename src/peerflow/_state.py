@@ -1,10 +1,11 @@
 """A programme's state: a small immutable value folded from its history.
 
 Thousands of programmes live side by side, so the value holds only what the
-history decided, packed against its shared compiled definition: participants'
-roles as one byte each, submissions as the bits of one integer, and the times
-events fired and the dates scheduled as tuples indexed like the definition's
-events and dates. The accessors below read it in names.
+history decided, packed against its shared compiled definition: participant ids
+as one string (joined by a separator ids may not contain), their roles as one
+byte each, submissions as the bits of one integer, and one tuple of
+"marks": when each of the definition's events last fired, followed by each of
+its scheduled dates. The accessors below read it in names.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import attrs
+
+ID_SEPARATOR = "\x1f"
+"""Joins participant ids in a state (the ASCII unit separator); ids may not contain it."""
 
 if TYPE_CHECKING:
     from peerflow._engine import CompiledDefinition
@@ -40,7 +44,7 @@ class ProgrammeState:
 
     ``version`` is the number of events applied, so also the ``seq`` the next
     event must carry. ``definition`` is shared, not part of equality. The
-    packed fields (``roles``, ``submitted``, ``fired``, ``scheduled``) are read
+    packed fields (``people``, ``roles``, ``submitted``, ``marks``) are read
     through the methods, which speak in names.
     """
 
@@ -52,23 +56,31 @@ class ProgrammeState:
     last_at: datetime
     timezone: str
     country: str | None
-    participants: tuple[str, ...]
+    people: str
     roles: bytes
     submitted: int = 0
-    fired: tuple[datetime | None, ...] = ()
-    scheduled: tuple[date | None, ...] = ()
+    marks: tuple[date | None, ...] = ()
     waivers: tuple[Waiver, ...] = ()
 
     @property
     def terminal(self) -> bool:
         return self.definition.type.states[self.state].terminal
 
+    @property
+    def participants(self) -> tuple[str, ...]:
+        """The participant ids, in joining order."""
+        return tuple(self.people.split(ID_SEPARATOR))
+
+    def index_of(self, participant: str) -> int | None:
+        """The participant's position in joining order (None if not a participant)."""
+        found = (ID_SEPARATOR + self.people + ID_SEPARATOR).find(
+            ID_SEPARATOR + participant + ID_SEPARATOR
+        )
+        return None if found < 0 else self.people.count(ID_SEPARATOR, 0, found)
+
     def role_of(self, participant: str) -> str | None:
-        try:
-            index = self.participants.index(participant)
-        except ValueError:
-            return None
-        return self.definition.role_names[self.roles[index]]
+        index = self.index_of(participant)
+        return None if index is None else self.definition.role_names[self.roles[index]]
 
     def members(self) -> tuple[tuple[str, str], ...]:
         """``(participant, role)`` pairs, in joining order."""
@@ -82,11 +94,14 @@ class ProgrammeState:
     def fired_at(self, event: str) -> datetime | None:
         """When ``event`` last fired."""
         index = self.definition.event_index.get(event)
-        return None if index is None or not self.fired else self.fired[index]
+        moment = None if index is None or not self.marks else self.marks[index]
+        return moment if isinstance(moment, datetime) else None
 
     def scheduled_date(self, name: str) -> date | None:
         index = self.definition.date_index.get(name)
-        return None if index is None or not self.scheduled else self.scheduled[index]
+        if index is None or not self.marks:
+            return None
+        return self.marks[len(self.definition.event_names) + index]
 
     def has_submitted(self, deliverable: str, participant: str) -> bool:
         bit = self.definition.submission_bit(self, deliverable, participant)
