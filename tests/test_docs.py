@@ -52,6 +52,11 @@ def test_builtin_definitions_match_the_schema(path: Any) -> None:
         (_model.Deliverable, SCHEMA["$defs"]["deliverable"]),
         (_model.ScheduledDate, SCHEMA["$defs"]["date"]),
         (_model.Transition, SCHEMA["$defs"]["transition"]),
+        (_model.Part, SCHEMA["$defs"]["part"]),
+        (_model.Field, SCHEMA["$defs"]["field"]),
+        (_model.CostItem, SCHEMA["$defs"]["cost_item"]),
+        (_model.RoleBudget, SCHEMA["$defs"]["role_budget"]),
+        (_model.Budget, SCHEMA["$defs"]["budget"]),
     ],
 )
 def test_schema_names_exactly_the_model_fields(cls: type, schema_def: dict[str, Any]) -> None:

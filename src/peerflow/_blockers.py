@@ -8,6 +8,7 @@ serves the facilitator's screen, JSON output and exception messages.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import attrs
@@ -33,6 +34,8 @@ class Blocker:
             value = getattr(self, field.name)
             if isinstance(value, datetime):
                 value = value.isoformat()
+            elif isinstance(value, Decimal):
+                value = str(value)
             elif isinstance(value, tuple):
                 value = list(value)
             out[field.name] = value
@@ -103,11 +106,103 @@ class DateNotScheduled(Blocker):
         return f"date '{self.date}' is not scheduled yet (set by {', '.join(self.set_by)})"
 
 
+@attrs.frozen
+class TooFewParticipants(Blocker):
+    """Leaving the joining stage needs ``min`` participants of ``role``; ``count`` joined."""
+
+    kind: ClassVar[str] = "too_few_participants"
+    role: str
+    min: int
+    count: int
+
+    def describe(self) -> str:
+        return f"role '{self.role}' needs at least {self.min} participants, {self.count} joined"
+
+
+@attrs.frozen
+class ParticipantLimit(Blocker):
+    """A role is full: ``max`` participants hold it already."""
+
+    kind: ClassVar[str] = "participant_limit"
+    role: str
+    max: int
+
+    def describe(self) -> str:
+        return f"role '{self.role}' is full: at most {self.max} participant(s) may hold it"
+
+
+@attrs.frozen
+class IncompleteContent(Blocker):
+    """A structured deliverable lacks parts (``missing``) or has invalid ones (``problems``)."""
+
+    kind: ClassVar[str] = "incomplete_content"
+    deliverable: str
+    missing: tuple[str, ...]
+    problems: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        said = []
+        if self.missing:
+            said.append("missing part(s): " + ", ".join(self.missing))
+        said.extend(self.problems)
+        return f"'{self.deliverable}' is incomplete: " + "; ".join(said)
+
+
+@attrs.frozen
+class OverBudget(Blocker):
+    """A claim exceeds a cap or a rate: ``claimed`` against ``cap`` leaves ``excess``."""
+
+    kind: ClassVar[str] = "over_budget"
+    item: str
+    cap: Decimal
+    claimed: Decimal
+    excess: Decimal
+    rule: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.item}: claimed {self.claimed}, cap {self.cap} ({self.rule}), "
+            f"excess {self.excess}; claim at most the cap, or set accept_cap to be "
+            "reimbursed up to it"
+        )
+
+
+@attrs.frozen
+class MissingReceipts(Blocker):
+    """Costs are reimbursed on receipts; these claimed items carry none."""
+
+    kind: ClassVar[str] = "missing_receipts"
+    items: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "no receipts for: " + ", ".join(self.items)
+
+
 BLOCKER_KINDS: tuple[str, ...] = tuple(
     cls.kind
-    for cls in (MissingDeliverable, RoleNotAllowed, WindowNotOpen, WindowClosed, DateNotScheduled)
+    for cls in (
+        MissingDeliverable,
+        RoleNotAllowed,
+        WindowNotOpen,
+        WindowClosed,
+        DateNotScheduled,
+        TooFewParticipants,
+        ParticipantLimit,
+        IncompleteContent,
+        OverBudget,
+        MissingReceipts,
+    )
 )
 """Every blocker kind, in the order steps report them."""
 
-WAIVABLE_KINDS: frozenset[str] = frozenset(BLOCKER_KINDS) - {RoleNotAllowed.kind}
-"""A waiver may lift any blocker but the role check: nobody acts in another's name."""
+WAIVABLE_KINDS: frozenset[str] = frozenset(
+    {
+        MissingDeliverable.kind,
+        WindowNotOpen.kind,
+        WindowClosed.kind,
+        DateNotScheduled.kind,
+        TooFewParticipants.kind,
+    }
+)
+"""What a waiver may lift. Never the role check (nobody acts in another's name), a
+participant limit, a deliverable's content or a budget cap: those protect others."""

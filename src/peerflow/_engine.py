@@ -23,19 +23,24 @@ from peerflow._blockers import (
     Blocker,
     DateNotScheduled,
     MissingDeliverable,
+    OverBudget,
+    ParticipantLimit,
     RoleNotAllowed,
+    TooFewParticipants,
     WindowClosed,
     WindowNotOpen,
 )
+from peerflow._budget import Claim, amount, assess_claim
 from peerflow._calendar import (
     closing_instant,
     local_date,
     opening_instant,
     zone,
 )
+from peerflow._content import check_content
 from peerflow._errors import EventError, StepBlocked, StepNotAvailable
 from peerflow._events import Actor, Event
-from peerflow._model import START_ANCHOR, Bound, ProgrammeType, Window
+from peerflow._model import SELF, START_ANCHOR, Bound, ProgrammeType, Window
 from peerflow._state import ID_SEPARATOR, ProgrammeState, Waiver
 from peerflow._steps import FIRE, SCHEDULE, STEP_KINDS, SUBMIT, Deadline, Step
 
@@ -74,6 +79,8 @@ class _StepSpec:
     closes: _BoundRef | None = None
     deadline: bool = True
     dest: str | None = None
+    quorum: tuple[tuple[int, str, int], ...] = ()
+    """(role index, role, min) for roles whose joining stage this step leaves."""
 
 
 @attrs.frozen
@@ -206,6 +213,12 @@ class CompiledDefinition:
         by_key = {(src, tr.event): tr for tr in t.transitions for src in t.sources_of(tr)}
         compiled: dict[int, tuple[_BoundRef | None, _BoundRef | None]] = {}
         table: dict[str, dict[str, _StepSpec]] = {name: {} for name in t.states}
+        live = tuple(name for name, s in t.states.items() if not s.terminal)
+        joining = {
+            name: frozenset(role.join_during or live)
+            for name, role in t.roles.items()
+            if role.joins_later and role.min > 0
+        }
         for event_name, event in self.machine.events.items():
             for src, machine_transitions in event.transitions.items():
                 tr = by_key[src, event_name]
@@ -225,6 +238,13 @@ class CompiledDefinition:
                     closes=closes_ref,
                     deadline=tr.deadline_applies,
                     dest=machine_transitions[0].dest,
+                    quorum=tuple(
+                        (self.role_index[role], role, t.roles[role].min)
+                        for role, states in joining.items()
+                        if src in states
+                        and tr.dest not in states
+                        and not t.states[tr.dest].terminal
+                    ),
                 )
         return table
 
@@ -351,6 +371,10 @@ class CompiledDefinition:
         blockers: list[Blocker] = []
         if role is not None and role not in spec.roleset:
             blockers.append(RoleNotAllowed(role, spec.roles))
+        for role_index, role_name, least in spec.quorum:
+            count = st.roles.count(role_index)
+            if count < least:
+                blockers.append(TooFewParticipants(role_name, least, count))
         for d in spec.requires:
             bits = self._missing_bits(st, m.layout, d)
             if bits:
@@ -486,6 +510,22 @@ class CompiledDefinition:
                             f"needed by '{spec.name}'",
                         )
                     )
+        for claim in st.claims:
+            due_at = self.payment_due(st, claim) if claim.paid_at is None else None
+            if due_at is not None:
+                budget = self.type.budget
+                assert budget is not None and budget.payment is not None
+                add(
+                    Deadline(
+                        "payment",
+                        claim.id,
+                        f"Reimburse {claim.claimant}: {claim.reimbursable} {budget.currency}",
+                        due_at,
+                        at >= due_at,
+                        st.holders(budget.paid_by),
+                        "closes " + _describe(budget.payment.closes),
+                    )
+                )
         if m.deadline is not None and not st.terminal:
             add(
                 Deadline(
@@ -587,6 +627,8 @@ class CompiledDefinition:
         if event.type == "start":
             raise EventError("the programme has already started", seq=event.seq)
         role = st.role_of(event.actor.id)
+        if role is None and event.type == "join" and _joins_self(event):
+            return  # a participant joining themselves is not one yet
         if role is None:
             raise EventError(f"actor '{event.actor.id}' is not a participant", seq=event.seq)
         if role != event.actor.role:
@@ -602,8 +644,12 @@ class CompiledDefinition:
             raise StepNotAvailable(f"{kind} {name}", st.state, available, seq=seq)
         return spec
 
-    def _checked(self, st: ProgrammeState, spec: _StepSpec, event: Event) -> None:
+    def _checked(
+        self, st: ProgrammeState, spec: _StepSpec, event: Event, extra: Blocker | None = None
+    ) -> None:
         blockers, _, _, _ = self._evaluate(_Moment(self, st, event.at), spec, event.actor)
+        if extra is not None:
+            blockers.append(extra)
         if blockers:
             raise StepBlocked(f"{spec.kind} {spec.name}", blockers, seq=event.seq)
 
@@ -618,7 +664,9 @@ class CompiledDefinition:
 
     def _submit_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
         spec = self._lookup(st, SUBMIT, event.payload.get("deliverable"), event.seq)
-        self._checked(st, spec, event)
+        parts = self.type.deliverables[spec.name].content
+        content = check_content(spec.name, parts, event.payload.get("content")) if parts else None
+        self._checked(st, spec, event, content)
         waivers = st.waivers
         if waivers:
             waivers = tuple(
@@ -686,6 +734,122 @@ class CompiledDefinition:
         )
         return _advanced(st, event.at, waivers=st.waivers + new)
 
+    def _join_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
+        p = event.payload
+        pid, role_name = p.get("participant"), p.get("role")
+        if not isinstance(pid, str) or not pid or not pid.isprintable():
+            raise EventError(
+                "payload.participant must be the joining participant's id", seq=event.seq
+            )
+        role = self.type.roles.get(role_name) if isinstance(role_name, str) else None
+        if role is None or not role.joins_later:
+            joinable = [n for n, r in self.type.roles.items() if r.joins_later]
+            raise EventError(
+                f"payload.role: participants of role {role_name!r} cannot join after the start "
+                f"(roles that can: {', '.join(joinable) or 'none'})",
+                seq=event.seq,
+            )
+        during = role.join_during or tuple(n for n, s in self.type.states.items() if not s.terminal)
+        if st.state not in during:
+            raise StepNotAvailable(
+                f"join as {role_name}",
+                st.state,
+                [f"join during {', '.join(during)}"],
+                seq=event.seq,
+            )
+        if st.index_of(pid) is not None:
+            raise EventError(f"'{pid}' already takes part as '{st.role_of(pid)}'", seq=event.seq)
+        blockers: list[Blocker] = []
+        if _joins_self(event):
+            if SELF not in role.joined_by:
+                blockers.append(RoleNotAllowed(event.actor.role, role.joined_by))
+        elif event.actor.role not in role.joined_by:
+            blockers.append(RoleNotAllowed(event.actor.role, role.joined_by))
+        assert role_name is not None
+        if role.max is not None and st.count(role_name) >= role.max:
+            blockers.append(ParticipantLimit(role_name, role.max))
+        if blockers:
+            raise StepBlocked(f"join {pid} as {role_name}", blockers, seq=event.seq)
+        people = pid if not st.people else st.people + ID_SEPARATOR + pid
+        roles = st.roles + bytes((self.role_index[role_name],))
+        return _advanced(st, event.at, people=people, roles=roles)
+
+    def _budget_or_refuse(self, event: Event) -> Any:
+        budget = self.type.budget
+        if budget is None:
+            raise EventError(f"'{self.id}' has no budget: nothing to claim or pay", seq=event.seq)
+        return budget
+
+    def _claim_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
+        budget = self._budget_or_refuse(event)
+        if budget.claims_during and st.state not in budget.claims_during:
+            raise StepNotAvailable(
+                "claim",
+                st.state,
+                [f"claim during {', '.join(budget.claims_during)}"],
+                seq=event.seq,
+            )
+        claim, blockers = assess_claim(
+            budget,
+            event.actor.role,
+            event.actor.id,
+            event.payload,
+            st.claims,
+            event.seq,
+            local_date(event.at, st.timezone),
+        )
+        accept_cap = event.payload.get("accept_cap", False)
+        if accept_cap is not True and accept_cap is not False:
+            raise EventError("payload.accept_cap must be true or false", seq=event.seq)
+        if accept_cap:
+            blockers = [b for b in blockers if not isinstance(b, OverBudget)]
+        if blockers:
+            raise StepBlocked(f"claim {claim.id}", blockers, seq=event.seq)
+        return _advanced(st, event.at, claims=(*st.claims, claim))
+
+    def _pay_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
+        budget = self._budget_or_refuse(event)
+        if event.actor.role not in budget.paid_by:
+            raise StepBlocked(
+                "pay", [RoleNotAllowed(event.actor.role, budget.paid_by)], seq=event.seq
+            )
+        claim_id = event.payload.get("claim")
+        claim = st.claim(claim_id) if isinstance(claim_id, str) else None
+        if claim is None:
+            raise EventError(f"payload.claim: no claim {claim_id!r} is recorded", seq=event.seq)
+        if claim.paid_at is not None:
+            raise EventError(f"claim '{claim.id}' is already paid", seq=event.seq)
+        value = event.payload.get("amount")
+        paid = claim.reimbursable if value is None else amount(value, "payload.amount", event.seq)
+        if paid > claim.reimbursable:
+            raise StepBlocked(
+                f"pay {claim.id}",
+                [
+                    OverBudget(
+                        f"payment of claim '{claim.id}'",
+                        claim.reimbursable,
+                        paid,
+                        paid - claim.reimbursable,
+                        "what the claim may be reimbursed",
+                    )
+                ],
+                seq=event.seq,
+            )
+        done = attrs.evolve(claim, paid_at=event.at, paid=paid)
+        claims = tuple(done if c is claim else c for c in st.claims)
+        return _advanced(st, event.at, claims=claims)
+
+    def payment_due(self, st: ProgrammeState, claim: Claim) -> datetime | None:
+        """When ``claim`` must be paid by, from the budget's payment window."""
+        budget = self.type.budget
+        if budget is None or budget.payment is None or budget.payment.closes is None:
+            return None
+        return closing_instant(budget.payment.closes, claim.invoice_date, st.timezone, st.country)
+
+
+def _joins_self(event: Event) -> bool:
+    return event.payload.get("participant") == event.actor.id
+
 
 def _advanced(
     st: ProgrammeState,
@@ -695,6 +859,9 @@ def _advanced(
     submitted: int | None = None,
     marks: tuple[date | None, ...] | None = None,
     waivers: tuple[Waiver, ...] | None = None,
+    people: str | None = None,
+    roles: bytes | None = None,
+    claims: tuple[Claim, ...] | None = None,
 ) -> ProgrammeState:
     """The state one event later (a direct constructor call: ``attrs.evolve`` is slower)."""
     return ProgrammeState(
@@ -706,11 +873,12 @@ def _advanced(
         at,
         st.timezone,
         st.country,
-        st.people,
-        st.roles,
+        st.people if people is None else people,
+        st.roles if roles is None else roles,
         st.submitted if submitted is None else submitted,
         st.marks if marks is None else marks,
         st.waivers if waivers is None else waivers,
+        st.claims if claims is None else claims,
     )
 
 
@@ -719,6 +887,9 @@ _HANDLERS = {
     "submit": CompiledDefinition._submit_event,
     "schedule": CompiledDefinition._schedule_event,
     "waive": CompiledDefinition._waive_event,
+    "join": CompiledDefinition._join_event,
+    "claim": CompiledDefinition._claim_event,
+    "pay": CompiledDefinition._pay_event,
 }
 
 
@@ -761,7 +932,7 @@ def _participants(value: Any, t: ProgrammeType, seq: int) -> tuple[tuple[str, st
         seen[pid] = role
     for name, role_def in t.roles.items():
         count = sum(1 for r in seen.values() if r == name)
-        if count < role_def.min:
+        if count < role_def.min and not role_def.joins_later:
             raise EventError(
                 f"payload.participants: role '{name}' needs at least {role_def.min}, got {count}",
                 seq=seq,

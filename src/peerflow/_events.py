@@ -20,7 +20,7 @@ from peerflow._errors import HistoryError
 
 FORMAT_VERSION = 1
 
-EVENT_TYPES = ("start", "submit", "schedule", "fire", "waive")
+EVENT_TYPES = ("start", "submit", "schedule", "fire", "waive", "join", "claim", "pay")
 """The event types this version of the engine understands."""
 
 _ENVELOPE_KEYS = frozenset({"v", "programme", "seq", "id", "at", "actor", "type", "payload"})

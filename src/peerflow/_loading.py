@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from peerflow._errors import DefinitionError, Problem
 from peerflow._model import (
     ANY_STATE,
+    INVOICE_ANCHOR,
+    SELF,
     START_ANCHOR,
     Bound,
     ProgrammeType,
@@ -68,6 +71,28 @@ def _names(value: Any, _: type) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _money(value: Any, _: type) -> Decimal:
+    """An amount of money: a whole number or a decimal, written as a number or quoted."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"expected an amount like 450 or '92.50', got {type(value).__name__}")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise TypeError(f"expected an amount like 450 or '92.50', got {value!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise TypeError(f"expected an amount of 0 or more, got {value!r}")
+    return amount
+
+
+def _choices(value: Any, _: type) -> tuple[int | str, ...]:
+    if not isinstance(value, list) or not value:
+        raise TypeError("expected a non-empty list of allowed values")
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int | str):
+            raise TypeError(f"allowed values must be numbers or names, got {item!r}")
+    return tuple(value)
+
+
 def make_converter() -> cattrs.Converter:
     """The converter for definitions: strict scalars, no unknown keys, from/to renamed."""
     converter = cattrs.Converter(forbid_extra_keys=True)
@@ -75,6 +100,8 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(int, _strict_int)
     converter.register_structure_hook(bool, _strict_bool)
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _names)
+    converter.register_structure_hook(Decimal, _money)
+    converter.register_structure_hook_func(lambda t: t == tuple[int | str, ...], _choices)
     source, dest = override(rename="from"), override(rename="to")
     converter.register_structure_hook(
         Transition,
@@ -177,6 +204,10 @@ class _Checker:
                 self.add(join_path(path, "min"), "min must be 0 or more")
             if role.max is not None and role.max < max(role.min, 1):
                 self.add(join_path(path, "max"), f"max must be at least min ({role.min}) and 1")
+            self.check_refs(join_path(path, "joined_by"), "role", role.joined_by, (*d.roles, SELF))
+            self.check_refs(join_path(path, "join_during"), "state", role.join_during, d.states)
+            if role.join_during and not role.joined_by:
+                self.add(join_path(path, "join_during"), "join_during needs joined_by")
         for i, role_name in enumerate(d.waivable_by):
             self.known(join_path("waivable_by", i), "role", role_name, d.roles)
         self.check_names()
@@ -186,6 +217,16 @@ class _Checker:
             self.check_refs(join_path(path, "during"), "state", deliverable.during, d.states)
             if deliverable.window is not None:
                 self.check_window(join_path(path, "window"), deliverable.window)
+            for part_name, part in deliverable.content.items():
+                part_path = join_path(join_path(path, "content"), part_name)
+                if not _NAME_PATTERN.match(part_name):
+                    self.add(part_path, f"part name '{part_name}' must be an identifier")
+                if part.one_of is not None and part.list_of is not None:
+                    self.add(part_path, "a part is either one_of or list_of, not both")
+                if part.list_of is not None and not part.list_of:
+                    self.add(join_path(part_path, "list_of"), "list_of needs at least one field")
+        if d.budget is not None:
+            self.check_budget()
         for name, date in d.dates.items():
             path = join_path("dates", name)
             self.check_refs(join_path(path, "set_by"), "role", date.set_by, d.roles)
@@ -198,6 +239,28 @@ class _Checker:
         if not self.problems:
             self.check_anchors_happened()
         return self.problems
+
+    def check_budget(self) -> None:
+        d = self.d
+        budget = d.budget
+        assert budget is not None
+        self.check_refs("budget.paid_by", "role", budget.paid_by, d.roles)
+        if not budget.paid_by:
+            self.add("budget.paid_by", "say which roles pay claims")
+        self.check_refs("budget.claims_during", "state", budget.claims_during, d.states)
+        for role_name, role_budget in budget.roles.items():
+            path = join_path("budget.roles", role_name)
+            self.known(path, "role", role_name, d.roles)
+            if not role_budget.items:
+                self.add(join_path(path, "items"), "a role's budget needs at least one item")
+            for item_name, item in role_budget.items.items():
+                item_path = join_path(join_path(path, "items"), item_name)
+                if item.cap is None and item.per_day is None and item.per_night is None:
+                    self.add(item_path, "an item needs a cap, per_day or per_night")
+                if item.per_day is not None and item.per_night is not None:
+                    self.add(item_path, "an item is paid per_day or per_night, not both")
+        if budget.payment is not None:
+            self.check_window("budget.payment", budget.payment, anchors={INVOICE_ANCHOR})
 
     def check_timezone(self, path: str, name: str) -> None:
         try:
@@ -237,19 +300,20 @@ class _Checker:
         if START_ANCHOR in self.events:
             self.add("transitions", "'start' is reserved for the programme start; rename the event")
 
-    def check_window(self, path: str, window: Window) -> None:
+    def check_window(self, path: str, window: Window, anchors: set[str] | None = None) -> None:
         if window.opens is None and window.closes is None:
             self.add(path, "a window needs 'opens', 'closes' or both")
         if window.opens is not None:
-            self.check_bound(join_path(path, "opens"), window.opens)
+            self.check_bound(join_path(path, "opens"), window.opens, anchors)
         if window.closes is not None:
-            self.check_bound(join_path(path, "closes"), window.closes)
+            self.check_bound(join_path(path, "closes"), window.closes, anchors)
 
-    def check_bound(self, path: str, bound: Bound) -> None:
+    def check_bound(self, path: str, bound: Bound, anchors: set[str] | None = None) -> None:
         if (bound.after is None) == (bound.before is None):
             self.add(path, "a bound needs exactly one of 'after' or 'before' (an anchor)")
             return
-        anchors = {START_ANCHOR, *self.events, *self.d.dates}
+        if anchors is None:
+            anchors = {START_ANCHOR, *self.events, *self.d.dates}
         key = "after" if bound.after is not None else "before"
         self.known(join_path(path, key), "anchor", bound.anchor, anchors)
         units = {u: getattr(bound, u) for u in (*_CALENDAR_UNITS, "working_days")}

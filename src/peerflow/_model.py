@@ -8,6 +8,8 @@ classes is only known to be well *shaped*.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import attrs
 
 START_ANCHOR = "start"
@@ -15,6 +17,12 @@ START_ANCHOR = "start"
 
 ANY_STATE = "*"
 """In ``from:``, every non-terminal state (used for cancellations)."""
+
+SELF = "self"
+"""In a role's ``joined_by``: participants join themselves (nobody adds them)."""
+
+INVOICE_ANCHOR = "invoice"
+"""The anchor of a budget's payment window: the claim's invoice date."""
 
 
 @attrs.frozen
@@ -79,8 +87,37 @@ class Role:
     title: str = ""
     min: int = 1
     max: int | None = 1
+    joined_by: tuple[str, ...] = ()
+    join_during: tuple[str, ...] = ()
     description: str = ""
     rules: tuple[str, ...] = ()
+
+    @property
+    def joins_later(self) -> bool:
+        """Participants of this role join after the start (``min`` is checked on leaving)."""
+        return bool(self.joined_by)
+
+
+@attrs.frozen
+class Field:
+    """One field of an entry in a list part (a measure's rating, its time frame)."""
+
+    title: str = ""
+    one_of: tuple[int | str, ...] | None = None
+
+
+@attrs.frozen
+class Part:
+    """A part a structured deliverable must carry, checked when it is submitted.
+
+    A plain part needs non-empty text (or any non-empty value); ``one_of``
+    restricts it to listed values; ``list_of`` makes it a non-empty list of
+    entries, each carrying every listed field.
+    """
+
+    title: str = ""
+    one_of: tuple[int | str, ...] | None = None
+    list_of: dict[str, Field] | None = None
 
 
 @attrs.frozen
@@ -97,6 +134,7 @@ class Deliverable:
     each: bool = False
     during: tuple[str, ...] = ()
     window: Window | None = None
+    content: dict[str, Part] = attrs.field(factory=dict)
     description: str = ""
     rules: tuple[str, ...] = ()
 
@@ -142,6 +180,46 @@ class Transition:
 
 
 @attrs.frozen
+class CostItem:
+    """What one participant may be reimbursed for one kind of cost.
+
+    ``cap`` limits the total over all claims; ``per_day`` and ``per_night``
+    limit each claim to the rate times the days or nights it covers (a daily
+    fee, an allowance). Amounts are :class:`~decimal.Decimal`.
+    """
+
+    title: str = ""
+    cap: Decimal | None = None
+    per_day: Decimal | None = None
+    per_night: Decimal | None = None
+    rules: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class RoleBudget:
+    """The reimbursement each participant of a role may claim: a total cap and items."""
+
+    items: dict[str, CostItem]
+    cap: Decimal | None = None
+    title: str = ""
+    rules: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Budget:
+    """Who may claim what, who pays, and when (``payment`` counts from ``invoice``)."""
+
+    roles: dict[str, RoleBudget]
+    paid_by: tuple[str, ...]
+    currency: str = "EUR"
+    receipts_required: bool = True
+    claims_during: tuple[str, ...] = ()
+    payment: Window | None = None
+    description: str = ""
+    rules: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class ProgrammeType:
     """A whole programme type, as written in one definition file."""
 
@@ -159,6 +237,7 @@ class ProgrammeType:
     deadline: Bound | None = None
     deadline_rules: tuple[str, ...] = ()
     waivable_by: tuple[str, ...] = ()
+    budget: Budget | None = None
     source: str = ""
     description: str = ""
 

@@ -19,6 +19,7 @@ ID_SEPARATOR = "\x1f"
 """Joins participant ids in a state (the ASCII unit separator); ids may not contain it."""
 
 if TYPE_CHECKING:
+    from peerflow._budget import Claim
     from peerflow._engine import CompiledDefinition
 
 
@@ -61,6 +62,7 @@ class ProgrammeState:
     submitted: int = 0
     marks: tuple[date | None, ...] = ()
     waivers: tuple[Waiver, ...] = ()
+    claims: tuple[Claim, ...] = ()
 
     @property
     def terminal(self) -> bool:
@@ -90,6 +92,14 @@ class ProgrammeState:
     def holders(self, roles: tuple[str, ...] | frozenset[str]) -> tuple[str, ...]:
         """The participants holding any of ``roles``, in joining order."""
         return tuple(pid for pid, role in self.members() if role in roles)
+
+    def count(self, role: str) -> int:
+        """How many participants hold ``role``."""
+        index = self.definition.role_index.get(role)
+        return 0 if index is None else self.roles.count(index)
+
+    def claim(self, claim_id: str) -> Claim | None:
+        return next((c for c in self.claims if c.id == claim_id), None)
 
     def fired_at(self, event: str) -> datetime | None:
         """When ``event`` last fired."""

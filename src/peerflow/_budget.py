@@ -1,0 +1,226 @@
+"""Budgets: what a claim may be reimbursed, worked out in Decimal.
+
+A claim lists cost items with the amount spent, the receipts and, for daily
+fees and allowances, the days or nights covered. Each item is limited by its
+rate (rate x days or nights) and by what is left of its cap for that
+participant; the participant's role cap limits the claim's total. An excess is
+refused with the cap, the amount and the excess, unless the claimant accepts
+reimbursement up to the cap (``accept_cap``), in which case it is recorded and
+flagged. Money is never a float: JSON amounts are strings or whole numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+
+from peerflow._blockers import Blocker, MissingReceipts, OverBudget
+from peerflow._errors import EventError
+from peerflow._model import Budget, CostItem, RoleBudget
+
+_CENT = Decimal("0.01")
+
+
+@attrs.frozen
+class ClaimedItem:
+    """One cost item of a claim: what was spent and what is reimbursable."""
+
+    item: str
+    claimed: Decimal
+    reimbursable: Decimal
+    receipts: tuple[str, ...] = ()
+    days: int | None = None
+    nights: int | None = None
+
+    @property
+    def excess(self) -> Decimal:
+        return self.claimed - self.reimbursable
+
+
+@attrs.frozen
+class Claim:
+    """An expense claim as recorded: its items, the invoice date, and payment once made."""
+
+    id: str
+    claimant: str
+    role: str
+    seq: int
+    invoice_date: date
+    items: tuple[ClaimedItem, ...]
+    paid_at: datetime | None = None
+    paid: Decimal | None = None
+
+    @property
+    def claimed(self) -> Decimal:
+        return sum((i.claimed for i in self.items), Decimal(0))
+
+    @property
+    def reimbursable(self) -> Decimal:
+        return sum((i.reimbursable for i in self.items), Decimal(0))
+
+    @property
+    def excess(self) -> Decimal:
+        return self.claimed - self.reimbursable
+
+
+def amount(value: Any, what: str, seq: int | None) -> Decimal:
+    """A non-negative amount of money from JSON: a string like "92.50" or a whole number."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        hint = (
+            ' (write it as a string like "92.50": floats lose cents)'
+            if isinstance(value, float)
+            else ""
+        )
+        raise EventError(f'{what} must be an amount like "92.50", got {value!r}{hint}', seq=seq)
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        raise EventError(f'{what} must be an amount like "92.50", got {value!r}', seq=seq) from None
+    if not result.is_finite() or result < 0 or result != result.quantize(_CENT):
+        raise EventError(
+            f"{what} must be 0 or more with at most 2 decimals, got {value!r}", seq=seq
+        )
+    return result
+
+
+def _count(value: Any, what: str, seq: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise EventError(f"{what} must be a whole number of 1 or more, got {value!r}", seq=seq)
+    return value
+
+
+def _used(claims: tuple[Claim, ...], claimant: str, item: str | None) -> Decimal:
+    """What ``claimant``'s earlier claims already take from an item (or, None, in all)."""
+    return sum(
+        (
+            i.reimbursable
+            for c in claims
+            if c.claimant == claimant
+            for i in c.items
+            if item is None or i.item == item
+        ),
+        Decimal(0),
+    )
+
+
+def _limits(
+    name: str,
+    spec: CostItem,
+    entry: Mapping[str, Any],
+    left: Decimal | None,
+    currency: str,
+    seq: int,
+) -> tuple[list[tuple[Decimal, str]], int | None, int | None]:
+    limits: list[tuple[Decimal, str]] = []
+    days = nights = None
+    if spec.per_day is not None:
+        days = _count(entry.get("days"), f"payload.items: '{name}'.days", seq)
+        limits.append((spec.per_day * days, f"{spec.per_day} {currency} per day x {days}"))
+    if spec.per_night is not None:
+        nights = _count(entry.get("nights"), f"payload.items: '{name}'.nights", seq)
+        limits.append(
+            (spec.per_night * nights, f"{spec.per_night} {currency} per night x {nights}")
+        )
+    if left is not None:
+        limits.append((left, f"cap {spec.cap} {currency} per participant"))
+    return limits, days, nights
+
+
+def assess_claim(
+    budget: Budget,
+    role: str,
+    claimant: str,
+    payload: Mapping[str, Any],
+    claims: tuple[Claim, ...],
+    seq: int,
+    default_invoice: date,
+) -> tuple[Claim, list[Blocker]]:
+    """The claim as it would be recorded, and what blocks it (empty: it may be recorded)."""
+    role_budget: RoleBudget | None = budget.roles.get(role)
+    if role_budget is None:
+        raise EventError(
+            f"role '{role}' has no budget to claim from (budgets: {', '.join(budget.roles)})",
+            seq=seq,
+        )
+    claim_id = payload.get("claim", f"claim-{seq}")
+    if not isinstance(claim_id, str) or not claim_id:
+        raise EventError("payload.claim must name the claim (a string)", seq=seq)
+    if any(c.id == claim_id for c in claims):
+        raise EventError(f"payload.claim: claim '{claim_id}' is already recorded", seq=seq)
+    invoice = payload.get("invoice_date")
+    try:
+        invoice_date = default_invoice if invoice is None else date.fromisoformat(invoice)
+    except (TypeError, ValueError):
+        raise EventError(
+            f"payload.invoice_date must be a date like 2027-05-20, got {invoice!r}", seq=seq
+        ) from None
+    entries = payload.get("items")
+    if not isinstance(entries, list) or not entries:
+        raise EventError("payload.items must list {item, amount, receipts} objects", seq=seq)
+    currency = budget.currency
+    blockers: list[Blocker] = []
+    used: dict[str, Decimal] = {}
+    items: list[ClaimedItem] = []
+    no_receipts: list[str] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("item"), str):
+            raise EventError(f"payload.items[{i}] must be {{item, amount, receipts}}", seq=seq)
+        name = entry["item"]
+        spec = role_budget.items.get(name)
+        if spec is None:
+            raise EventError(
+                f"payload.items[{i}]: '{name}' is not a cost item of role '{role}' "
+                f"(items: {', '.join(role_budget.items)})",
+                seq=seq,
+            )
+        claimed = amount(entry.get("amount"), f"payload.items[{i}].amount", seq)
+        receipts = entry.get("receipts", [])
+        if not isinstance(receipts, list) or not all(isinstance(r, str) for r in receipts):
+            raise EventError(f"payload.items[{i}].receipts must list receipt references", seq=seq)
+        if budget.receipts_required and not receipts:
+            no_receipts.append(name)
+        left = None
+        if spec.cap is not None:
+            before = used.setdefault(name, _used(claims, claimant, name))
+            left = max(spec.cap - before, Decimal(0))
+        limits, days, nights = _limits(name, spec, entry, left, currency, seq)
+        reimbursable = min([claimed, *(limit for limit, _ in limits)])
+        if reimbursable < claimed:
+            limit, rule = min(limits, key=lambda pair: pair[0])
+            blockers.append(OverBudget(name, limit, claimed, claimed - limit, rule))
+        if spec.cap is not None:
+            used[name] += reimbursable
+        items.append(ClaimedItem(name, claimed, reimbursable, tuple(receipts), days, nights))
+    if role_budget.cap is not None:
+        earlier = _used(claims, claimant, None)
+        total = sum((i.reimbursable for i in items), Decimal(0))
+        left = max(role_budget.cap - earlier, Decimal(0))
+        if total > left:
+            blockers.append(
+                OverBudget(
+                    f"total for role '{role}'",
+                    left,
+                    total,
+                    total - left,
+                    f"cap {role_budget.cap} {currency} per participant of role '{role}'",
+                )
+            )
+            items = _trim(items, total - left)
+    if no_receipts:
+        blockers.append(MissingReceipts(tuple(no_receipts)))
+    claim = Claim(claim_id, claimant, role, seq, invoice_date, tuple(items))
+    return claim, blockers
+
+
+def _trim(items: list[ClaimedItem], excess: Decimal) -> list[ClaimedItem]:
+    """Take ``excess`` off the reimbursable amounts, last items first."""
+    trimmed = []
+    for item in reversed(items):
+        cut = min(excess, item.reimbursable)
+        excess -= cut
+        trimmed.append(attrs.evolve(item, reimbursable=item.reimbursable - cut))
+    return list(reversed(trimmed))
