@@ -116,7 +116,9 @@ def test_demo_walks_to_completion(capsys: pytest.CaptureFixture[str]) -> None:
     ):
         assert f"== {stage} (" in out
     assert "refused:" in out and "[blocked]" in out and "due by end of" in out
-    assert out.rstrip().endswith("32 events applied strictly, none refused.")
+    events = len(example_path("prospect-peer-mentoring").read_text().splitlines())
+    assert out.rstrip().endswith(f"{events} events applied strictly, none refused.")
+    assert "split-travel: split-mentee claimed 640.00 EUR, reimbursable 600.00, paid" in out
 
 
 def test_unknown_definition_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

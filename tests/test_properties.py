@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
+from support import complete_content
 
 import peerflow
 from peerflow import (
@@ -74,7 +75,11 @@ def attempt(
     if kind == "fire":
         p.fire(name, at=at, actor=actor)
     elif kind == "submit":
-        p.submit(name, at=at, actor=actor)
+        content = complete_content(p.definition, name)
+        if content is None:
+            p.submit(name, at=at, actor=actor)
+        else:
+            p.submit(name, at=at, actor=actor, content=content)
     elif kind == "schedule":
         days = data.draw(st.integers(7, 30), label="scheduled in days")
         p.schedule(name, (at + timedelta(days=days)).date(), at=at, actor=actor)

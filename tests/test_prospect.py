@@ -7,7 +7,9 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from conftest import CEST, FACILITATOR, MENTEE_A, MENTEE_B, MENTOR, cet
+from support import complete_content
 
+import peerflow
 from peerflow import (
     Actor,
     CompiledDefinition,
@@ -24,6 +26,8 @@ from peerflow import (
     read_history,
 )
 from peerflow.cli import example_path
+
+PLAN = complete_content(peerflow.definition("prospect-peer-mentoring"), "learning_plan")
 
 
 def kinds(exc: StepBlocked) -> list[str]:
@@ -173,7 +177,7 @@ def working_together(oriented: Programme) -> Programme:
     oriented.submit("learning_experiences", at=cet(2, 8), actor=MENTOR)
     oriented.schedule("working_together_date", date(2027, 3, 3), at=cet(2, 9), actor=FACILITATOR)
     oriented.fire("hold_working_together", at=cet(3, 3), actor=FACILITATOR)
-    oriented.submit("learning_plan", at=cet(3, 10), actor=MENTOR)
+    oriented.submit("learning_plan", at=cet(3, 10), actor=MENTOR, content=PLAN)
     return oriented
 
 
@@ -212,7 +216,7 @@ def test_no_step_after_nine_months_without_a_waiver(oriented: Programme) -> None
     after = datetime(2027, 10, 12, 9, tzinfo=CEST)
     p = working_together(oriented)
     with pytest.raises(StepBlocked) as refused:
-        p.submit("learning_plan", at=after, actor=MENTOR)
+        p.submit("learning_plan", at=after, actor=MENTOR, content=PLAN)
     (blocker,) = refused.value.blockers
     assert isinstance(blocker, WindowClosed)
     assert blocker.closed_at == datetime(2027, 10, 12, tzinfo=CEST)
@@ -232,7 +236,7 @@ def test_no_step_after_nine_months_without_a_waiver(oriented: Programme) -> None
         at=after,
         actor=FACILITATOR,
     )
-    p.submit("learning_plan", at=after, actor=MENTOR)
+    p.submit("learning_plan", at=after, actor=MENTOR, content=PLAN)
 
 
 def test_deadlines_list_due_and_overdue(oriented: Programme) -> None:

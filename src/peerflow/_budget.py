@@ -188,7 +188,7 @@ def assess_claim(
             before = used.setdefault(name, _used(claims, claimant, name))
             left = max(spec.cap - before, Decimal(0))
         limits, days, nights = _limits(name, spec, entry, left, currency, seq)
-        reimbursable = min([claimed, *(limit for limit, _ in limits)])
+        reimbursable = min([claimed, *(limit for limit, _ in limits)]).quantize(_CENT)
         if reimbursable < claimed:
             limit, rule = min(limits, key=lambda pair: pair[0])
             blockers.append(OverBudget(name, limit, claimed, claimed - limit, rule))

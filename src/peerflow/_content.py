@@ -54,6 +54,8 @@ def check_content(
     """What is missing or wrong in a submission's ``content``; None when it is complete."""
     if not parts:
         return None
+    if content is None:
+        return IncompleteContent(deliverable, tuple(parts))
     if not isinstance(content, Mapping):
         return IncompleteContent(deliverable, tuple(parts), ("payload.content must be an object",))
     missing: list[str] = []

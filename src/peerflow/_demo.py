@@ -18,9 +18,32 @@ from peerflow._render import deadlines_text, steps_text
 from peerflow._state import ProgrammeState
 
 
-def _describe_event(event: Event) -> str:
+def _claim_text(event: Event, st: ProgrammeState) -> str:
+    claim = st.claim(event.payload.get("claim", f"claim-{event.seq}"))
+    if claim is None:
+        return "claims"
+    items = ", ".join(f"{i.item} {i.claimed}" for i in claim.items)
+    text = f"claims {items}; reimbursable {claim.reimbursable}"
+    if claim.excess:
+        text += f" (excess {claim.excess} over the cap, accepted up to it)"
+    return text
+
+
+def _describe_event(event: Event, st: ProgrammeState) -> str:
+    """One line for an event, read against the state it produced."""
     p = event.payload
     what = {
+        "join": lambda: (
+            f"adds {p.get('participant')} as {p.get('role')}"
+            if p.get("participant") != event.actor.id
+            else f"joins as {p.get('role')}"
+        ),
+        "claim": lambda: _claim_text(event, st),
+        "pay": lambda: (
+            f"pays claim {p.get('claim')}: {st.claim(p.get('claim', '')).paid}"  # type: ignore[union-attr]
+            if st.claim(p.get("claim", ""))
+            else "pays"
+        ),
         "submit": lambda: f"submits {p.get('deliverable')}",
         "schedule": lambda: f"schedules {p.get('date')} for {p.get('value')}",
         "fire": lambda: f"fires {p.get('event')}",
@@ -91,10 +114,19 @@ def run_demo(compiled: CompiledDefinition, history: Path, out: TextIO) -> Progra
     out.write("What happened:\n")
     for event in events[1:]:
         st = compiled.apply(st, event)
-        out.write(_describe_event(event) + "\n")
+        out.write(_describe_event(event, st) + "\n")
         if event.type == "fire":
             _show_stage(out, st, event)
             if not st.terminal:
                 out.write("What happened:\n")
+    if st.claims:
+        currency = t.budget.currency if t.budget else ""
+        out.write("\nReimbursements:\n")
+        for claim in st.claims:
+            paid = f"paid {claim.paid} on {claim.paid_at:%Y-%m-%d}" if claim.paid_at else "unpaid"
+            out.write(
+                f"  {claim.id}: {claim.claimant} claimed {claim.claimed} {currency}, "
+                f"reimbursable {claim.reimbursable}, {paid}\n"
+            )
     out.write(f"\nFinal state: {st.state}; {st.version} events applied strictly, none refused.\n")
     return st

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from peerflow._blockers import Blocker
+from peerflow._blockers import WAIVABLE_KINDS, Blocker
 
 
 class PeerflowError(Exception):
@@ -74,10 +74,12 @@ class StepBlocked(EventError):
         self.step = step
         self.blockers = tuple(blockers)
         reasons = "; ".join(b.describe() for b in self.blockers)
-        super().__init__(
-            f"'{step}' is blocked: {reasons}. A facilitator may waive a blocker with a reason.",
-            seq=seq,
+        hint = (
+            " A facilitator may waive a blocker with a reason."
+            if any(b.kind in WAIVABLE_KINDS for b in self.blockers)
+            else ""
         )
+        super().__init__(f"'{step}' is blocked: {reasons}.{hint}", seq=seq)
 
 
 class HistoryError(PeerflowError, ValueError):

@@ -101,6 +101,10 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(bool, _strict_bool)
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _names)
     converter.register_structure_hook(Decimal, _money)
+    # JSON has no decimal type: amounts go out as whole numbers or strings, never floats
+    converter.register_unstructure_hook(
+        Decimal, lambda d: int(d) if d == d.to_integral_value() else str(d)
+    )
     converter.register_structure_hook_func(lambda t: t == tuple[int | str, ...], _choices)
     source, dest = override(rename="from"), override(rename="to")
     converter.register_structure_hook(
