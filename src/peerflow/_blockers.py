@@ -116,7 +116,7 @@ class TooFewParticipants(Blocker):
     count: int
 
     def describe(self) -> str:
-        return f"role '{self.role}' needs at least {self.min} participants, {self.count} joined"
+        return f"role '{self.role}' needs at least {self.min} participant(s), {self.count} joined"
 
 
 @attrs.frozen
