@@ -67,3 +67,25 @@ def test_schema_names_exactly_the_model_fields(cls: type, schema_def: dict[str, 
         renamed.get(f.name, f.name) for f in attrs.fields(cls) if f.default is attrs.NOTHING
     }
     assert set(schema_def.get("required", [])) == required
+
+
+PAGES = ROOT / "docs" / "programmes"
+
+
+@pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))
+def test_programme_page_is_what_the_command_generates(
+    definition_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from peerflow.cli import main  # noqa: PLC0415
+
+    assert main(["show", definition_id, "--format", "markdown"]) == 0
+    generated = capsys.readouterr().out
+    page = PAGES / f"{definition_id}.md"
+    assert page.is_file(), f"no page: run peerflow show {definition_id} --format markdown > {page}"
+    assert page.read_text() == generated, (
+        f"{page} is out of date: run peerflow show {definition_id} --format markdown > {page}"
+    )
+
+
+def test_every_programme_page_has_its_definition() -> None:
+    assert {p.stem for p in PAGES.glob("*.md")} == set(peerflow.builtin_files())

@@ -52,6 +52,11 @@ def cmd_definitions(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     compiled = definition(args.definition)
+    if args.format == "markdown":
+        from peerflow._pages import programme_page  # noqa: PLC0415 - only pages need it
+
+        print(programme_page(compiled.type, mermaid(compiled.type)), end="")
+        return EXIT_OK
     render = {"text": definition_text, "json": definition_json, "mermaid": mermaid}[args.format]
     print(render(compiled.type))
     return EXIT_OK
@@ -156,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="show a definition (built-in id or file)")
     p.add_argument("definition", metavar="ID|FILE")
-    p.add_argument("--format", choices=("text", "json", "mermaid"), default="text")
+    p.add_argument("--format", choices=("text", "json", "mermaid", "markdown"), default="text")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("validate", help="check definition files; exit 1 on problems")
