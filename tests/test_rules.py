@@ -1,0 +1,337 @@
+"""Rule-by-rule tests for the MIA and Scalable Cities definitions (ids in seed-rules.md).
+
+Each test starts from the definition's own example history, cut where the rule applies,
+and shows the rule holding: the step refused with the blocker that names it, and allowed
+once the rule is met. docs/traceability.md points at these tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import attrs
+import pytest
+
+import peerflow
+from peerflow import Actor, Event, Programme, StepBlocked, StepNotAvailable
+from peerflow.cli import example_path
+
+BXL = ZoneInfo("Europe/Brussels")
+
+
+def local(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=BXL)
+
+
+def events_of(definition_id: str) -> list[Event]:
+    return [e for _, e in peerflow.read_history(example_path(definition_id))]
+
+
+def until(definition_id: str, predicate: str) -> tuple[Programme, list[Event]]:
+    """The example cut just before the first event matching ``predicate`` (type:name)."""
+    events = events_of(definition_id)
+    kind, _, name = predicate.partition(":")
+    index = next(
+        i
+        for i, e in enumerate(events)
+        if e.type == kind
+        and name in (e.payload.get("event"), e.payload.get("deliverable"), e.payload.get("role"))
+    )
+    return Programme.from_history(events[:index]), events[index:]
+
+
+def kinds(refused: pytest.ExceptionInfo[StepBlocked]) -> list[str]:
+    return [b.kind for b in refused.value.blockers]
+
+
+# --- MIA tutoring --------------------------------------------------------------------
+
+TU_COORD = Actor("coordinator", "zagreb-energy-agency")
+
+
+def test_tu01_tu02_goals_wait_for_every_trainees_approval_and_needs_analysis() -> None:
+    p, rest = until("mia-tutoring", "submit:organisation_approval")
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("set_goals", at=rest[0].at, actor=TU_COORD)
+    missing = {b.deliverable: b.owed_by for b in refused.value.blockers}  # type: ignore[attr-defined]
+    assert missing == {
+        "organisation_approval": ("trainee-sisak", "trainee-karlovac"),
+        "needs_analysis": ("trainee-sisak", "trainee-karlovac"),
+    }
+
+
+def test_tu03_the_tutor_is_selected_against_the_work_programme() -> None:
+    p, rest = until("mia-tutoring", "submit:organisation_approval")
+    with pytest.raises(StepNotAvailable):  # no tutor before the programme is designed
+        p.record("join", {"participant": "t", "role": "tutor"}, at=rest[0].at, actor=TU_COORD)
+    p, rest = until("mia-tutoring", "join:tutor")
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("approve_programme", at=rest[0].at, actor=TU_COORD)
+    assert kinds(refused) == ["too_few_participants"]
+
+
+def test_tu03_tu07_the_work_programme_lists_lectures_and_the_plan_its_risks() -> None:
+    p, rest = until("mia-tutoring", "submit:work_programme")
+    with pytest.raises(StepBlocked, match=r"lectures\[0\].hours is missing"):
+        p.submit(
+            "work_programme",
+            at=rest[0].at,
+            actor=TU_COORD,
+            content={"goals": "g", "lectures": [{"topic": "x"}], "total_time": "1 h"},
+        )
+    with pytest.raises(StepBlocked, match="missing part"):
+        p.submit("activity_plan", at=rest[0].at, actor=TU_COORD, content={"activities": "a"})
+
+
+def test_tu04_delivery_needs_the_preparation_and_secured_financing() -> None:
+    p, rest = until("mia-tutoring", "submit:financing")
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("start_delivery", at=rest[0].at, actor=TU_COORD)
+    assert [b.deliverable for b in refused.value.blockers] == ["financing"]  # type: ignore[attr-defined]
+
+
+def test_tu05_tu06_sessions_then_questionnaires_from_every_trainee() -> None:
+    p, rest = until("mia-tutoring", "fire:hold_session")
+    with pytest.raises(StepNotAvailable):  # delivery needs at least one session
+        p.fire("finish_delivery", at=rest[0].at, actor=TU_COORD)
+    p, rest = until("mia-tutoring", "submit:questionnaire")
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("complete", at=rest[0].at, actor=TU_COORD)
+    assert refused.value.blockers[0].owed_by == ("trainee-sisak", "trainee-karlovac")  # type: ignore[attr-defined]
+
+
+# --- MIA peer groups -----------------------------------------------------------------
+
+PP_COORD = Actor("coordinator", "province-barcelona")
+
+
+def test_pp01_peers_join_of_their_own_accord_only() -> None:
+    p, rest = until("mia-peer-groups", "join:peer")
+    with pytest.raises(StepBlocked) as refused:
+        p.record("join", {"participant": "drafted", "role": "peer"}, at=rest[0].at, actor=PP_COORD)
+    assert kinds(refused) == ["role"]
+    p.record(
+        "join",
+        {"participant": "volunteer", "role": "peer"},
+        at=rest[0].at,
+        actor=Actor("peer", "volunteer"),
+    )
+    assert p.state.role_of("volunteer") == "peer"
+
+
+def test_pp01_a_group_needs_six_peers_unless_the_coordinator_waives_it() -> None:
+    events = events_of("mia-peer-groups")
+    joins = [i for i, e in enumerate(events) if e.type == "join"]
+    kept = [e for i, e in enumerate(events) if i not in joins[5:]]  # only five peers join
+    launch = next(i for i, e in enumerate(kept) if e.payload.get("event") == "launch")
+
+    p = Programme.from_history([attrs.evolve(e, seq=i) for i, e in enumerate(kept[:launch])])
+    at = kept[launch].at
+    with pytest.raises(StepBlocked, match="needs at least 6 participant"):
+        p.fire("launch", at=at, actor=PP_COORD)
+    p.waive(
+        "fire",
+        "launch",
+        ["too_few_participants"],
+        reason="Five peers agreed",
+        at=at,
+        actor=PP_COORD,
+    )
+    p.fire("launch", at=at, actor=PP_COORD)
+    assert p.state.state == "ready"
+
+
+def test_pp02_pp04_materials_before_the_first_workshop_and_at_least_two_workshops() -> None:
+    p, rest = until("mia-peer-groups", "submit:materials_studied")
+    workshop = next(e for e in rest if e.payload.get("event") == "hold_workshop")
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("hold_workshop", at=workshop.at, actor=PP_COORD)
+    assert kinds(refused) == ["missing_deliverable"]
+    p, rest = until("mia-peer-groups", "submit:workshop_minutes")
+    with pytest.raises(StepNotAvailable):  # one workshop is not enough
+        p.fire("evaluate", at=rest[0].at, actor=PP_COORD)
+
+
+def test_pp03_the_work_programme_has_a_swot_analysis_per_partner() -> None:
+    p, rest = until("mia-peer-groups", "submit:work_programme")
+    content = dict(rest[0].payload["content"])
+    content["swot"] = [{"partner": "peer-genova", "strengths": "s"}]
+    with pytest.raises(StepBlocked, match=r"swot\[0\].weaknesses is missing"):
+        p.submit("work_programme", at=rest[0].at, actor=PP_COORD, content=content)
+
+
+# --- Scalable Cities: the programme around the activities ---------------------------
+
+SECRETARIAT = Actor("secretariat", "sc-secretariat")
+
+
+@pytest.mark.parametrize(
+    "definition_id", ["sc-expert-review", "sc-expert-mission", "sc-site-visit"]
+)
+def test_sc03_applications_close_at_the_cut_off_and_selection_follows_it(
+    definition_id: str,
+) -> None:
+    p, rest = until(definition_id, "submit:application")
+    application = rest[0]
+    cut_off = p.state.scheduled_date("cut_off_date")
+    assert cut_off is not None
+    late = datetime.combine(cut_off + timedelta(days=1), datetime.min.time(), BXL) + timedelta(
+        hours=10
+    )
+    with pytest.raises(StepBlocked) as refused:
+        p.submit(
+            "application", at=late, actor=application.actor, content=application.payload["content"]
+        )
+    assert kinds(refused) == ["window_closed"]
+    select = next(e for e in rest if e.type == "fire")
+    p, rest = until(definition_id, f"fire:{select.payload['event']}")
+    on_cut_off = datetime.combine(cut_off, datetime.min.time(), BXL) + timedelta(hours=10)
+    if on_cut_off >= p.state.last_at:
+        with pytest.raises(StepBlocked) as refused:
+            p.fire(select.payload["event"], at=on_cut_off, actor=SECRETARIAT)
+        assert kinds(refused) == ["window_not_open"]
+
+
+@pytest.mark.parametrize(
+    "definition_id", ["sc-expert-review", "sc-expert-mission", "sc-site-visit"]
+)
+def test_sc01_only_lighthouse_and_fellow_cities_are_eligible(definition_id: str) -> None:
+    p, rest = until(definition_id, "submit:eligibility")
+    content = dict(rest[0].payload["content"], city_status="observer")
+    with pytest.raises(StepBlocked, match="'observer' is not one of lighthouse, fellow"):
+        p.submit("eligibility", at=rest[0].at, actor=rest[0].actor, content=content)
+
+
+@pytest.mark.parametrize(
+    "definition_id", ["sc-expert-review", "sc-expert-mission", "sc-site-visit"]
+)
+def test_sc04_the_impact_assessment_comes_one_year_after(definition_id: str) -> None:
+    p, rest = until(definition_id, "submit:impact_assessment")
+    early = rest[0].at - timedelta(days=30)
+    early = max(early, p.state.last_at)
+    with pytest.raises(StepBlocked) as refused:
+        p.submit("impact_assessment", at=early, actor=rest[0].actor)
+    assert kinds(refused) == ["window_not_open"]
+    assert refused.value.blockers[0].opens_at.year == rest[0].at.year  # type: ignore[attr-defined]
+
+
+# --- Expert review --------------------------------------------------------------------
+
+
+def test_er03_the_inception_waits_for_every_partys_contract() -> None:
+    p, rest = until("sc-expert-review", "submit:contract")
+    inception = next(e for e in rest if e.payload.get("event") == "hold_inception")
+    p.schedule("inception_date", inception.at.date(), at=rest[0].at, actor=SECRETARIAT)
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("hold_inception", at=inception.at, actor=SECRETARIAT)
+    (missing,) = refused.value.blockers
+    assert missing.owed_by == ("sc-secretariat", "valladolid", "expert-lund")  # type: ignore[attr-defined]
+
+
+def test_er05_the_draft_report_carries_assessment_improvements_recommendations_sources() -> None:
+    p, rest = until("sc-expert-review", "submit:draft_report")
+    content = dict(rest[0].payload["content"])
+    del content["sources"]
+    with pytest.raises(StepBlocked, match=r"missing part.*sources"):
+        p.submit("draft_report", at=rest[0].at, actor=rest[0].actor, content=content)
+
+
+def test_er07_the_final_document_is_due_within_5_working_days_of_the_final_meeting() -> None:
+    p, _ = until("sc-expert-review", "submit:final_document")
+    expert = Actor("expert", "expert-lund")
+    # final meeting Monday 2022-11-28: five working days later is Monday 2022-12-05
+    with pytest.raises(StepBlocked) as refused:
+        p.submit("final_document", at=local("2022-12-06 09:00"), actor=expert)
+    assert kinds(refused) == ["window_closed"]
+    p.submit("final_document", at=local("2022-12-05 17:00"), actor=expert)
+
+
+def test_er06_er08_completion_needs_minutes_evaluations_and_testimonials() -> None:
+    p, rest = until("sc-expert-review", "submit:final_meeting_minutes")
+    complete = next(e for e in rest if e.payload.get("event") == "complete")
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("complete", at=complete.at, actor=SECRETARIAT)
+    assert [b.deliverable for b in refused.value.blockers] == [  # type: ignore[attr-defined]
+        "final_meeting_minutes",
+        "review_evaluation",
+        "testimonial",
+    ]
+
+
+# --- Expert mission ---------------------------------------------------------------------
+
+
+def test_em02_background_documents_are_due_two_weeks_before_the_field_visit() -> None:
+    p, rest = until("sc-expert-mission", "submit:background_documents")
+    # field visit Monday 2023-05-15: the window closes at the end of 2023-05-01
+    with pytest.raises(StepBlocked) as refused:
+        p.submit("background_documents", at=local("2023-05-02 09:00"), actor=rest[0].actor)
+    assert kinds(refused) == ["window_closed"]
+
+
+def test_em04_no_field_visit_without_every_contract() -> None:
+    events = events_of("sc-expert-mission")
+
+    kept = [
+        e
+        for e in events
+        if not (e.payload.get("deliverable") == "contract" and e.actor.id == "expert-tampere")
+    ]
+    visit = next(i for i, e in enumerate(kept) if e.payload.get("event") == "hold_field_visit")
+    p = Programme.from_history([attrs.evolve(e, seq=i) for i, e in enumerate(kept[:visit])])
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("hold_field_visit", at=kept[visit].at, actor=SECRETARIAT)
+    assert refused.value.blockers[0].owed_by == ("expert-tampere",)  # type: ignore[attr-defined]
+
+
+def test_em06_em07_the_recap_waits_for_the_experts_draft_and_its_review() -> None:
+    p, rest = until("sc-expert-mission", "submit:draft_report")
+    recap = next(e for e in rest if e.payload.get("event") == "hold_recap_meeting")
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("hold_recap_meeting", at=recap.at, actor=SECRETARIAT)
+    assert [b.deliverable for b in refused.value.blockers] == ["draft_report", "draft_review"]  # type: ignore[attr-defined]
+    with pytest.raises(StepBlocked, match="role 'secretariat' may not"):
+        p.submit(
+            "draft_report", at=rest[0].at, actor=SECRETARIAT, content=rest[0].payload["content"]
+        )
+
+
+# --- Site visit ---------------------------------------------------------------------------
+
+
+def test_sv02_visitors_are_introduced_once_each_has_accepted() -> None:
+    p, rest = until("sc-site-visit", "submit:acceptance")
+    introduce = next(e for e in rest if e.payload.get("event") == "introduce_visitors")
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("introduce_visitors", at=introduce.at, actor=SECRETARIAT)
+    assert refused.value.blockers[0].owed_by == ("malaga", "tartu", "espoo")  # type: ignore[attr-defined]
+    with pytest.raises(StepBlocked, match="role 'host' may not"):
+        p.record(
+            "join",
+            {"participant": "porto", "role": "visitor"},
+            at=introduce.at,
+            actor=Actor("host", "eindhoven"),
+        )
+
+
+def test_sv07_each_visitor_city_owes_a_reflection_report_within_a_week() -> None:
+    p, rest = until("sc-site-visit", "submit:reflection_report")
+    evaluate = next(e for e in rest if e.payload.get("event") == "evaluate_reports")
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("evaluate_reports", at=evaluate.at, actor=SECRETARIAT)
+    owed = {b.deliverable: b.owed_by for b in refused.value.blockers}  # type: ignore[attr-defined]
+    assert owed["reflection_report"] == ("malaga", "tartu", "espoo")
+    # the visit started Tuesday 2023-06-13: reports are due by the end of 2023-06-20
+    report = rest[0]
+    with pytest.raises(StepBlocked) as refused:
+        p.submit(
+            "reflection_report",
+            at=local("2023-06-21 09:00"),
+            actor=report.actor,
+            content=report.payload["content"],
+        )
+    assert kinds(refused) == ["window_closed"]
+    content = {k: v for k, v in report.payload["content"].items() if k != "needs"}
+    with pytest.raises(StepBlocked, match=r"missing part.*needs"):
+        p.submit("reflection_report", at=report.at, actor=report.actor, content=content)
