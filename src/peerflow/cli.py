@@ -139,6 +139,18 @@ def example_path(definition_id: str) -> Path:
     return path
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from peerflow.checking import check  # noqa: PLC0415 - only this command needs it
+
+    compiled: CompiledDefinition = definition(args.definition)
+    report = check(compiled, max_nodes=args.max_nodes)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.to_text())
+    return EXIT_OK if report.passed else EXIT_PROBLEMS
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from peerflow._demo import run_demo  # noqa: PLC0415 - only the demo needs it
 
@@ -183,6 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_next)
+
+    p = sub.add_parser("check", help="explore every path of a definition and run the model checks")
+    p.add_argument("definition", metavar="ID|FILE")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--max-nodes",
+        type=int,
+        default=50_000,
+        metavar="N",
+        help="stop exploring after N nodes (default 50000); the report says if it did",
+    )
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("demo", help="walk an example programme, stage by stage")
     p.add_argument("--definition", default="prospect-peer-mentoring", metavar="ID")

@@ -1,0 +1,626 @@
+"""Check every path of a definition: a state-space explorer and model checks over it.
+
+A node is the engine's own state plus the clock: the programme state (current step,
+deliverables in, dates scheduled, when each step fired) and the moment ``at``. Edges are the
+engine's events, applied with the engine itself (never a re-implementation), plus "the clock
+passes" edges that move ``at`` to the next window boundary (a window opening or closing, the
+overall deadline), so time is enumerated like any other event. Optionally, a facilitator's
+waiver is an edge too.
+
+Choices that keep the space finite are stated: one cast (each role filled to its minimum, at
+least one, at most two), every event at the current moment, and each scheduled date set a fixed
+number of days ahead (``schedule_days``). Exploration is breadth-first and stops at
+``max_nodes``; the report says when it did.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from peerflow._engine import CompiledDefinition
+from peerflow._errors import EventError
+from peerflow._events import Actor, Event
+from peerflow._state import ProgrammeState
+from peerflow._steps import FIRE, SCHEDULE, SUBMIT, Step
+
+__all__ = ["Check", "Edge", "Exploration", "Report", "check", "explore"]
+
+_KEY = tuple[object, ...]
+
+
+@attrs.frozen
+class Edge:
+    """One move: an engine event (``kind`` fire/submit/schedule/waive) or the clock passing."""
+
+    source: int
+    target: int
+    kind: str
+    label: str
+    actor: Actor | None = None
+    step: str = ""
+    waiver: bool = False
+
+
+@attrs.define
+class Exploration:
+    """The explored space: nodes (state, moment), edges, and whether a bound cut it."""
+
+    definition: CompiledDefinition
+    states: list[ProgrammeState]
+    moments: list[datetime]
+    edges: list[Edge]
+    parent: list[int | None]
+    parent_edge: list[Edge | None]
+    complete: bool
+    max_nodes: int
+    unsafe: list[tuple[int, str]] = attrs.field(factory=list)
+    contradictions: list[tuple[int, str]] = attrs.field(factory=list)
+    submitted_by: set[tuple[str, str]] = attrs.field(factory=set)
+    cast: tuple[Actor, ...] = ()
+    expanded: set[int] = attrs.field(factory=set)
+    cut: set[int] = attrs.field(factory=set)
+    horizon: datetime | None = None
+
+    def path_to(self, node: int) -> list[str]:
+        """The moves from the start to ``node``, in words."""
+        steps: list[str] = []
+        current: int | None = node
+        while current is not None and self.parent_edge[current] is not None:
+            edge = self.parent_edge[current]
+            assert edge is not None
+            steps.append(edge.label)
+            current = self.parent[current]
+        return list(reversed(steps))
+
+
+@attrs.frozen
+class Check:
+    """One model check: passed or not, what it found, and a counterexample path if it failed."""
+
+    name: str
+    passed: bool
+    detail: str
+    counterexample: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Report:
+    """Counts of the explored space and the result of every check."""
+
+    definition: str
+    nodes: int
+    edges: int
+    paths_to_completion: int | None
+    complete: bool
+    bound: str
+    waiver_nodes: int
+    waivers_complete: bool
+    checks: tuple[Check, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "definition": self.definition,
+            "passed": self.passed,
+            "nodes": self.nodes,
+            "edges": self.edges,
+            "paths_to_completion": self.paths_to_completion,
+            "complete": self.complete,
+            "bound": self.bound,
+            "waiver_nodes": self.waiver_nodes,
+            "waivers_complete": self.waivers_complete,
+            "checks": [
+                {
+                    "name": c.name,
+                    "passed": c.passed,
+                    "detail": c.detail,
+                    "counterexample": list(c.counterexample),
+                }
+                for c in self.checks
+            ],
+        }
+
+    def to_text(self) -> str:
+        paths = "a cycle" if self.paths_to_completion is None else f"{self.paths_to_completion:,}"
+        lines = [
+            f"{self.definition}: {self.nodes:,} nodes, {self.edges:,} edges, "
+            f"{paths} paths to completion"
+            + ("" if self.complete else f" (cut by a bound: {self.bound})"),
+            f"  with lateness waivers: {self.waiver_nodes:,} nodes"
+            + ("" if self.waivers_complete else " (cut by the node bound)"),
+        ]
+        for c in self.checks:
+            lines.append(f"  [{'ok' if c.passed else 'FAILED'}] {c.name}: {c.detail}")
+            if c.counterexample:
+                lines.append("      counterexample:")
+                lines.extend(f"        {i}. {move}" for i, move in enumerate(c.counterexample, 1))
+        return "\n".join(lines)
+
+
+def default_cast(definition: CompiledDefinition) -> tuple[Actor, ...]:
+    """Each role filled to its minimum (at least one, at most two unless the minimum is more)."""
+    actors: list[Actor] = []
+    for name, role in definition.type.roles.items():
+        count = max(role.min, 1)
+        if role.max is not None:
+            count = min(count, role.max)
+        actors.extend(Actor(name, f"{name}-{i + 1}") for i in range(count))
+    return tuple(actors)
+
+
+def _key(st: ProgrammeState, at: datetime) -> _KEY:
+    waivers = tuple(
+        sorted((w.step_kind, w.step, w.blocker, w.participant or "") for w in st.waivers)
+    )
+    return (st.state, st.submitted, st.marks, st.roles, waivers, at)
+
+
+def _describe(at: datetime, actor: Actor, kind: str, name: str, extra: str = "") -> str:
+    verb = {FIRE: "fires", SUBMIT: "submits", SCHEDULE: "schedules", "waive": "waives"}[kind]
+    return f"{at:%Y-%m-%d %H:%M} {actor.id} ({actor.role}) {verb} {name}{extra}"
+
+
+class _Explorer:
+    def __init__(
+        self,
+        definition: CompiledDefinition,
+        max_nodes: int,
+        schedule_days: int,
+        waivers: bool,
+        start: datetime | None,
+        horizon_days: int,
+    ) -> None:
+        self.d = definition
+        self.max_nodes = max_nodes
+        self.schedule_days = schedule_days
+        self.waivers = waivers
+        t = definition.type
+        self.start_at = start or datetime(2027, 1, 11, 9, tzinfo=ZoneInfo(t.timezone))
+        self.cast = default_cast(definition)
+        self.waiver_actor = next((a for a in self.cast if a.role in t.waivable_by), None)
+        self.horizon = self.start_at + timedelta(days=horizon_days)
+
+    def run(self) -> Exploration:
+        first = Event(
+            "check",
+            0,
+            "check-0",
+            self.start_at,
+            self.cast[0],
+            "start",
+            {"participants": [{"id": a.id, "role": a.role} for a in self.cast]},
+        )
+        root = self.d.start(first)
+        ex = Exploration(self.d, [root], [self.start_at], [], [None], [None], True, self.max_nodes)
+        ex.cast = self.cast
+        ex.horizon = self.horizon
+        index = {_key(root, self.start_at): 0}
+        queue = deque([0])
+        while queue:
+            node = queue.popleft()
+            st, at = ex.states[node], ex.moments[node]
+            ex.expanded.add(node)
+            if st.terminal:
+                continue
+            for edge_kind, label, actor, step, waiver, new_st, new_at in self._moves(ex, node):
+                key = _key(new_st, new_at)
+                target = index.get(key)
+                if target is None:
+                    if len(ex.states) >= self.max_nodes:
+                        ex.complete = False
+                        ex.cut.add(node)
+                        continue
+                    target = index[key] = len(ex.states)
+                    ex.states.append(new_st)
+                    ex.moments.append(new_at)
+                    ex.parent.append(node)
+                    edge = Edge(node, target, edge_kind, label, actor, step, waiver)
+                    ex.parent_edge.append(edge)
+                    ex.edges.append(edge)
+                    queue.append(target)
+                else:  # self-loops are kept: a repeatable step is still a step taken
+                    ex.edges.append(Edge(node, target, edge_kind, label, actor, step, waiver))
+            del st, at
+        return ex
+
+    def _moves(
+        self, ex: Exploration, node: int
+    ) -> Iterator[tuple[str, str, Actor | None, str, bool, ProgrammeState, datetime]]:
+        st, at = ex.states[node], ex.moments[node]
+        boundaries: set[datetime] = set()
+        overview = self.d.next_steps(st, at)
+        deadline = self.d.deadline_at(st)
+        for step in overview:
+            for moment in (step.opens_at, step.closes_at):
+                if moment is not None and moment > at:
+                    boundaries.add(moment)
+            # A window cut by the overall deadline is a late schedule, not a contradiction.
+            if (
+                step.opens_at is not None
+                and step.closes_at is not None
+                and step.closes_at != deadline
+                and step.closes_at <= step.opens_at
+            ):
+                ex.contradictions.append(
+                    (
+                        node,
+                        f"{step.kind} {step.name} closes ({step.closes_at:%Y-%m-%d %H:%M})"
+                        f" before it opens ({step.opens_at:%Y-%m-%d %H:%M})",
+                    )
+                )
+        entered_by_clock = ex.parent_edge[node] is not None and ex.parent_edge[node].kind == "clock"  # type: ignore[union-attr]
+        tried: set[tuple[str, str, str]] = set()
+        for actor in self.cast:
+            for step in self.d.next_steps(st, at, actor):
+                if not step.allowed:
+                    continue
+                # Participants of one role are interchangeable: the first one able acts.
+                if step.kind == SUBMIT and actor.id not in step.owed_by and step.owed_by:
+                    continue
+                if (step.kind, step.name, actor.role) in tried:
+                    continue
+                tried.add((step.kind, step.name, actor.role))
+                # Dates are set promptly: not after the clock has passed in this state.
+                if step.kind == SCHEDULE and entered_by_clock:
+                    continue
+                self._check_safety(ex, node, st, at, actor, step)
+                event = self._event(st, at, actor, step)
+                try:
+                    new_st = self.d.apply(st, event)
+                except EventError as exc:
+                    ex.unsafe.append(
+                        (node, f"{step.kind} {step.name} listed as allowed but refused: {exc}")
+                    )
+                    continue
+                if step.kind == SUBMIT:
+                    ex.submitted_by.add((step.name, actor.id))
+                extra = f" for {event.payload['value']}" if step.kind == SCHEDULE else ""
+                label = _describe(at, actor, step.kind, step.name, extra)
+                yield step.kind, label, actor, step.name, False, new_st, at
+        if self.waivers and self.waiver_actor is not None:
+            yield from self._waivers(st, at, overview)
+        if boundaries:
+            nxt = min(boundaries)
+            if nxt > self.horizon:
+                ex.complete = False
+                ex.cut.add(node)
+                return
+            yield "clock", f"the clock passes to {nxt:%Y-%m-%d %H:%M}", None, "", False, st, nxt
+
+    def _waivers(
+        self, st: ProgrammeState, at: datetime, overview: list[Step]
+    ) -> Iterator[tuple[str, str, Actor | None, str, bool, ProgrammeState, datetime]]:
+        actor = self.waiver_actor
+        assert actor is not None
+        for step in overview:
+            kinds = sorted({b.kind for b in step.blockers})
+            # Lateness waivers only: the rest stays as the definition says.
+            if kinds != ["window_closed"]:
+                continue
+            event = Event(
+                "check",
+                st.version,
+                f"check-{st.version}",
+                at,
+                actor,
+                "waive",
+                {
+                    "step": {"kind": step.kind, "name": step.name},
+                    "blockers": kinds,
+                    "reason": "explored",
+                },
+            )
+            try:
+                new_st = self.d.apply(st, event)
+            except EventError:
+                continue
+            label = _describe(at, actor, "waive", f"{', '.join(kinds)} on {step.kind} {step.name}")
+            yield "waive", label, actor, step.name, True, new_st, at
+
+    def _event(self, st: ProgrammeState, at: datetime, actor: Actor, step: Step) -> Event:
+        payload: dict[str, object]
+        if step.kind == FIRE:
+            payload = {"event": step.name}
+        elif step.kind == SUBMIT:
+            payload = {"deliverable": step.name}
+            content = _complete_content(self.d, step.name)
+            if content is not None:
+                payload["content"] = content
+        else:
+            day = at.astimezone(ZoneInfo(st.timezone)).date() + timedelta(days=self.schedule_days)
+            payload = {"date": step.name, "value": day.isoformat()}
+        return Event("check", st.version, f"check-{st.version}", at, actor, step.kind, payload)
+
+    def _check_safety(
+        self, ex: Exploration, node: int, st: ProgrammeState, at: datetime, actor: Actor, step: Step
+    ) -> None:
+        """Read the definition directly: an allowed step has its role, deliverables and window."""
+        t = self.d.type
+        if step.kind == FIRE:
+            transition = next(
+                tr for tr in t.transitions if tr.event == step.name and st.state in t.sources_of(tr)
+            )
+            roles, requires = transition.by, transition.requires
+        elif step.kind == SUBMIT:
+            roles, requires = t.deliverables[step.name].owed_by, ()
+        else:
+            roles, requires = t.dates[step.name].set_by, ()
+        if actor.role not in roles:
+            ex.unsafe.append((node, f"{step.kind} {step.name} allowed for role {actor.role}"))
+        for name in requires:
+            deliverable = t.deliverables[name]
+            owing = st.holders(deliverable.owed_by)
+            done = [pid for pid in owing if st.has_submitted(name, pid)]
+            complete = len(done) == len(owing) if deliverable.each else bool(done)
+            waived = any(
+                w.step == step.name and w.blocker == "missing_deliverable" for w in st.waivers
+            )
+            if not complete and not waived:
+                ex.unsafe.append((node, f"{step.name} allowed without deliverable {name}"))
+        closed = step.closes_at is not None and at >= step.closes_at
+        waived = any(w.step == step.name and w.blocker == "window_closed" for w in st.waivers)
+        if closed and not waived:
+            ex.unsafe.append((node, f"{step.kind} {step.name} allowed after its window closed"))
+
+
+def _complete_content(definition: CompiledDefinition, deliverable: str) -> dict[str, object] | None:
+    parts = definition.type.deliverables[deliverable].content
+    if not parts:
+        return None
+    content: dict[str, object] = {}
+    for name, part in parts.items():
+        if part.one_of is not None:
+            content[name] = part.one_of[0]
+        elif part.list_of is not None:
+            content[name] = [
+                {f: (spec.one_of[0] if spec.one_of else f) for f, spec in part.list_of.items()}
+            ]
+        else:
+            content[name] = name
+    return content
+
+
+def explore(
+    definition: CompiledDefinition,
+    *,
+    max_nodes: int = 50_000,
+    schedule_days: int = 35,
+    waivers: bool = False,
+    start: datetime | None = None,
+    horizon_days: int = 3 * 366,
+) -> Exploration:
+    """Enumerate the reachable (state, moment) nodes of ``definition`` breadth-first.
+
+    The clock stops at ``horizon_days`` after the start: a programme that repeats a step
+    without end (workshops) would otherwise have no end to explore.
+    """
+    return _Explorer(definition, max_nodes, schedule_days, waivers, start, horizon_days).run()
+
+
+def _escape_states(definition: CompiledDefinition) -> frozenset[str]:
+    """Terminal states reached only by steps that need nothing (cancel, reject)."""
+    t = definition.type
+    escapes = set(t.terminal_states())
+    for tr in t.transitions:
+        if tr.requires or tr.window is not None:
+            escapes.discard(tr.dest)
+    return frozenset(escapes)
+
+
+def _can_reach(ex: Exploration, goal: set[int], with_waivers: bool = True) -> set[int]:
+    backwards: dict[int, list[int]] = {}
+    for e in ex.edges:
+        if with_waivers or not e.waiver:
+            backwards.setdefault(e.target, []).append(e.source)
+    seen = set(goal)
+    queue = deque(goal)
+    while queue:
+        for source in backwards.get(queue.popleft(), ()):
+            if source not in seen:
+                seen.add(source)
+                queue.append(source)
+    return seen
+
+
+def _count_paths(ex: Exploration, goal: set[int]) -> int | None:
+    """Distinct paths from the start to ``goal`` nodes (None if the space has a cycle)."""
+    forward: dict[int, list[int]] = {}
+    for e in ex.edges:
+        if not e.waiver and e.source != e.target:
+            forward.setdefault(e.source, []).append(e.target)
+    order: list[int] = []
+    state = dict.fromkeys(range(len(ex.states)), 0)  # 0 new, 1 on stack, 2 done
+    stack: list[tuple[int, Iterator[int]]] = [(0, iter(forward.get(0, ())))]
+    state[0] = 1
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            state[node] = 2
+            order.append(node)
+        elif state[child] == 1:
+            return None
+        elif state[child] == 0:
+            state[child] = 1
+            stack.append((child, iter(forward.get(child, ()))))
+    paths: dict[int, int] = {}
+    for node in order:  # children before parents
+        paths[node] = (1 if node in goal else 0) + sum(paths[c] for c in forward.get(node, ()))
+    return paths.get(0, 0)
+
+
+def check(
+    definition: CompiledDefinition,
+    *,
+    max_nodes: int = 50_000,
+    schedule_days: int = 35,
+    start: datetime | None = None,
+) -> Report:
+    """Explore ``definition`` (without and with waivers) and run every model check."""
+    plain = explore(definition, max_nodes=max_nodes, schedule_days=schedule_days, start=start)
+    # Waivers multiply the space; their exploration gets a fifth of the budget and says if cut.
+    waived = explore(
+        definition,
+        max_nodes=max(1, max_nodes // 5),
+        schedule_days=schedule_days,
+        waivers=True,
+        start=start,
+    )
+    t = definition.type
+    checks: list[Check] = []
+    seen_states = {st.state for st in plain.states}
+    unreachable = [s for s in t.states if s not in seen_states]
+    checks.append(_unreached(definition, plain, "every state is reachable", unreachable))
+    terminals = [s for s in t.terminal_states() if s not in seen_states]
+    checks.append(_unreached(definition, plain, "every terminal state is reachable", terminals))
+    checks.append(_dead_ends(definition, plain, waived))
+    unsafe = plain.unsafe + waived.unsafe
+    checks.append(
+        Check(
+            "no step is allowed while blocked",
+            not unsafe,
+            "every allowed step had its role, deliverables and open window"
+            if not unsafe
+            else unsafe[0][1],
+            tuple(plain.path_to(unsafe[0][0])) if unsafe and unsafe[0] in plain.unsafe else (),
+        )
+    )
+    checks.append(_windows(plain))
+    checks.append(_every_step(definition, plain))
+    checks.append(_submitters(definition, plain))
+    completion = {
+        i
+        for i, st in enumerate(plain.states)
+        if st.terminal and st.state not in _escape_states(definition)
+    }
+    if plain.complete:
+        bound = ""
+    elif len(plain.states) >= max_nodes:
+        bound = f"--max-nodes {max_nodes}"
+    else:
+        bound = f"the clock stops at {plain.horizon:%Y-%m-%d} (a step repeats without end)"
+    return Report(
+        definition.id,
+        len(plain.states),
+        len(plain.edges),
+        _count_paths(plain, completion),
+        plain.complete,
+        bound,
+        len(waived.states),
+        waived.complete,
+        tuple(checks),
+    )
+
+
+def _dead_ends(definition: CompiledDefinition, plain: Exploration, waived: Exploration) -> Check:
+    escapes = _escape_states(definition)
+    terminal = {i for i, st in enumerate(plain.states) if st.terminal}
+    # A node a bound left unexpanded may reach an end for all we know.
+    frontier = (set(range(len(plain.states))) - plain.expanded) | plain.cut
+    reach_any = _can_reach(plain, terminal | frontier)
+    stuck = [i for i in range(len(plain.states)) if i not in reach_any]
+    if stuck:
+        node = stuck[0]
+        return Check(
+            "no dead end",
+            False,
+            f"{len(stuck)} node(s) reach no terminal state; first in state "
+            f"'{plain.states[node].state}'",
+            tuple(plain.path_to(node)),
+        )
+    complete = {i for i in terminal if plain.states[i].state not in escapes}
+    plain_ok = _can_reach(plain, complete)
+    w_complete = {
+        i for i, st in enumerate(waived.states) if st.terminal and st.state not in escapes
+    }
+    w_ok = _can_reach(waived, w_complete)
+    return Check(
+        "no dead end",
+        True,
+        f"every node reaches a terminal state; {len(plain_ok)} of {len(plain.states)} can still "
+        f"complete without waivers, {len(w_ok)} of {len(waived.states)} with waivers; the rest "
+        f"end only by {', '.join(sorted(escapes)) or 'nothing'}",
+    )
+
+
+def _windows(plain: Exploration) -> Check:
+    if plain.contradictions:
+        node, what = plain.contradictions[0]
+        return Check("windows can be met", False, what, tuple(plain.path_to(node)))
+    return Check("windows can be met", True, "no step's window closes before it opens")
+
+
+def _blocked_at(
+    definition: CompiledDefinition, plain: Exploration, src: str, event: str
+) -> tuple[str, ...]:
+    """A path to the first node in ``src``, then why ``event`` is blocked there."""
+    node = next(i for i, st in enumerate(plain.states) if st.state == src)
+    steps = definition.next_steps(plain.states[node], plain.moments[node])
+    why = "; ".join(b.describe() for s in steps if s.name == event for b in s.blockers)
+    path = plain.path_to(node)
+    where = "then" if path else "at the start"
+    return (*path, f"{where} '{event}' is blocked: {why or 'not offered'}")
+
+
+def _every_step(definition: CompiledDefinition, plain: Exploration) -> Check:
+    taken = {(plain.states[e.source].state, e.step) for e in plain.edges if e.kind == FIRE}
+    seen = {st.state for st in plain.states}
+    t = definition.type
+    for tr in t.transitions:
+        for src in t.sources_of(tr):
+            if (src, tr.event) in taken or src not in seen:
+                continue
+            return Check(
+                "every step can be taken",
+                False,
+                f"step '{tr.event}' from '{src}' is never allowed on any path",
+                _blocked_at(definition, plain, src, tr.event),
+            )
+    return Check("every step can be taken", True, "every step is allowed on some path")
+
+
+def _unreached(
+    definition: CompiledDefinition, plain: Exploration, name: str, states: list[str]
+) -> Check:
+    if not states:
+        return Check(name, True, "all reached")
+    seen = {st.state for st in plain.states}
+    t = definition.type
+    path: tuple[str, ...] = ()
+    for tr in t.transitions:
+        if tr.dest in states:
+            src = next((s for s in t.sources_of(tr) if s in seen), None)
+            if src is not None:
+                path = _blocked_at(definition, plain, src, tr.event)
+                break
+    return Check(name, False, f"never reached: {', '.join(states)}", path)
+
+
+def _submitters(definition: CompiledDefinition, plain: Exploration) -> Check:
+    t = definition.type
+    for name, deliverable in t.deliverables.items():
+        for actor in plain.cast:
+            if actor.role in deliverable.owed_by and (name, actor.id) not in plain.submitted_by:
+                states = deliverable.during or tuple(t.states)
+                src = next((st.state for st in plain.states if st.state in states), None)
+                path = _blocked_at(definition, plain, src, name) if src is not None else ()
+                return Check(
+                    "every owed deliverable can be submitted",
+                    False,
+                    f"{actor.id} ({actor.role}) owes '{name}' but can submit it on no path",
+                    path,
+                )
+    return Check(
+        "every owed deliverable can be submitted",
+        True,
+        "each participant owing a deliverable submits it on some path",
+    )

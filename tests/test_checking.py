@@ -1,0 +1,93 @@
+"""The explorer and model checks: every built-in passes; each broken definition fails its check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import peerflow
+from peerflow.checking import check, explore
+from peerflow.cli import main
+
+BROKEN = Path(__file__).parent / "definitions"
+BUDGET = 20_000  # nodes; every built-in's plain exploration fits (see docs/checking.md)
+
+
+@pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))
+def test_every_built_in_definition_passes_every_check(definition_id: str) -> None:
+    report = check(peerflow.definition(definition_id), max_nodes=BUDGET)
+    failed = [f"{c.name}: {c.detail}" for c in report.checks if not c.passed]
+    assert not failed, failed
+    assert report.nodes > 10 and report.edges >= report.nodes - 1
+    assert report.paths_to_completion  # at least one path completes
+
+
+@pytest.mark.parametrize(
+    ("file", "check_name", "last_move"),
+    [
+        ("check-dead-end.yaml", "no dead end", "fires send_for_review"),
+        (
+            "check-unreachable-terminal.yaml",
+            "every terminal state is reachable",
+            "'finish' is blocked: deliverable 'certificate' is missing",
+        ),
+        ("check-contradictory-windows.yaml", "windows can be met", "fires kick_off"),
+        (
+            "check-unsubmittable.yaml",
+            "every owed deliverable can be submitted",
+            "'feedback' is blocked: window closed",
+        ),
+    ],
+)
+def test_a_broken_definition_fails_its_check_with_a_counterexample(
+    file: str, check_name: str, last_move: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = BROKEN / file
+    assert main(["validate", "-q", str(path)]) == 0  # the loader cannot see these
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"[FAILED] {check_name}:" in out
+    assert main(["check", str(path), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    (failed,) = [c for c in report["checks"] if c["name"] == check_name]
+    assert not failed["passed"]
+    assert failed["counterexample"], "a failed check shows a path"
+    assert last_move in failed["counterexample"][-1]
+
+
+def test_the_report_says_when_a_bound_cut_the_exploration(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "prospect-peer-mentoring", "--max-nodes", "50"]) in (0, 1)
+    assert "(cut by a bound: --max-nodes 50)" in capsys.readouterr().out
+    # a group that may hold workshops without end is cut by the clock, and says so
+    report = check(peerflow.definition("mia-peer-groups"), max_nodes=BUDGET)
+    assert not report.complete and "the clock stops" in report.bound
+
+
+def test_the_explorer_steps_with_the_engine_and_counts_paths() -> None:
+    tutoring = peerflow.definition("mia-tutoring")
+    space = explore(tutoring)
+    assert space.complete
+    assert {st.state for st in space.states} == set(tutoring.type.states)
+    for edge in space.edges:  # every event edge is one engine event later
+        source, target = space.states[edge.source], space.states[edge.target]
+        if edge.kind == "clock":
+            assert target is source and space.moments[edge.target] > space.moments[edge.source]
+        elif edge.source != edge.target:
+            assert target.version == source.version + 1
+    # the path count agrees with a plain enumeration of the same graph
+    forward: dict[int, list[int]] = {}
+    for edge in space.edges:
+        if edge.source != edge.target:
+            forward.setdefault(edge.source, []).append(edge.target)
+
+    def paths(node: int) -> int:
+        here = space.states[node]
+        done = here.terminal and here.state == "completed"
+        return int(done) + sum(paths(child) for child in forward.get(node, ()))
+
+    report = check(tutoring)
+    assert report.complete and report.paths_to_completion == paths(0) > 0
