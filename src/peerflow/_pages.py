@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from peerflow._model import SELF, Bound, Part, ProgrammeType, Window
+from peerflow._model import SELF, Bound, Part, ProgrammeType
+from peerflow._render import window_text as _window
 
 
 def _cell(text: object) -> str:
@@ -31,17 +32,6 @@ def _rules(rules: tuple[str, ...]) -> str:
 
 def _names(names: Iterable[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
-
-
-def _window(window: Window | None) -> str:
-    if window is None:
-        return ""
-    parts = []
-    if window.opens is not None:
-        parts.append("opens " + window.opens.describe())
-    if window.closes is not None:
-        parts.append("closes " + window.closes.describe())
-    return "; ".join(parts)
 
 
 def _bound(bound: Bound | None) -> str:

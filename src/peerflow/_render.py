@@ -18,7 +18,7 @@ def definition_json(definition: ProgrammeType) -> str:
     return json.dumps(CONVERTER.unstructure(definition), indent=2, ensure_ascii=False)
 
 
-def _window_text(window: Window | None) -> str:
+def window_text(window: Window | None) -> str:
     if window is None:
         return ""
     parts = []
@@ -61,7 +61,7 @@ def definition_text(d: ProgrammeType) -> str:
         if deliverable.during:
             lines.append(f"      during {', '.join(deliverable.during)}")
         if deliverable.window is not None:
-            lines.append(f"      window: {_window_text(deliverable.window)}")
+            lines.append(f"      window: {window_text(deliverable.window)}")
     if d.dates:
         lines.append("")
         lines.append("Dates:")
@@ -74,7 +74,7 @@ def definition_text(d: ProgrammeType) -> str:
         if t.requires:
             lines.append(f"      requires {', '.join(t.requires)}")
         if t.window is not None:
-            lines.append(f"      window: {_window_text(t.window)}")
+            lines.append(f"      window: {window_text(t.window)}")
         if not t.deadline_applies:
             lines.append("      not bound by the programme deadline")
     return "\n".join(lines)

@@ -28,7 +28,7 @@ from peerflow._events import Actor, Event
 from peerflow._state import ProgrammeState
 from peerflow._steps import FIRE, SCHEDULE, SUBMIT, Step
 
-__all__ = ["Check", "Edge", "Exploration", "Report", "check", "explore"]
+__all__ = ["Check", "Edge", "Exploration", "Report", "check", "complete_content", "explore"]
 
 _KEY = tuple[object, ...]
 
@@ -331,7 +331,7 @@ class _Explorer:
             payload = {"event": step.name}
         elif step.kind == SUBMIT:
             payload = {"deliverable": step.name}
-            content = _complete_content(self.d, step.name)
+            content = complete_content(self.d, step.name)
             if content is not None:
                 payload["content"] = content
         else:
@@ -371,7 +371,8 @@ class _Explorer:
             ex.unsafe.append((node, f"{step.kind} {step.name} allowed after its window closed"))
 
 
-def _complete_content(definition: CompiledDefinition, deliverable: str) -> dict[str, object] | None:
+def complete_content(definition: CompiledDefinition, deliverable: str) -> dict[str, object] | None:
+    """Content carrying every part a deliverable declares (None if it declares none)."""
     parts = definition.type.deliverables[deliverable].content
     if not parts:
         return None
