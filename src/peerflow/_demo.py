@@ -29,6 +29,11 @@ def _claim_text(event: Event, st: ProgrammeState) -> str:
     return text
 
 
+def _pay_text(event: Event, st: ProgrammeState) -> str:
+    claim = st.claim(event.payload.get("claim", ""))
+    return "pays" if claim is None else f"pays claim {claim.id}: {claim.paid}"
+
+
 def _describe_event(event: Event, st: ProgrammeState) -> str:
     """One line for an event, read against the state it produced."""
     p = event.payload
@@ -39,11 +44,7 @@ def _describe_event(event: Event, st: ProgrammeState) -> str:
             else f"joins as {p.get('role')}"
         ),
         "claim": lambda: _claim_text(event, st),
-        "pay": lambda: (
-            f"pays claim {p.get('claim')}: {st.claim(p.get('claim', '')).paid}"  # type: ignore[union-attr]
-            if st.claim(p.get("claim", ""))
-            else "pays"
-        ),
+        "pay": lambda: _pay_text(event, st),
         "submit": lambda: f"submits {p.get('deliverable')}",
         "schedule": lambda: f"schedules {p.get('date')} for {p.get('value')}",
         "fire": lambda: f"fires {p.get('event')}",

@@ -40,7 +40,7 @@ from peerflow._calendar import (
 from peerflow._content import check_content
 from peerflow._errors import EventError, StepBlocked, StepNotAvailable
 from peerflow._events import Actor, Event
-from peerflow._model import SELF, START_ANCHOR, Bound, ProgrammeType, Window
+from peerflow._model import SELF, START_ANCHOR, Bound, Budget, ProgrammeType, Window
 from peerflow._state import ID_SEPARATOR, ProgrammeState, Waiver
 from peerflow._steps import FIRE, SCHEDULE, STEP_KINDS, SUBMIT, Deadline, Step
 
@@ -213,7 +213,7 @@ class CompiledDefinition:
         by_key = {(src, tr.event): tr for tr in t.transitions for src in t.sources_of(tr)}
         compiled: dict[int, tuple[_BoundRef | None, _BoundRef | None]] = {}
         table: dict[str, dict[str, _StepSpec]] = {name: {} for name in t.states}
-        live = tuple(name for name, s in t.states.items() if not s.terminal)
+        live = t.live_states()
         joining = {
             name: frozenset(role.join_during or live)
             for name, role in t.roles.items()
@@ -250,7 +250,7 @@ class CompiledDefinition:
 
     def _compile_submissions_and_dates(self) -> None:
         t = self.type
-        live = tuple(name for name, s in t.states.items() if not s.terminal)
+        live = t.live_states()
         for index, (name, d) in enumerate(t.deliverables.items()):
             opens, closes = _bounds(d.window)
             spec = _StepSpec(
@@ -749,7 +749,7 @@ class CompiledDefinition:
                 f"(roles that can: {', '.join(joinable) or 'none'})",
                 seq=event.seq,
             )
-        during = role.join_during or tuple(n for n, s in self.type.states.items() if not s.terminal)
+        during = role.join_during or self.type.live_states()
         if st.state not in during:
             raise StepNotAvailable(
                 f"join as {role_name}",
@@ -774,7 +774,7 @@ class CompiledDefinition:
         roles = st.roles + bytes((self.role_index[role_name],))
         return _advanced(st, event.at, people=people, roles=roles)
 
-    def _budget_or_refuse(self, event: Event) -> Any:
+    def _budget_or_refuse(self, event: Event) -> Budget:
         budget = self.type.budget
         if budget is None:
             raise EventError(f"'{self.id}' has no budget: nothing to claim or pay", seq=event.seq)

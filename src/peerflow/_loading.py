@@ -412,9 +412,7 @@ class _Checker:
                     self._check_anchor(bound_path, bound, src, must)
         for name, deliverable in self.d.deliverables.items():
             path = join_path(join_path("deliverables", name), "window")
-            states = deliverable.during or tuple(
-                s for s, v in self.d.states.items() if not v.terminal
-            )
+            states = deliverable.during or self.d.live_states()
             for bound_path, bound in _bounds(path, deliverable.window):
                 for state in states:
                     self._check_anchor(bound_path, bound, state, must)

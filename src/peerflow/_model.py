@@ -244,8 +244,12 @@ class ProgrammeType:
     def terminal_states(self) -> tuple[str, ...]:
         return tuple(name for name, state in self.states.items() if state.terminal)
 
+    def live_states(self) -> tuple[str, ...]:
+        """The non-terminal states: the default of every ``during``."""
+        return tuple(name for name, state in self.states.items() if not state.terminal)
+
     def sources_of(self, transition: Transition) -> tuple[str, ...]:
         """The concrete source states, with ``*`` expanded."""
         if ANY_STATE in transition.source:
-            return tuple(n for n, s in self.states.items() if not s.terminal)
+            return self.live_states()
         return transition.source

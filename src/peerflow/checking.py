@@ -206,9 +206,8 @@ class _Explorer:
         queue = deque([0])
         while queue:
             node = queue.popleft()
-            st, at = ex.states[node], ex.moments[node]
             ex.expanded.add(node)
-            if st.terminal:
+            if ex.states[node].terminal:
                 continue
             for edge_kind, label, actor, step, waiver, new_st, new_at in self._moves(ex, node):
                 key = _key(new_st, new_at)
@@ -228,7 +227,6 @@ class _Explorer:
                     queue.append(target)
                 else:  # self-loops are kept: a repeatable step is still a step taken
                     ex.edges.append(Edge(node, target, edge_kind, label, actor, step, waiver))
-            del st, at
         return ex
 
     def _moves(
@@ -256,7 +254,8 @@ class _Explorer:
                         f" before it opens ({step.opens_at:%Y-%m-%d %H:%M})",
                     )
                 )
-        entered_by_clock = ex.parent_edge[node] is not None and ex.parent_edge[node].kind == "clock"  # type: ignore[union-attr]
+        entered = ex.parent_edge[node]
+        entered_by_clock = entered is not None and entered.kind == "clock"
         tried: set[tuple[str, str, str]] = set()
         for actor in self.cast:
             for step in self.d.next_steps(st, at, actor):
