@@ -27,6 +27,7 @@ from peerflow._loading import parse_definition
 from peerflow._model import ProgrammeType
 from peerflow._programme import Programme, deadlines, fold, next_steps
 from peerflow._registry import builtin_files, compile_text, definition, load_definition
+from peerflow._snapshot import SnapshotError, dump_state, load_state
 from peerflow._state import ProgrammeState, Waiver
 from peerflow._steps import Deadline, Step
 
@@ -50,6 +51,7 @@ __all__ = [
     "ProgrammeState",
     "ProgrammeType",
     "RoleNotAllowed",
+    "SnapshotError",
     "Step",
     "StepBlocked",
     "StepNotAvailable",
@@ -60,8 +62,10 @@ __all__ = [
     "compile_text",
     "deadlines",
     "definition",
+    "dump_state",
     "fold",
     "load_definition",
+    "load_state",
     "next_steps",
     "parse_definition",
     "read_history",

@@ -1,0 +1,82 @@
+"""Snapshots: a state as JSON data and back, equal, or refused with the field at fault."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from typing import Any
+
+import pytest
+
+import peerflow
+from peerflow import ProgrammeState, SnapshotError, dump_state, load_state
+
+
+def example_state(definition_id: str) -> ProgrammeState:
+    path = files("peerflow.examples") / f"{definition_id}.jsonl"
+    return peerflow.fold(e for _, e in peerflow.read_history(str(path)))
+
+
+@pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))
+def test_every_example_round_trips_through_json(definition_id: str) -> None:
+    state = example_state(definition_id)
+    data = json.loads(json.dumps(dump_state(state)))
+    back = load_state(data)
+    assert back == state
+    assert back.definition is state.definition
+    assert dump_state(back) == data
+
+
+def test_a_snapshot_spells_the_state_out_in_names() -> None:
+    state = example_state("prospect-peer-mentoring")
+    data = dump_state(state)
+    assert data["definition"]["id"] == "prospect-peer-mentoring"
+    assert data["participants"] == [{"id": p, "role": r} for p, r in state.members()]
+    assert len(data["submitted"]) == len(state.submissions())
+    assert set(data["fired"]) <= set(state.definition.event_names)
+    assert all(isinstance(c["items"][0]["claimed"], str) for c in data["claims"])
+
+
+def broken(change: dict[str, Any]) -> dict[str, Any]:
+    data = dump_state(example_state("prospect-peer-mentoring"))
+    for path, value in change.items():
+        target = data
+        *parents, last = path.split(".")
+        for key in parents:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        if value is KeyError:
+            del target[last]
+        else:
+            target[last] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"state": "nowhere"}, "$.state", "not a state"),
+        ({"version": 0}, "$.version", "1 or more"),
+        ({"started_at": "2027-01-11T09:00:00"}, "$.started_at", "no UTC offset"),
+        ({"participants": []}, "$.participants", "non-empty list"),
+        ({"snapshot": 99}, "$.snapshot", "not supported"),
+        ({"claims": KeyError}, "$.claims", "missing"),
+        ({"extra": 1}, "$.extra", "unknown field"),
+        (
+            {"fired.no_such_event": "2027-01-11T09:00:00+01:00"},
+            "$.fired.no_such_event",
+            "not an event",
+        ),
+        ({"scheduled.orientation_date": "soon"}, "$.scheduled.orientation_date", "a date like"),
+        ({"claims.0.items.0.claimed": 12.5}, "$.claims[0].items[0].claimed", 'like "92.50"'),
+        ({"definition.digest": "0" * 64}, "$.definition.digest", "another text"),
+        ({"definition.id": "mia-tutoring"}, "$.definition", "not 'prospect-peer-mentoring'"),
+    ],
+)
+def test_a_bad_snapshot_is_refused_naming_the_field(
+    change: dict[str, Any], field: str, words: str
+) -> None:
+    data = broken(change)
+    with pytest.raises(SnapshotError) as caught:
+        load_state(data, peerflow.definition("prospect-peer-mentoring"))
+    assert caught.value.field.startswith(field)
+    assert words.lower() in str(caught.value).lower()
