@@ -44,6 +44,8 @@ class Edge:
     actor: Actor | None = None
     step: str = ""
     waiver: bool = False
+    event: Event | None = None
+    """The engine event this edge applies (None for the clock)."""
 
 
 @attrs.define
@@ -65,17 +67,25 @@ class Exploration:
     expanded: set[int] = attrs.field(factory=set)
     cut: set[int] = attrs.field(factory=set)
     horizon: datetime | None = None
+    start_event: Event | None = None
+
+    def edges_to(self, node: int) -> list[Edge]:
+        """The tree edges from the start to ``node``."""
+        edges: list[Edge] = []
+        current: int | None = node
+        while current is not None and (edge := self.parent_edge[current]) is not None:
+            edges.append(edge)
+            current = self.parent[current]
+        return list(reversed(edges))
+
+    def history_to(self, node: int) -> list[Event]:
+        """The events that lead from the start to ``node``: a history the engine replays."""
+        assert self.start_event is not None, "an Exploration comes from explore()"
+        return [self.start_event] + [e.event for e in self.edges_to(node) if e.event is not None]
 
     def path_to(self, node: int) -> list[str]:
         """The moves from the start to ``node``, in words."""
-        steps: list[str] = []
-        current: int | None = node
-        while current is not None and self.parent_edge[current] is not None:
-            edge = self.parent_edge[current]
-            assert edge is not None
-            steps.append(edge.label)
-            current = self.parent[current]
-        return list(reversed(steps))
+        return [edge.label for edge in self.edges_to(node)]
 
 
 @attrs.frozen
@@ -196,12 +206,17 @@ class _Explorer:
             self.start_at,
             self.cast[0],
             "start",
-            {"participants": [{"id": a.id, "role": a.role} for a in self.cast]},
+            {
+                "definition": self.d.id,
+                "version": self.d.version,
+                "participants": [{"id": a.id, "role": a.role} for a in self.cast],
+            },
         )
         root = self.d.start(first)
         ex = Exploration(self.d, [root], [self.start_at], [], [None], [None], True, self.max_nodes)
         ex.cast = self.cast
         ex.horizon = self.horizon
+        ex.start_event = first
         index = {_key(root, self.start_at): 0}
         queue = deque([0])
         while queue:
@@ -209,7 +224,8 @@ class _Explorer:
             ex.expanded.add(node)
             if ex.states[node].terminal:
                 continue
-            for edge_kind, label, actor, step, waiver, new_st, new_at in self._moves(ex, node):
+            for edge_kind, label, actor, step, event, new_st, new_at in self._moves(ex, node):
+                waiver = edge_kind == "waive"
                 key = _key(new_st, new_at)
                 target = index.get(key)
                 if target is None:
@@ -221,17 +237,19 @@ class _Explorer:
                     ex.states.append(new_st)
                     ex.moments.append(new_at)
                     ex.parent.append(node)
-                    edge = Edge(node, target, edge_kind, label, actor, step, waiver)
+                    edge = Edge(node, target, edge_kind, label, actor, step, waiver, event)
                     ex.parent_edge.append(edge)
                     ex.edges.append(edge)
                     queue.append(target)
                 else:  # self-loops are kept: a repeatable step is still a step taken
-                    ex.edges.append(Edge(node, target, edge_kind, label, actor, step, waiver))
+                    ex.edges.append(
+                        Edge(node, target, edge_kind, label, actor, step, waiver, event)
+                    )
         return ex
 
     def _moves(
         self, ex: Exploration, node: int
-    ) -> Iterator[tuple[str, str, Actor | None, str, bool, ProgrammeState, datetime]]:
+    ) -> Iterator[tuple[str, str, Actor | None, str, Event | None, ProgrammeState, datetime]]:
         st, at = ex.states[node], ex.moments[node]
         boundaries: set[datetime] = set()
         overview = self.d.next_steps(st, at)
@@ -283,7 +301,7 @@ class _Explorer:
                     ex.submitted_by.add((step.name, actor.id))
                 extra = f" for {event.payload['value']}" if step.kind == SCHEDULE else ""
                 label = _describe(at, actor, step.kind, step.name, extra)
-                yield step.kind, label, actor, step.name, False, new_st, at
+                yield step.kind, label, actor, step.name, event, new_st, at
         if self.waivers and self.waiver_actor is not None:
             yield from self._waivers(st, at, overview)
         if boundaries:
@@ -292,11 +310,11 @@ class _Explorer:
                 ex.complete = False
                 ex.cut.add(node)
                 return
-            yield "clock", f"the clock passes to {nxt:%Y-%m-%d %H:%M}", None, "", False, st, nxt
+            yield "clock", f"the clock passes to {nxt:%Y-%m-%d %H:%M}", None, "", None, st, nxt
 
     def _waivers(
         self, st: ProgrammeState, at: datetime, overview: list[Step]
-    ) -> Iterator[tuple[str, str, Actor | None, str, bool, ProgrammeState, datetime]]:
+    ) -> Iterator[tuple[str, str, Actor | None, str, Event | None, ProgrammeState, datetime]]:
         actor = self.waiver_actor
         assert actor is not None
         for step in overview:
@@ -322,7 +340,7 @@ class _Explorer:
             except EventError:
                 continue
             label = _describe(at, actor, "waive", f"{', '.join(kinds)} on {step.kind} {step.name}")
-            yield "waive", label, actor, step.name, True, new_st, at
+            yield "waive", label, actor, step.name, event, new_st, at
 
     def _event(self, st: ProgrammeState, at: datetime, actor: Actor, step: Step) -> Event:
         payload: dict[str, object]
