@@ -91,3 +91,16 @@ def test_the_explorer_steps_with_the_engine_and_counts_paths() -> None:
 
     report = check(tutoring)
     assert report.complete and report.paths_to_completion == paths(0) > 0
+
+
+def test_the_failing_check_shown_in_the_docs_is_what_check_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = (Path(__file__).parents[1] / "docs" / "checking.md").read_text(encoding="utf-8")
+    block = text.split("$ peerflow check tests/definitions/check-contradictory-windows.yaml\n")[1]
+    shown = [line for line in block.split("$ echo $?")[0].splitlines() if line.strip() != "..."]
+    assert len(shown) >= 8
+    assert main(["check", str(BROKEN / "check-contradictory-windows.yaml")]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    missing = [line for line in shown if line not in printed]
+    assert not missing, f"docs/checking.md shows lines check no longer prints: {missing}"
