@@ -14,6 +14,9 @@ from peerflow import Actor, CompiledDefinition, Programme
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# pytest --definition-coverage: what the suite exercised of each built-in (see the module)
+pytest_plugins = ["definition_coverage"]
+
 # Property tests: a budget that keeps the suite quick ("peerflow", the default), and a
 # deeper one for a long run: pytest --hypothesis-profile=deep
 settings.register_profile(
