@@ -588,11 +588,26 @@ class CompiledDefinition:
 
     def apply(self, st: ProgrammeState, event: Event) -> ProgrammeState:
         """The state after ``event``; raises and changes nothing if it is not allowed."""
-        self._check_envelope(st, event)
+        self._check_envelope(st, event, None)
         handler = _HANDLERS.get(event.type)
         if handler is None:
             raise EventError(f"event type '{event.type}' cannot be applied here", seq=event.seq)
-        return handler(self, st, event)
+        return handler(self, st, event, None)
+
+    def audit(self, st: ProgrammeState, event: Event) -> tuple[ProgrammeState, list[Blocker]]:
+        """The state after ``event`` as it happened, and the blockers it went through.
+
+        Replaying real history, what happened is accepted wherever the definition has the
+        step at all: blockers (lateness, a missing deliverable, the wrong role, ...) are
+        returned, not raised. An event the definition has no step for still raises
+        (:class:`StepNotAvailable`), as does a malformed one (:class:`EventError`).
+        """
+        found: list[Blocker] = []
+        self._check_envelope(st, event, found)
+        handler = _HANDLERS.get(event.type)
+        if handler is None:
+            raise EventError(f"event type '{event.type}' cannot be applied here", seq=event.seq)
+        return handler(self, st, event, found), found
 
     def fold(self, events: Iterable[Event]) -> ProgrammeState:
         """Apply a whole history, strictly, from its ``start`` event."""
@@ -606,7 +621,9 @@ class CompiledDefinition:
             st = self.apply(st, event)
         return st
 
-    def _check_envelope(self, st: ProgrammeState, event: Event) -> None:
+    def _check_envelope(
+        self, st: ProgrammeState, event: Event, found: list[Blocker] | None
+    ) -> None:
         if event.programme != st.programme:
             raise EventError(
                 f"event is for programme '{event.programme}', not '{st.programme}'", seq=event.seq
@@ -631,7 +648,9 @@ class CompiledDefinition:
             return  # a participant joining themselves is not one yet
         if role is None:
             raise EventError(f"actor '{event.actor.id}' is not a participant", seq=event.seq)
-        if role != event.actor.role:
+        if role != event.actor.role and found is not None:
+            found.append(RoleNotAllowed(event.actor.role, (role,)))
+        elif role != event.actor.role:
             raise EventError(
                 f"actor '{event.actor.id}' takes part as '{role}', not '{event.actor.role}'",
                 seq=event.seq,
@@ -645,28 +664,36 @@ class CompiledDefinition:
         return spec
 
     def _checked(
-        self, st: ProgrammeState, spec: _StepSpec, event: Event, extra: Blocker | None = None
+        self,
+        st: ProgrammeState,
+        spec: _StepSpec,
+        event: Event,
+        found: list[Blocker] | None,
+        extra: Blocker | None = None,
     ) -> None:
         blockers, _, _, _ = self._evaluate(_Moment(self, st, event.at), spec, event.actor)
         if extra is not None:
             blockers.append(extra)
-        if blockers:
-            raise StepBlocked(f"{spec.kind} {spec.name}", blockers, seq=event.seq)
+        _blocked(f"{spec.kind} {spec.name}", blockers, event, found)
 
-    def _fire_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
+    def _fire_event(
+        self, st: ProgrammeState, event: Event, found: list[Blocker] | None
+    ) -> ProgrammeState:
         spec = self._lookup(st, FIRE, event.payload.get("event"), event.seq)
-        self._checked(st, spec, event)
+        self._checked(st, spec, event, found)
         assert spec.dest is not None
         i = spec.index
         marks = (*st.marks[:i], event.at, *st.marks[i + 1 :])
         # Waivers were granted for steps of the state being left: they end with it.
         return _advanced(st, event.at, state=spec.dest, marks=marks, waivers=())
 
-    def _submit_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
+    def _submit_event(
+        self, st: ProgrammeState, event: Event, found: list[Blocker] | None
+    ) -> ProgrammeState:
         spec = self._lookup(st, SUBMIT, event.payload.get("deliverable"), event.seq)
         parts = self.type.deliverables[spec.name].content
         content = check_content(spec.name, parts, event.payload.get("content")) if parts else None
-        self._checked(st, spec, event, content)
+        self._checked(st, spec, event, found, content)
         waivers = st.waivers
         if waivers:
             waivers = tuple(
@@ -683,7 +710,9 @@ class CompiledDefinition:
         bit = index * len(self.deliverable_names) + spec.index
         return _advanced(st, event.at, submitted=st.submitted | (1 << bit), waivers=waivers)
 
-    def _schedule_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
+    def _schedule_event(
+        self, st: ProgrammeState, event: Event, found: list[Blocker] | None
+    ) -> ProgrammeState:
         spec = self._lookup(st, SCHEDULE, event.payload.get("date"), event.seq)
         value = event.payload.get("value")
         try:
@@ -694,16 +723,18 @@ class CompiledDefinition:
             raise EventError(
                 f"payload.value must be a date like 2027-03-15, got {value!r}", seq=event.seq
             )
-        self._checked(st, spec, event)
+        self._checked(st, spec, event, found)
         i = spec.index
         i += len(self.event_names)
         return _advanced(st, event.at, marks=(*st.marks[:i], day, *st.marks[i + 1 :]))
 
-    def _waive_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
+    def _waive_event(
+        self, st: ProgrammeState, event: Event, found: list[Blocker] | None
+    ) -> ProgrammeState:
         p = event.payload
         if event.actor.role not in self.type.waivable_by:
-            raise StepBlocked(
-                "waive", [RoleNotAllowed(event.actor.role, self.type.waivable_by)], seq=event.seq
+            _blocked(
+                "waive", [RoleNotAllowed(event.actor.role, self.type.waivable_by)], event, found
             )
         target = p.get("step")
         if not isinstance(target, dict) or target.get("kind") not in STEP_KINDS:
@@ -734,7 +765,9 @@ class CompiledDefinition:
         )
         return _advanced(st, event.at, waivers=st.waivers + new)
 
-    def _join_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
+    def _join_event(
+        self, st: ProgrammeState, event: Event, found: list[Blocker] | None
+    ) -> ProgrammeState:
         p = event.payload
         pid, role_name = p.get("participant"), p.get("role")
         if not isinstance(pid, str) or not pid or not pid.isprintable():
@@ -768,8 +801,7 @@ class CompiledDefinition:
         assert role_name is not None
         if role.max is not None and st.count(role_name) >= role.max:
             blockers.append(ParticipantLimit(role_name, role.max))
-        if blockers:
-            raise StepBlocked(f"join {pid} as {role_name}", blockers, seq=event.seq)
+        _blocked(f"join {pid} as {role_name}", blockers, event, found)
         people = pid if not st.people else st.people + ID_SEPARATOR + pid
         roles = st.roles + bytes((self.role_index[role_name],))
         return _advanced(st, event.at, people=people, roles=roles)
@@ -780,7 +812,9 @@ class CompiledDefinition:
             raise EventError(f"'{self.id}' has no budget: nothing to claim or pay", seq=event.seq)
         return budget
 
-    def _claim_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
+    def _claim_event(
+        self, st: ProgrammeState, event: Event, found: list[Blocker] | None
+    ) -> ProgrammeState:
         budget = self._budget_or_refuse(event)
         if budget.claims_during and st.state not in budget.claims_during:
             raise StepNotAvailable(
@@ -803,16 +837,15 @@ class CompiledDefinition:
             raise EventError("payload.accept_cap must be true or false", seq=event.seq)
         if accept_cap:
             blockers = [b for b in blockers if not isinstance(b, OverBudget)]
-        if blockers:
-            raise StepBlocked(f"claim {claim.id}", blockers, seq=event.seq)
+        _blocked(f"claim {claim.id}", blockers, event, found)
         return _advanced(st, event.at, claims=(*st.claims, claim))
 
-    def _pay_event(self, st: ProgrammeState, event: Event) -> ProgrammeState:
+    def _pay_event(
+        self, st: ProgrammeState, event: Event, found: list[Blocker] | None
+    ) -> ProgrammeState:
         budget = self._budget_or_refuse(event)
         if event.actor.role not in budget.paid_by:
-            raise StepBlocked(
-                "pay", [RoleNotAllowed(event.actor.role, budget.paid_by)], seq=event.seq
-            )
+            _blocked("pay", [RoleNotAllowed(event.actor.role, budget.paid_by)], event, found)
         claim_id = event.payload.get("claim")
         claim = st.claim(claim_id) if isinstance(claim_id, str) else None
         if claim is None:
@@ -822,19 +855,14 @@ class CompiledDefinition:
         value = event.payload.get("amount")
         paid = claim.reimbursable if value is None else amount(value, "payload.amount", event.seq)
         if paid > claim.reimbursable:
-            raise StepBlocked(
-                f"pay {claim.id}",
-                [
-                    OverBudget(
-                        f"payment of claim '{claim.id}'",
-                        claim.reimbursable,
-                        paid,
-                        paid - claim.reimbursable,
-                        "what the claim may be reimbursed",
-                    )
-                ],
-                seq=event.seq,
+            excess = OverBudget(
+                f"payment of claim '{claim.id}'",
+                claim.reimbursable,
+                paid,
+                paid - claim.reimbursable,
+                "what the claim may be reimbursed",
             )
+            _blocked(f"pay {claim.id}", [excess], event, found)
         done = attrs.evolve(claim, paid_at=event.at, paid=paid)
         claims = tuple(done if c is claim else c for c in st.claims)
         return _advanced(st, event.at, claims=claims)
@@ -845,6 +873,15 @@ class CompiledDefinition:
         if budget is None or budget.payment is None or budget.payment.closes is None:
             return None
         return closing_instant(budget.payment.closes, claim.invoice_date, st.timezone, st.country)
+
+
+def _blocked(step: str, blockers: list[Blocker], event: Event, found: list[Blocker] | None) -> None:
+    """Strict: refuse a blocked step. Auditing (``found`` given): note the blockers, go on."""
+    if not blockers:
+        return
+    if found is None:
+        raise StepBlocked(step, blockers, seq=event.seq)
+    found.extend(blockers)
 
 
 def _joins_self(event: Event) -> bool:

@@ -83,10 +83,22 @@ class StepBlocked(EventError):
 
 
 class HistoryError(PeerflowError, ValueError):
-    """A history file has a bad line; ``file`` and ``line`` say where."""
+    """A history file has a bad line; ``file`` and ``line`` say where.
 
-    def __init__(self, file: str, line: int, message: str) -> None:
+    ``programme`` names the programme the line belongs to, when the line says.
+    """
+
+    def __init__(self, file: str, line: int, message: str, programme: str | None = None) -> None:
         self.file = file
         self.line = line
         self.reason = message
+        self.programme = programme
         super().__init__(f"{file}:{line}: {message}")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "programme": self.programme,
+            "message": self.reason,
+        }

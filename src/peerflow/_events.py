@@ -136,11 +136,18 @@ def iter_lines(stream: Iterable[str], file: str) -> Iterator[tuple[int, Event | 
         if not line.strip():
             continue
         try:
-            yield number, event_from_json(json.loads(line))
-        except json.JSONDecodeError as exc:
-            yield number, HistoryError(file, number, f"not JSON: {exc.msg} (column {exc.colno})")
+            data = json.loads(line)
         except ValueError as exc:
-            yield number, HistoryError(file, number, str(exc))
+            where = f" (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+            message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            yield number, HistoryError(file, number, f"not JSON: {message}{where}")
+            continue
+        try:
+            yield number, event_from_json(data)
+        except ValueError as exc:
+            named = data.get("programme") if isinstance(data, dict) else None
+            programme = named if isinstance(named, str) and named else None
+            yield number, HistoryError(file, number, str(exc), programme)
 
 
 def read_history(path: str | Path) -> list[tuple[int, Event]]:

@@ -244,6 +244,18 @@ class ProgrammeType:
     def terminal_states(self) -> tuple[str, ...]:
         return tuple(name for name, state in self.states.items() if state.terminal)
 
+    def completion_states(self) -> frozenset[str]:
+        """Terminal states that mean the programme was carried through, not abandoned.
+
+        A terminal state reached only by steps that need nothing (cancel, reject) is an
+        escape; one that some step reaches with a deliverable or a window is a completion.
+        """
+        return frozenset(
+            tr.dest
+            for tr in self.transitions
+            if self.states[tr.dest].terminal and (tr.requires or tr.window is not None)
+        )
+
     def live_states(self) -> tuple[str, ...]:
         """The non-terminal states: the default of every ``during``."""
         return tuple(name for name, state in self.states.items() if not state.terminal)

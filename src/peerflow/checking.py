@@ -426,11 +426,7 @@ def explore(
 def _escape_states(definition: CompiledDefinition) -> frozenset[str]:
     """Terminal states reached only by steps that need nothing (cancel, reject)."""
     t = definition.type
-    escapes = set(t.terminal_states())
-    for tr in t.transitions:
-        if tr.requires or tr.window is not None:
-            escapes.discard(tr.dest)
-    return frozenset(escapes)
+    return frozenset(t.terminal_states()) - t.completion_states()
 
 
 def _can_reach(ex: Exploration, goal: set[int], with_waivers: bool = True) -> set[int]:

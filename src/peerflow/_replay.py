@@ -1,0 +1,409 @@
+"""Audit replay: real histories through the live engine, deviations recorded, never refused.
+
+Live, a step that is not allowed is refused. Replaying what happened, the same engine
+(:meth:`CompiledDefinition.audit`) accepts each event wherever the definition has the step at
+all and reports the blockers it went through; here they become deviations with the event's
+``seq``. An event the definition has no step for is skipped (``impossible``, or
+``unknown_event`` for a name the definition does not know) and replay goes on. Results come
+sorted by programme id, deviations in ``seq`` order: the same input gives the same output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from peerflow._blockers import Blocker, WindowClosed, WindowNotOpen
+from peerflow._calendar import is_working_day, local_date
+from peerflow._engine import CompiledDefinition
+from peerflow._errors import EventError, HistoryError, StepNotAvailable
+from peerflow._events import Event
+from peerflow._history import Histories, histories_of
+from peerflow._model import Bound
+from peerflow._programme import definition_of
+from peerflow._state import ProgrammeState
+
+DEVIATION_KINDS = (
+    "late",
+    "early",
+    "missing_deliverable",
+    "wrong_role",
+    "waived",
+    "over_budget",
+    "missing_receipts",
+    "incomplete_content",
+    "date_not_scheduled",
+    "too_few_participants",
+    "participant_limit",
+    "impossible",
+    "unknown_event",
+    "invalid",
+)
+"""Every deviation kind, in the order reports list them."""
+
+_FROM_BLOCKER = {
+    "window_closed": "late",
+    "window_not_open": "early",
+    "role": "wrong_role",
+}
+
+_NAME_KEYS = {"fire": "event", "submit": "deliverable", "schedule": "date"}
+
+
+@attrs.frozen
+class Deviation:
+    """Something that happened other than the definition says, at event ``seq``.
+
+    ``days`` is how late (``late``) or early (``early``) in calendar days, ``working_days``
+    the same in working days where the window counts them; ``reason`` is a waiver's reason.
+    """
+
+    seq: int
+    kind: str
+    step: str
+    detail: str
+    days: int | None = None
+    working_days: int | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "step": self.step,
+            "detail": self.detail,
+            "days": self.days,
+            "working_days": self.working_days,
+            "reason": self.reason,
+        }
+
+
+@attrs.frozen
+class EventRecord:
+    """One event as replayed: what it did, by whom, from which state to which, and how."""
+
+    seq: int
+    at: datetime
+    type: str
+    step: str
+    actor: str
+    role: str
+    before: str
+    after: str
+    applied: bool
+    deviations: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class ProgrammeReplay:
+    """One programme's replay: where it ended, whether it completed, and each deviation.
+
+    ``final`` is the engine's state (None if the history has no valid start); ``problems``
+    are the bad lines that cut its history short.
+    """
+
+    programme: str
+    definition: str | None
+    state: str | None
+    completed: bool
+    ended: bool
+    events: tuple[EventRecord, ...]
+    deviations: tuple[Deviation, ...]
+    problems: tuple[HistoryError, ...] = ()
+    left_out: int = 0
+    final: ProgrammeState | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def conforming(self) -> bool:
+        return not self.deviations and not self.problems
+
+    def durations(self) -> list[tuple[str, datetime, datetime | None]]:
+        """Each stay in a state: ``(state, entered, left)``; ``left`` is None if still there."""
+        stays: list[tuple[str, datetime, datetime | None]] = []
+        for record in self.events:
+            if record.type == "start":
+                stays.append((record.after, record.at, None))
+            elif record.applied and record.before != record.after and stays:
+                state, entered, _ = stays[-1]
+                stays[-1] = (state, entered, record.at)
+                stays.append((record.after, record.at, None))
+        return stays
+
+    def days_late(self) -> dict[str, int]:
+        """The most days late of each late step (``submit report``: 3)."""
+        late: dict[str, int] = {}
+        for d in self.deviations:
+            if d.kind == "late" and d.days is not None:
+                late[d.step] = max(late.get(d.step, 0), d.days)
+        return late
+
+    def to_dict(self, events: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "programme": self.programme,
+            "definition": self.definition,
+            "state": self.state,
+            "completed": self.completed,
+            "ended": self.ended,
+            "conforming": self.conforming,
+            "deviations": [d.to_dict() for d in self.deviations],
+            "durations": [
+                {
+                    "state": state,
+                    "entered": entered.isoformat(),
+                    "left": left.isoformat() if left else None,
+                    "days": round((left - entered).total_seconds() / 86400, 3) if left else None,
+                }
+                for state, entered, left in self.durations()
+            ],
+            "days_late": self.days_late(),
+            "problems": [p.to_dict() for p in self.problems],
+            "left_out": self.left_out,
+        }
+        if events:
+            out["events"] = [
+                {
+                    "seq": r.seq,
+                    "at": r.at.isoformat(),
+                    "type": r.type,
+                    "step": r.step,
+                    "actor": r.actor,
+                    "role": r.role,
+                    "before": r.before,
+                    "after": r.after,
+                    "applied": r.applied,
+                    "deviations": list(r.deviations),
+                }
+                for r in self.events
+            ]
+        return out
+
+
+def _step_of(event: Event) -> str:
+    key = _NAME_KEYS.get(event.type)
+    if key is not None:
+        return f"{event.type} {event.payload.get(key)}"
+    if event.type == "waive":
+        target = event.payload.get("step")
+        if isinstance(target, dict):
+            return f"waive {target.get('kind')} {target.get('name')}"
+    if event.type == "join":
+        return f"join {event.payload.get('role')}"
+    if event.type in ("claim", "pay"):
+        return f"{event.type} {event.payload.get('claim', '')}".rstrip()
+    return event.type
+
+
+def _unknown_name(compiled: CompiledDefinition, event: Event) -> bool:
+    key = _NAME_KEYS.get(event.type)
+    if key is None:
+        return False
+    name = event.payload.get(key)
+    names = {
+        "fire": compiled.event_index,
+        "submit": compiled.deliverable_index,
+        "schedule": compiled.date_index,
+    }[event.type]
+    return not isinstance(name, str) or name not in names
+
+
+def _closing_bound(
+    compiled: CompiledDefinition, event: Event, blocker: WindowClosed
+) -> Bound | None:
+    """The bound that closed the window a late event missed (None: not one we can name)."""
+    t = compiled.type
+    if blocker.rule.startswith("programme deadline"):
+        return t.deadline
+    name = event.payload.get(_NAME_KEYS.get(event.type, ""), "")
+    window = None
+    if event.type == "fire":
+        window = next((tr.window for tr in t.transitions if tr.event == name and tr.window), None)
+    elif event.type == "submit" and name in t.deliverables:
+        window = t.deliverables[name].window
+    return window.closes if window is not None else None
+
+
+def _working_days_between(first: date, last: date, country: str, subdivision: str | None) -> int:
+    """Working days after ``first`` up to and including ``last``."""
+    count, day = 0, first
+    while day < last:
+        day += timedelta(days=1)
+        count += is_working_day(day, country, subdivision)
+    return count
+
+
+def _deviation(
+    compiled: CompiledDefinition,
+    st: ProgrammeState,
+    event: Event,
+    blocker: Blocker,
+    step: str,
+) -> Deviation:
+    kind = _FROM_BLOCKER.get(blocker.kind, blocker.kind)
+    detail = blocker.describe()
+    if isinstance(blocker, WindowClosed):
+        last_day = local_date(blocker.closed_at - timedelta(microseconds=1), st.timezone)
+        day = local_date(event.at, st.timezone)
+        days = (day - last_day).days
+        working = None
+        bound = _closing_bound(compiled, event, blocker)
+        if bound is not None and bound.working_days:
+            country = bound.country or st.country or compiled.type.country
+            if country is not None:
+                working = _working_days_between(last_day, day, country, bound.subdivision)
+        return Deviation(event.seq, kind, step, detail, days, working)
+    if isinstance(blocker, WindowNotOpen) and blocker.opens_at is not None:
+        days = (local_date(blocker.opens_at, st.timezone) - local_date(event.at, st.timezone)).days
+        return Deviation(event.seq, kind, step, detail, days)
+    return Deviation(event.seq, kind, step, detail)
+
+
+def replay_programme(
+    events: Sequence[Event],
+    definition: CompiledDefinition | None = None,
+    *,
+    until: datetime | None = None,
+    problems: Sequence[HistoryError] = (),
+    left_out: int = 0,
+) -> ProgrammeReplay:
+    """Replay one programme's history (in ``seq`` order) as an audit.
+
+    ``until`` stops before the first event after that moment: the programme as it stood then.
+    """
+    programme = events[0].programme if events else (problems[0].programme if problems else "")
+    if until is not None:
+        events = [e for e in events if e.at <= until]
+    base = ProgrammeReplay(
+        programme or "", None, None, False, False, (), (), tuple(problems), left_out
+    )
+    if not events:
+        return base
+    first = events[0]
+    try:
+        compiled = definition if definition is not None else definition_of(first)
+        st = compiled.start(first)
+    except (EventError, LookupError) as exc:
+        deviation = Deviation(first.seq, "invalid", _step_of(first), str(exc))
+        return attrs.evolve(base, deviations=(deviation,))
+    records = [
+        EventRecord(
+            first.seq,
+            first.at,
+            "start",
+            "start",
+            first.actor.id,
+            first.actor.role,
+            "",
+            st.state,
+            True,
+        )
+    ]
+    deviations: list[Deviation] = []
+    for event in events[1:]:
+        step = _step_of(event)
+        before = st.state
+        found: list[Deviation] = []
+        if _unknown_name(compiled, event):
+            found.append(
+                Deviation(event.seq, "unknown_event", step, f"'{compiled.id}' has no {step}")
+            )
+            applied = False
+        else:
+            try:
+                st, blockers = compiled.audit(st, event)
+            except StepNotAvailable as exc:
+                found.append(Deviation(event.seq, "impossible", step, exc.reason))
+                applied = False
+            except EventError as exc:
+                found.append(Deviation(event.seq, "invalid", step, exc.reason))
+                applied = False
+            else:
+                applied = True
+                found.extend(_deviation(compiled, st, event, b, step) for b in blockers)
+                if event.type == "waive":
+                    reason = event.payload.get("reason")
+                    kinds = ", ".join(str(k) for k in event.payload.get("blockers", []))
+                    found.append(
+                        Deviation(
+                            event.seq,
+                            "waived",
+                            step[len("waive ") :],
+                            f"waived {kinds}",
+                            reason=str(reason),
+                        )
+                    )
+        if not applied:
+            st = _skipped(st, event)
+        deviations.extend(found)
+        records.append(
+            EventRecord(
+                event.seq,
+                event.at,
+                event.type,
+                step,
+                event.actor.id,
+                event.actor.role,
+                before,
+                st.state,
+                applied,
+                tuple(d.kind for d in found),
+            )
+        )
+    t = compiled.type
+    return attrs.evolve(
+        base,
+        definition=compiled.id,
+        state=st.state,
+        completed=st.state in t.completion_states(),
+        ended=st.terminal,
+        events=tuple(records),
+        deviations=tuple(deviations),
+        final=st,
+    )
+
+
+def _skipped(st: ProgrammeState, event: Event) -> ProgrammeState:
+    """The state after an event that could not be applied: unchanged, but one seq on."""
+    return attrs.evolve(st, version=st.version + 1, last_at=max(st.last_at, event.at))
+
+
+def replay(
+    histories: Histories | Iterable[Event],
+    definition: CompiledDefinition | None = None,
+) -> Replay:
+    """Audit-replay every programme; ``definition`` defaults to the one each start names."""
+    found = histories if isinstance(histories, Histories) else histories_of(histories)
+    results = tuple(
+        replay_programme(
+            found.events.get(programme, []),
+            definition,
+            problems=[p for p in found.problems if p.programme == programme],
+            left_out=found.left_out.get(programme, 0),
+        )
+        for programme in found.programmes
+    )
+    unattributed = tuple(p for p in found.problems if p.programme is None)
+    return Replay(results, unattributed)
+
+
+def state_at(
+    events: Iterable[Event], when: datetime, definition: CompiledDefinition | None = None
+) -> ProgrammeState | None:
+    """The programme's state as it stood at ``when`` (None if it had not started)."""
+    return replay_programme(list(events), definition, until=when).final
+
+
+@attrs.frozen
+class Replay:
+    """Every programme's replay, sorted by id, and the bad lines no programme could claim."""
+
+    programmes: tuple[ProgrammeReplay, ...]
+    problems: tuple[HistoryError, ...] = ()
+
+    def __iter__(self) -> Any:
+        return iter(self.programmes)
+
+    def __len__(self) -> int:
+        return len(self.programmes)
