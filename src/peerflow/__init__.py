@@ -23,10 +23,19 @@ from peerflow._errors import (
     StepNotAvailable,
 )
 from peerflow._events import Actor, Event, read_history, write_history
+from peerflow._history import Histories, read_histories
 from peerflow._loading import parse_definition
 from peerflow._model import ProgrammeType
 from peerflow._programme import Programme, deadlines, fold, next_steps
 from peerflow._registry import builtin_files, compile_text, definition, load_definition
+from peerflow._replay import (
+    DEVIATION_KINDS,
+    Deviation,
+    ProgrammeReplay,
+    Replay,
+    replay,
+    state_at,
+)
 from peerflow._snapshot import SnapshotError, dump_state, load_state
 from peerflow._state import ProgrammeState, Waiver
 from peerflow._steps import Deadline, Step
@@ -35,21 +44,26 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BLOCKER_KINDS",
+    "DEVIATION_KINDS",
     "Actor",
     "Blocker",
     "CompiledDefinition",
     "DateNotScheduled",
     "Deadline",
     "DefinitionError",
+    "Deviation",
     "Event",
     "EventError",
+    "Histories",
     "HistoryError",
     "MissingDeliverable",
     "PeerflowError",
     "Problem",
     "Programme",
+    "ProgrammeReplay",
     "ProgrammeState",
     "ProgrammeType",
+    "Replay",
     "RoleNotAllowed",
     "SnapshotError",
     "Step",
@@ -68,6 +82,9 @@ __all__ = [
     "load_state",
     "next_steps",
     "parse_definition",
+    "read_histories",
     "read_history",
+    "replay",
+    "state_at",
     "write_history",
 ]

@@ -1,0 +1,188 @@
+"""Audit replay: injected deviations are found exactly, bad lines are named, output is stable."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import attrs
+import holidays
+import pytest
+
+import peerflow
+from peerflow import read_histories, replay, state_at
+from peerflow.cli import example_path
+from peerflow.synthetic import INJECTABLE, generate
+
+BUILTINS = sorted(peerflow.builtin_files())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("definition_id", BUILTINS)
+def test_every_injected_deviation_is_found_and_nothing_else(definition_id: str, seed: int) -> None:
+    synthetic = generate(peerflow.definition(definition_id), 48, seed=seed, deviation_share=0.5)
+    truth: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for injected in synthetic.injected:
+        truth[injected.programme].append((injected.seq, injected.kind))
+    result = replay(synthetic.events)
+    assert [p.programme for p in result] == sorted(synthetic.programmes)
+    for programme in result:
+        found = [(d.seq, d.kind) for d in programme.deviations]
+        assert found == truth.get(programme.programme, []), programme.programme
+        assert not programme.problems
+    conforming = [p for p in result if p.programme not in truth]
+    assert conforming and all(p.conforming for p in conforming)
+    assert len(truth) >= 12  # about half of 48, one deviation each
+
+
+def test_the_generator_injects_every_kind_a_definition_can_show() -> None:
+    kinds = {
+        injected.kind
+        for definition_id in BUILTINS
+        for injected in generate(
+            peerflow.definition(definition_id), 48, seed=7, deviation_share=0.5
+        ).injected
+    }
+    assert kinds == set(INJECTABLE)
+
+
+def test_the_same_seed_gives_the_same_histories() -> None:
+    tutoring = peerflow.definition("mia-tutoring")
+    first = generate(tutoring, 10, seed=5).lines()
+    assert first == generate(tutoring, 10, seed=5).lines()
+    assert first != generate(tutoring, 10, seed=6).lines()
+
+
+def result_json(path: Path) -> str:
+    return json.dumps([p.to_dict() for p in replay(read_histories(path))], ensure_ascii=False)
+
+
+def test_replay_is_deterministic_and_independent_of_programme_order(tmp_path: Path) -> None:
+    synthetic = generate(peerflow.definition("prospect-peer-mentoring"), 30, seed=4)
+    by_programme: dict[str, list[str]] = defaultdict(list)
+    for event in synthetic.events:
+        by_programme[event.programme].append(event.to_line())
+    in_order = tmp_path / "in-order.jsonl"
+    in_order.write_text("\n".join(synthetic.lines()) + "\n", encoding="utf-8")
+    # interleave the programmes at random, each still in seq order
+    rng = random.Random(0)
+    queues = list(by_programme.values())
+    mixed_lines = []
+    while queues:
+        queue = rng.choice(queues)
+        mixed_lines.append(queue.pop(0))
+        if not queue:
+            queues.remove(queue)
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("\n".join(mixed_lines) + "\n", encoding="utf-8")
+    assert result_json(in_order) == result_json(in_order)
+    assert result_json(in_order) == result_json(mixed)
+
+
+def test_bad_lines_are_named_and_the_good_programmes_replay(tmp_path: Path) -> None:
+    synthetic = generate(peerflow.definition("mia-tutoring"), 8, seed=2, deviation_share=0)
+    lines = synthetic.lines()
+    programmes = list(synthetic.programmes)
+    first_line = {
+        p: next(i for i, line in enumerate(lines) if f'"{p}"' in line) for p in programmes
+    }
+
+    def line_of(programme: str, seq: int) -> int:
+        return first_line[programme] + seq
+
+    broken = list(lines)
+    broken[line_of(programmes[1], 3)] = "{not json"
+    broken[line_of(programmes[2], 4)] = (
+        broken[line_of(programmes[2], 4)]
+        .replace('"type": "submit"', '"type": "upload"')
+        .replace('"type": "fire"', '"type": "upload"')
+    )
+    no_offset = json.loads(broken[line_of(programmes[3], 2)])
+    no_offset["at"] = no_offset["at"][:19]
+    broken[line_of(programmes[3], 2)] = json.dumps(no_offset)
+    missing = json.loads(broken[line_of(programmes[4], 5)])
+    del missing["actor"]
+    broken[line_of(programmes[4], 5)] = json.dumps(missing)
+    broken[line_of(programmes[5], 6)] = ""  # a lost line: a gap in seq
+    broken[line_of(programmes[6], 2)] = (
+        broken[line_of(programmes[6], 2)] + "\n" + lines[line_of(programmes[6], 2)]
+    )  # the same event twice
+    path = tmp_path / "broken.jsonl"
+    path.write_text("\n".join(broken) + "\n", encoding="utf-8")
+
+    histories = read_histories(path)
+    result = {p.programme: p for p in replay(histories)}
+    clean = {p.programme: p for p in replay(synthetic.events)}
+    for untouched in (programmes[0], programmes[7]):
+        assert result[untouched] == clean[untouched]
+    messages = [str(p) for p in histories.problems]
+    assert any("not JSON" in m for m in messages)
+    assert any("unknown event type 'upload'" in m for m in messages)
+    assert any("no UTC offset" in m for m in messages)
+    assert any("missing field 'actor'" in m for m in messages)
+    assert any("expected seq 6, got 7 (a gap)" in m for m in messages)
+    assert any("seq 2 again (the same event id: a repeated write)" in m for m in messages)
+    assert all(m.startswith(f"{path}:") for m in messages)
+    for index, seq in ((2, 4), (3, 2), (4, 5), (5, 6), (6, 3)):
+        cut = result[programmes[index]]
+        assert cut.problems, programmes[index]
+        assert len(cut.events) == seq  # the events before the bad line were replayed
+        assert cut.left_out > 0
+    # the line that is not JSON names no programme: it is reported on its own, and the
+    # programme that lost it shows the gap it left
+    assert any("not JSON" in str(p) for p in replay(histories).problems)
+    assert result[programmes[1]].problems and "a gap" in str(result[programmes[1]].problems[0])
+
+
+def example_events(definition_id: str) -> list[peerflow.Event]:
+    return [e for _, e in peerflow.read_history(example_path(definition_id))]
+
+
+def test_late_counts_calendar_and_working_days() -> None:
+    events = example_events("sc-expert-review")
+    index = next(
+        i for i, e in enumerate(events) if e.payload.get("deliverable") == "final_document"
+    )
+    # the final meeting was on Monday 2022-11-28; 5 working days later closes the window
+    late_at = datetime(2022, 12, 12, 10, tzinfo=timezone(timedelta(hours=1)))
+    history = [*events[:index], attrs.evolve(events[index], at=late_at)]
+    (result,) = replay(history)
+    (deviation,) = result.deviations
+    assert (deviation.seq, deviation.kind, deviation.step) == (
+        index,
+        "late",
+        "submit final_document",
+    )
+    closing_day = deviation_closing_day = date.fromisoformat(
+        deviation.detail.split("window closed at ")[1][:10]
+    ) - timedelta(days=1)
+    assert deviation.days == (late_at.date() - closing_day).days
+    country = result.final.country if result.final and result.final.country else "BE"
+    calendar = holidays.country_holidays(country, years=2022)
+    expected = sum(
+        1
+        for n in range(1, deviation.days + 1)
+        if (day := deviation_closing_day + timedelta(days=n)).weekday() < 5 and day not in calendar
+    )
+    assert deviation.working_days == expected < deviation.days
+
+
+def test_state_at_is_the_state_as_it_stood_then() -> None:
+    events = example_events("prospect-peer-mentoring")
+    for cut in (1, 5, 12, len(events)):
+        when = events[cut - 1].at
+        following = events[cut].at if cut < len(events) else None
+        if following == when:
+            continue
+        assert state_at(events, when) == peerflow.fold(events[:cut])
+    assert state_at(events, events[0].at - timedelta(seconds=1)) is None
+
+
+def test_a_waiver_is_reported_with_its_reason() -> None:
+    (result,) = replay(example_events("prospect-peer-mentoring"))
+    (waived,) = result.deviations
+    assert waived.kind == "waived" and waived.reason and waived.step == "submit learning_needs"
+    assert result.completed and result.ended
