@@ -121,11 +121,15 @@ class CompiledDefinition:
     they cache compiled definitions so each is built once per process.
     """
 
-    def __init__(self, programme_type: ProgrammeType, digest: str = "") -> None:
+    def __init__(
+        self, programme_type: ProgrammeType, digest: str = "", source: str = "", file: str = ""
+    ) -> None:
         t = self.type = programme_type
         self.id = t.id
         self.version = t.version
         self.digest = digest
+        self.source = source
+        self.file = file
         self.role_names = tuple(t.roles)
         self.role_index = {name: i for i, name in enumerate(self.role_names)}
         self.event_names = tuple(dict.fromkeys(tr.event for tr in t.transitions))
@@ -163,6 +167,17 @@ class CompiledDefinition:
 
     def __repr__(self) -> str:
         return f"<CompiledDefinition {self.id} v{self.version}>"
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        """Pickled as its text, recompiled once per process (for process pools)."""
+        if not self.source:
+            raise TypeError(
+                f"{self!r} was compiled without its text and cannot be sent to another "
+                "process; load it with peerflow.definition() or compile_text()"
+            )
+        from peerflow._registry import compile_text  # noqa: PLC0415 - the registry imports us
+
+        return compile_text, (self.source, self.file)
 
     # --- compiling ---------------------------------------------------------------
 

@@ -51,7 +51,9 @@ def compile_text(text: str, file: str = "<string>") -> CompiledDefinition:
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     found = _compiled.get(digest)
     if found is None:
-        found = _compiled[digest] = CompiledDefinition(parse_definition(text, file), digest)
+        found = _compiled[digest] = CompiledDefinition(
+            parse_definition(text, file), digest, text, file
+        )
     return found
 
 

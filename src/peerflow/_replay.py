@@ -10,7 +10,8 @@ sorted by programme id, deviations in ``seq`` order: the same input gives the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -369,23 +370,80 @@ def _skipped(st: ProgrammeState, event: Event) -> ProgrammeState:
     return attrs.evolve(st, version=st.version + 1, last_at=max(st.last_at, event.at))
 
 
+_Job = tuple[list[Event], list[HistoryError], int]
+
+
+def _jobs(found: Histories) -> list[_Job]:
+    problems: dict[str | None, list[HistoryError]] = {}
+    for problem in found.problems:
+        problems.setdefault(problem.programme, []).append(problem)
+    return [
+        (
+            found.events.get(programme, []),
+            problems.get(programme, []),
+            found.left_out.get(programme, 0),
+        )
+        for programme in found.programmes
+    ]
+
+
+def _replay_jobs(jobs: list[_Job], definition: CompiledDefinition | None) -> list[ProgrammeReplay]:
+    return [
+        replay_programme(events, definition, problems=problems, left_out=left_out)
+        for events, problems, left_out in jobs
+    ]
+
+
 def replay(
     histories: Histories | Iterable[Event],
     definition: CompiledDefinition | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Replay:
-    """Audit-replay every programme; ``definition`` defaults to the one each start names."""
+    """Audit-replay every programme; ``definition`` defaults to the one each start names.
+
+    ``progress(done, total)`` is called as programmes are replayed (for a progress bar).
+    """
     found = histories if isinstance(histories, Histories) else histories_of(histories)
-    results = tuple(
-        replay_programme(
-            found.events.get(programme, []),
-            definition,
-            problems=[p for p in found.problems if p.programme == programme],
-            left_out=found.left_out.get(programme, 0),
-        )
-        for programme in found.programmes
-    )
+    jobs = _jobs(found)
+    results = []
+    for done, (events, problems, left_out) in enumerate(jobs, start=1):
+        results.append(replay_programme(events, definition, problems=problems, left_out=left_out))
+        if progress is not None and (done % 500 == 0 or done == len(jobs)):
+            progress(done, len(jobs))
     unattributed = tuple(p for p in found.problems if p.programme is None)
-    return Replay(results, unattributed)
+    return Replay(tuple(results), unattributed)
+
+
+def replay_many(
+    histories: Histories | Iterable[Event],
+    definition: CompiledDefinition | None = None,
+    *,
+    executor: Executor | None = None,
+    chunk_size: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> Replay:
+    """:func:`replay`, with programmes sent in chunks to ``executor`` when one is given.
+
+    Any :class:`concurrent.futures.Executor` will do: a ``ProcessPoolExecutor`` on one
+    machine, or a cluster's (Dask's ``client.get_executor()``). Definitions travel as their
+    text and are compiled once per worker. The result is the same as :func:`replay`'s.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be 1 or more, got {chunk_size}")
+    found = histories if isinstance(histories, Histories) else histories_of(histories)
+    if executor is None:
+        return replay(found, definition, progress=progress)
+    jobs = _jobs(found)
+    chunks = [jobs[i : i + chunk_size] for i in range(0, len(jobs), chunk_size)]
+    futures = [executor.submit(_replay_jobs, chunk, definition) for chunk in chunks]
+    results: list[ProgrammeReplay] = []
+    for future in futures:
+        results.extend(future.result())
+        if progress is not None:
+            progress(len(results), len(jobs))
+    unattributed = tuple(p for p in found.problems if p.programme is None)
+    return Replay(tuple(results), unattributed)
 
 
 def state_at(

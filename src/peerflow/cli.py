@@ -9,15 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
+from typing import TextIO
 
 from peerflow import __version__
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
 from peerflow._events import Event, parse_timestamp, read_history
+from peerflow._history import read_histories
 from peerflow._loading import read_definition_file
 from peerflow._programme import definition_of
 from peerflow._registry import builtin_files, definition
@@ -28,6 +32,7 @@ from peerflow._render import (
     status_json,
     status_text,
 )
+from peerflow._replay import replay, replay_many, state_at
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -107,18 +112,24 @@ def _programme_events(path: str, programme: str | None) -> tuple[str, list[tuple
     return programme, by_programme[programme]
 
 
+def _moment(text: str, option: str) -> datetime:
+    """An ISO timestamp with offset, or a bare date meaning the end of that day (UTC)."""
+    if len(text) == 10:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            return datetime.combine(day, time.max, tzinfo=UTC)
+    return parse_timestamp(text, option)
+
+
 def cmd_next(args: argparse.Namespace) -> int:
-    at = parse_timestamp(args.at, "--at") if args.at else datetime.now(UTC).astimezone()
+    at = _moment(args.at, "--at") if args.at else datetime.now(UTC).astimezone()
     _, numbered = _programme_events(args.history, args.programme)
     compiled = definition(args.definition) if args.definition else definition_of(numbered[0][1])
-    state = None
-    for line, event in numbered:
-        if event.at > at:
-            break  # the state as it stood at --at
-        try:
-            state = compiled.start(event) if state is None else compiled.apply(state, event)
-        except EventError as exc:
-            raise HistoryError(args.history, line, str(exc)) from None
+    # As it stood at --at, replayed as an audit: real histories deviate, and still have a state.
+    state = state_at([event for _, event in numbered], at, compiled)
     if state is None:
         _err(f"the programme had not started at {at.isoformat()}")
         return EXIT_PROBLEMS
@@ -149,6 +160,68 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         print(report.to_text())
     return EXIT_OK if report.passed else EXIT_PROBLEMS
+
+
+class _Progress:
+    """A one-line progress count on standard error, only when it is a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream if stream.isatty() else None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.stream is not None:
+            self.stream.write(f"\rreplayed {done:,}/{total:,} programmes")
+            if done == total:
+                self.stream.write("\n")
+            self.stream.flush()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from peerflow import _exports, _stats  # noqa: PLC0415 - only this command needs them
+
+    if args.format == "xes" and args.summary:
+        _err("--summary has no XES form: XES holds events (use --format json or csv)")
+        return EXIT_USAGE
+    compiled = definition(args.definition) if args.definition else None
+    histories = read_histories(*args.files)
+    progress = _Progress(sys.stderr)
+    if args.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+        with ProcessPoolExecutor(args.jobs) as pool:
+            result = replay_many(histories, compiled, executor=pool, progress=progress)
+    else:
+        result = replay(histories, compiled, progress=progress)
+    for problem in histories.problems:
+        print(problem, file=sys.stderr)
+    programmes = result.programmes
+    with _output(args.output) as out:
+        if args.format == "json":
+            _exports.write_json(programmes, histories.problems, out, summary_only=args.summary)
+        elif args.format == "csv" and args.summary:
+            _exports.write_programmes_csv(programmes, out)
+        elif args.format == "csv":
+            _exports.write_events_csv(programmes, out)
+        elif args.format == "xes":
+            _exports.write_xes(programmes, out)
+        else:
+            if not args.summary:
+                for p in programmes:
+                    kinds = Counter(d.kind for d in p.deviations)
+                    said = ", ".join(f"{k} {n}" for k, n in kinds.items()) or "conforming"
+                    cut = f"; cut at a bad line ({len(p.problems)})" if p.problems else ""
+                    print(f"{p.programme}: {p.state or 'not started'}; {said}{cut}", file=out)
+            print(_stats.summary_text(_stats.summarise(programmes)), file=out)
+    return EXIT_PROBLEMS if histories.problems else EXIT_OK
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        yield stream
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -185,7 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("history", metavar="HISTORY.jsonl")
     p.add_argument("--programme", metavar="ID", help="which programme, if the file holds several")
     p.add_argument(
-        "--at", metavar="ISO-DATETIME", help="the moment to ask about, with offset (default: now)"
+        "--at",
+        metavar="DATE|DATETIME",
+        help="the moment to ask about: an ISO timestamp with offset, or a date meaning the "
+        "end of that day in UTC (default: now)",
     )
     p.add_argument("--as", dest="role", metavar="ROLE", help="check the steps for this role")
     p.add_argument(
@@ -207,6 +283,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop exploring after N nodes (default 50000); the report says if it did",
     )
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "replay",
+        help="audit-replay histories: deviations, completion, exports",
+        description="Replay JSON Lines histories (any number of programmes per file) as an "
+        "audit: every deviation by kind and seq; bad lines are reported on standard error and "
+        "the other programmes replay. Exits 1 if any line was bad.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE.jsonl")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "csv", "xes"),
+        default="text",
+        help="text (default), json, csv (a row per event) or xes (IEEE 1849 event log)",
+    )
+    p.add_argument(
+        "--summary",
+        action="store_true",
+        help="figures across programmes only (csv: a row per programme)",
+    )
+    p.add_argument(
+        "--definition",
+        metavar="ID|FILE",
+        help="definition to use (default: the one each start event names)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.add_argument(
+        "-j", "--jobs", type=int, default=1, metavar="N", help="replay in N processes (default 1)"
+    )
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("demo", help="walk an example programme, stage by stage")
     p.add_argument("--definition", default="prospect-peer-mentoring", metavar="ID")

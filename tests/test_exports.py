@@ -1,0 +1,160 @@
+"""Exports of a replay (XES, CSV, JSON), the replay command, and replay across processes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import peerflow
+from peerflow import replay
+from peerflow._exports import write_events_csv, write_programmes_csv, write_xes
+from peerflow._replay import replay_many
+from peerflow.cli import example_path, main
+from peerflow.synthetic import generate
+
+XES = "{http://www.xes-standard.org/}"
+
+
+@pytest.fixture(scope="module")
+def mixed() -> list[peerflow.Event]:
+    events: list[peerflow.Event] = []
+    for definition_id in ("prospect-peer-mentoring", "sc-site-visit"):
+        events += generate(
+            peerflow.definition(definition_id), 12, seed=3, deviation_share=0.5
+        ).events
+    return events
+
+
+def attributes(element: ET.Element) -> dict[str, tuple[str, str]]:
+    return {
+        child.get("key", ""): (child.tag[len(XES) :], child.get("value", "")) for child in element
+    }
+
+
+def test_xes_reads_back_as_an_event_log_with_utc_timestamps(mixed: list[peerflow.Event]) -> None:
+    result = replay(mixed)
+    stream = io.StringIO()
+    write_xes(result.programmes, stream)
+    text = stream.getvalue()
+    assert "nan" not in text.lower().replace("financ", "")
+    root = ET.fromstring(text.encode("utf-8"))
+    assert root.tag == f"{XES}log"
+    prefixes = {e.get("prefix") for e in root.findall(f"{XES}extension")}
+    assert prefixes == {"concept", "time", "org", "lifecycle"}
+    scopes = {g.get("scope"): set(attributes(g)) for g in root.findall(f"{XES}global")}
+    assert scopes["event"] >= {
+        "concept:name",
+        "time:timestamp",
+        "org:resource",
+        "org:role",
+        "lifecycle:transition",
+    }
+    assert root.findall(f"{XES}classifier")
+    traces = root.findall(f"{XES}trace")
+    assert [attributes(t)["concept:name"][1] for t in traces] == [p.programme for p in result]
+    by_id = {e.id: e for e in mixed}
+    for trace, programme in zip(traces, result, strict=True):
+        events = trace.findall(f"{XES}event")
+        assert len(events) == len(programme.events)
+        for element, record in zip(events, programme.events, strict=True):
+            attrs_ = attributes(element)
+            assert attrs_["concept:name"] == ("string", record.step)
+            kind, stamp = attrs_["time:timestamp"]
+            assert kind == "date" and stamp.endswith("+00:00")
+            assert datetime.fromisoformat(stamp) == record.at.astimezone(UTC)
+            assert attrs_["org:resource"] == ("string", record.actor)
+            assert attrs_["org:role"] == ("string", record.role)
+            assert attrs_["lifecycle:transition"] == ("string", "complete")
+            original = by_id[f"{programme.programme}-{record.seq}"]
+            assert original.actor.id == record.actor
+
+
+def test_pm4py_reads_the_xes_export(mixed: list[peerflow.Event], tmp_path: Path) -> None:
+    pm4py = pytest.importorskip(
+        "pm4py", reason="pm4py (AGPL) is an optional test-only extra: pip install pm4py"
+    )
+    path = tmp_path / "log.xes"
+    with path.open("w", encoding="utf-8") as stream:
+        write_xes(replay(mixed).programmes, stream)
+    frame = pm4py.read_xes(str(path))
+    assert len(frame) == sum(len(p.events) for p in replay(mixed))
+
+
+def test_csv_has_a_row_per_event_with_deviation_flags(mixed: list[peerflow.Event]) -> None:
+    result = replay(mixed)
+    stream = io.StringIO()
+    write_events_csv(result.programmes, stream)
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert len(rows) == len(mixed)
+    flagged = {
+        (r["programme"], int(r["seq"]), k)
+        for r in rows
+        for k in peerflow.DEVIATION_KINDS
+        if r[k] == "1"
+    }
+    expected = {(p.programme, d.seq, d.kind) for p in result for d in p.deviations}
+    assert flagged == expected and expected
+    stream = io.StringIO()
+    write_programmes_csv(result.programmes, stream)
+    per_programme = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert [r["programme"] for r in per_programme] == [p.programme for p in result]
+    for row, programme in zip(per_programme, result, strict=True):
+        assert int(row["deviations"]) == len(programme.deviations)
+        assert row["completed"] == str(int(programme.completed))
+
+
+def test_replay_many_in_a_process_pool_gives_the_same_result(mixed: list[peerflow.Event]) -> None:
+    alone = replay(mixed)
+    with ProcessPoolExecutor(2) as pool:
+        pooled = replay_many(mixed, executor=pool, chunk_size=5)
+    assert pooled == alone
+    assert [p.final for p in pooled] == [p.final for p in alone]
+    assert pooled.programmes[0].final is not None
+    assert pooled.programmes[0].final.definition is alone.programmes[0].final.definition
+
+
+def write_lines(path: Path, events: list[peerflow.Event], extra: str = "") -> None:
+    path.write_text("\n".join(e.to_line() for e in events) + "\n" + extra, encoding="utf-8")
+
+
+def test_the_replay_command(
+    mixed: list[peerflow.Event], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "histories.jsonl"
+    write_lines(path, mixed)
+    assert main(["replay", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "24 programmes" in out and "deviations:" in out
+    assert main(["replay", str(path), "--format", "json", "--summary"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["summary"]["programmes"] == 24
+    assert "events" not in data["programmes"][0]
+    target = tmp_path / "out.xes"
+    assert main(["replay", str(path), "--format", "xes", "-o", str(target)]) == 0
+    assert ET.parse(target).getroot().tag == f"{XES}log"
+    assert main(["replay", str(path), "--format", "xes", "--summary"]) == 2
+    assert "--summary has no XES form" in capsys.readouterr().err
+    # a bad line: reported with file and line on stderr, the rest replayed, exit 1
+    write_lines(path, mixed, '{"programme": "x", "seq": 0}\n')
+    assert main(["replay", str(path), "--format", "csv", "--summary"]) == 1
+    captured = capsys.readouterr()
+    assert f"{path}:{len(mixed) + 1}: missing field 'id'" in captured.err
+    assert len(captured.out.splitlines()) == 1 + 24 + 1  # header, programmes, the cut one
+
+
+def test_next_at_a_date_shows_the_programme_as_it_stood(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["next", str(example_path("prospect-peer-mentoring")), "--at", "2027-02-01", "--json"])
+        == 0
+    )
+    status = json.loads(capsys.readouterr().out)
+    assert status["state"] != "completed"
