@@ -32,7 +32,7 @@ from peerflow._render import (
     status_json,
     status_text,
 )
-from peerflow._replay import replay, replay_many, state_at
+from peerflow._replay import replay, replay_many, replay_programme
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -129,7 +129,14 @@ def cmd_next(args: argparse.Namespace) -> int:
     _, numbered = _programme_events(args.history, args.programme)
     compiled = definition(args.definition) if args.definition else definition_of(numbered[0][1])
     # As it stood at --at, replayed as an audit: real histories deviate, and still have a state.
-    state = state_at([event for _, event in numbered], at, compiled)
+    audited = replay_programme([event for _, event in numbered], compiled, until=at)
+    line_of = {event.seq: line for line, event in numbered}
+    for deviation in audited.deviations:
+        _err(
+            f"{args.history}:{line_of.get(deviation.seq, 0)}: seq {deviation.seq}: "
+            f"{deviation.kind}: {deviation.step}: {deviation.detail}"
+        )
+    state = audited.final
     if state is None:
         _err(f"the programme had not started at {at.isoformat()}")
         return EXIT_PROBLEMS
