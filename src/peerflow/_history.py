@@ -15,6 +15,7 @@ from pathlib import Path
 
 import attrs
 
+from peerflow._bulk import no_cyclic_gc
 from peerflow._errors import HistoryError
 from peerflow._events import Event, iter_lines
 
@@ -79,7 +80,7 @@ def read_histories(*paths: str | Path) -> Histories:
     found = Histories()
     for path in paths:
         try:
-            with Path(path).open(encoding="utf-8") as stream:
+            with Path(path).open(encoding="utf-8") as stream, no_cyclic_gc():
                 found.add_lines(stream, str(path))
         except OSError as exc:
             found.problems.append(HistoryError(str(path), 0, f"cannot read: {exc.strerror}"))

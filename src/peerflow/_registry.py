@@ -8,6 +8,7 @@ install) reads them from the root.
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -29,9 +30,17 @@ def builtin_dir() -> Path:
     raise FileNotFoundError("peerflow's built-in definitions are missing from this install")
 
 
+@cache
+def _builtin_files() -> tuple[tuple[str, Path], ...]:
+    return tuple((path.stem, path) for path in sorted(builtin_dir().glob("*.yaml")))
+
+
 def builtin_files() -> dict[str, Path]:
     """Built-in definition id -> file; the file is named after the id."""
-    return {path.stem: path for path in sorted(builtin_dir().glob("*.yaml"))}
+    return dict(_builtin_files())
+
+
+_builtins: dict[str, CompiledDefinition] = {}
 
 
 def load_definition(path: str | Path) -> CompiledDefinition:
@@ -63,9 +72,12 @@ def definition(name: str, version: int | None = None) -> CompiledDefinition:
     ``version`` guards against running a programme on a definition it was not
     started on.
     """
-    files = builtin_files()
-    if name in files:
-        compiled = load_definition(files[name])
+    compiled = _builtins.get(name)  # replaying thousands of programmes asks once each
+    files = builtin_files() if compiled is None else {}
+    if compiled is not None:
+        pass
+    elif name in files:
+        compiled = _builtins[name] = load_definition(files[name])
     elif Path(name).suffix in {".yaml", ".yml"} or Path(name).exists():
         compiled = load_definition(name)
     else:

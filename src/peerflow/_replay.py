@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from peerflow._blockers import Blocker, WindowClosed, WindowNotOpen
+from peerflow._bulk import no_cyclic_gc
 from peerflow._calendar import is_working_day, local_date
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import EventError, HistoryError, StepNotAvailable
@@ -388,10 +389,11 @@ def _jobs(found: Histories) -> list[_Job]:
 
 
 def _replay_jobs(jobs: list[_Job], definition: CompiledDefinition | None) -> list[ProgrammeReplay]:
-    return [
-        replay_programme(events, definition, problems=problems, left_out=left_out)
-        for events, problems, left_out in jobs
-    ]
+    with no_cyclic_gc():
+        return [
+            replay_programme(events, definition, problems=problems, left_out=left_out)
+            for events, problems, left_out in jobs
+        ]
 
 
 def replay(
@@ -407,10 +409,13 @@ def replay(
     found = histories if isinstance(histories, Histories) else histories_of(histories)
     jobs = _jobs(found)
     results = []
-    for done, (events, problems, left_out) in enumerate(jobs, start=1):
-        results.append(replay_programme(events, definition, problems=problems, left_out=left_out))
-        if progress is not None and (done % 500 == 0 or done == len(jobs)):
-            progress(done, len(jobs))
+    with no_cyclic_gc():
+        for done, (events, problems, left_out) in enumerate(jobs, start=1):
+            results.append(
+                replay_programme(events, definition, problems=problems, left_out=left_out)
+            )
+            if progress is not None and (done % 500 == 0 or done == len(jobs)):
+                progress(done, len(jobs))
     unattributed = tuple(p for p in found.problems if p.programme is None)
     return Replay(tuple(results), unattributed)
 
