@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import peerflow
 from peerflow import Event, Programme
+from peerflow._engine import MachineContext
 from peerflow.checking import Edge, Exploration, explore
 
 BUDGET = 20_000  # nodes: enough for every built-in's plain space (see docs/checking.md)
@@ -83,3 +84,15 @@ def test_random_walks_over_the_explored_graph_replay(
     events, node = walk(definition_id, choices)
     state = Programme.from_history(events).state
     assert key(state) == key(ex.states[node])
+    # the lookup table the engine folds with and the transitions Machine it was read from
+    # agree on every fire of the walk: same verdict, same destination
+    definition = ex.definition
+    st = definition.start(events[0])
+    for event in events[1:]:
+        after = definition.apply(st, event)
+        if event.type == "fire":
+            name = event.payload["event"]
+            ctx = MachineContext(st.state, st, event.at, event.actor)
+            assert definition.machine.events[name].trigger(ctx)
+            assert ctx.state == after.state
+        st = after

@@ -1,0 +1,183 @@
+"""Replay benchmarks, each printed beside a baseline measured in the same run.
+
+    python benchmarks/bench_replay.py [--programmes N] [--quick]
+
+On N generated programmes (default 10,000, an even mix of the built-in definitions, a tenth
+with one deviation each), written to a JSON Lines file:
+
+1. end-to-end replay from the file (read, check, replay as an audit) in events/s, beside
+   parsing the same lines with the same parser (``json.loads``) and nothing else;
+   target: end-to-end at least half the parse-only throughput;
+2. the engine's fold alone (``CompiledDefinition.audit`` per event, histories already in
+   memory), beside the same histories driven through ``transitions``: a model bound to the
+   definition's Machine with ``add_model`` per programme and ``Machine.trigger`` for each
+   fire (its condition runs the same guard), the other events applied by the engine;
+   target: the fold at least 20 times faster;
+3. scaling: end-to-end time for N/2 and N programmes; target: doubling N at most doubles it.
+
+Nothing here asserts: it prints. Timings are the best of a few runs, after a warm-up run
+(the first replay computes and caches each window boundary, a cost paid once per process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from transitions import Machine, MachineError
+
+import peerflow
+from peerflow import CompiledDefinition, Event, ProgrammeState, read_histories, replay
+from peerflow._bulk import no_cyclic_gc
+from peerflow.synthetic import generate
+
+
+def best(func: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def write_programmes(path: Path, count: int) -> int:
+    """``count`` programmes, spread evenly over the built-ins; returns the number of events."""
+    builtins = sorted(peerflow.builtin_files())
+    lines: list[str] = []
+    for index, definition_id in enumerate(builtins):
+        share = count // len(builtins) + (index < count % len(builtins))
+        synthetic = generate(
+            peerflow.definition(definition_id), share, seed=index, deviation_share=0.1
+        )
+        lines.extend(synthetic.lines())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(lines)
+
+
+def parse_only(path: Path) -> None:
+    with path.open(encoding="utf-8") as stream:
+        for line in stream:
+            json.loads(line)
+
+
+def end_to_end(path: Path) -> None:
+    replay(read_histories(path))
+
+
+def audit_fold(programmes: list[list[Event]]) -> None:
+    with no_cyclic_gc():
+        for events in programmes:
+            compiled = peerflow.definition(events[0].payload["definition"])
+            st = compiled.start(events[0])
+            for event in events[1:]:
+                with suppress(peerflow.EventError):  # an impossible step: replay skips it
+                    st, _ = compiled.audit(st, event)
+
+
+class _Model:
+    """A plain model object: ``add_model`` binds triggers and state checks onto it."""
+
+    def __init__(self, st: ProgrammeState, first: Event) -> None:
+        self.state = st.state
+        self.programme, self.at, self.actor = st, first.at, first.actor
+
+
+def machine_replay(programmes: list[list[Event]], machines: dict[str, Machine]) -> None:
+    """The same histories with transitions deciding each fire (no per-programme Machine)."""
+    with no_cyclic_gc():
+        for events in programmes:
+            compiled = peerflow.definition(events[0].payload["definition"])
+            machine = machines[compiled.id]
+            st = compiled.start(events[0])
+            model = _Model(st, events[0])
+            machine.add_model(model, initial=st.state)
+            for event in events[1:]:
+                if event.type == "fire":
+                    # the Machine decides the fire (its guard is the engine's check) ...
+                    model.programme, model.at, model.actor = st, event.at, event.actor
+                    name = event.payload["event"]
+                    if name in machine.events:
+                        with suppress(MachineError):
+                            machine.events[name].trigger(model)
+                # ... and the engine keeps the record, as the fold does
+                with suppress(peerflow.EventError):
+                    st, _ = compiled.audit(st, event)
+            machine.remove_model(model)
+
+
+def machine_for(compiled: CompiledDefinition) -> Machine:
+    t = compiled.type
+    return Machine(
+        model=None,
+        states=list(t.states),
+        transitions=[
+            {
+                "trigger": tr.event,
+                "source": list(t.sources_of(tr)),
+                "dest": tr.dest,
+                "conditions": [compiled._machine_guard],
+            }
+            for tr in t.transitions
+        ],
+        initial=t.initial,
+        auto_transitions=False,
+        send_event=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--programmes", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="2,000 programmes, fewer repeats")
+    args = parser.parse_args()
+    count = 2_000 if args.quick else args.programmes
+    repeat = 2 if args.quick else 3
+    with tempfile.TemporaryDirectory() as tmp:
+        full, half = Path(tmp) / "full.jsonl", Path(tmp) / "half.jsonl"
+        started = time.perf_counter()
+        events = write_programmes(full, count)
+        half_events = write_programmes(half, count // 2)
+        print(
+            f"generated {count:,} programmes ({events:,} events) and {count // 2:,} "
+            f"({half_events:,}) in {time.perf_counter() - started:.1f} s"
+        )
+
+        first = best(lambda: end_to_end(full), 1)
+        parse = best(lambda: parse_only(full), repeat)
+        e2e = best(lambda: end_to_end(full), repeat)
+        print("\n1. end-to-end replay from JSON Lines vs parsing the lines only (json.loads)")
+        print(f"   parse only      {events / parse:>12,.0f} events/s")
+        print(
+            f"   end-to-end      {events / e2e:>12,.0f} events/s "
+            f"(first run, filling the window caches: {events / first:,.0f} events/s)"
+        )
+        print(f"   ratio {parse / e2e:.2f} of parse-only throughput (target >= 0.50)")
+
+        histories = read_histories(full)
+        programmes = [histories.events[p] for p in histories.programmes]
+        machines = {
+            d: machine_for(peerflow.definition(d)) for d in sorted(peerflow.builtin_files())
+        }
+        fold = best(lambda: audit_fold(programmes), repeat)
+        through_machine = best(lambda: machine_replay(programmes, machines), repeat)
+        print("\n2. the engine's fold vs the same histories through Machine.trigger")
+        print(f"   fold            {events / fold:>12,.0f} events/s")
+        print(f"   Machine.trigger {events / through_machine:>12,.0f} events/s")
+        print(f"   fold is {through_machine / fold:.1f}x faster (target >= 20)")
+
+        half_time = best(lambda: end_to_end(half), repeat)
+        print("\n3. scaling, end-to-end")
+        print(f"   {count // 2:>7,} programmes {half_time:.2f} s")
+        print(f"   {count:>7,} programmes {e2e:.2f} s")
+        print(f"   doubling the programmes took {e2e / half_time:.2f}x the time (target <= 2)")
+
+
+if __name__ == "__main__":
+    main()
