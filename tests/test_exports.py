@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 import peerflow
-from peerflow import replay
+from peerflow import replay, replay_many
 from peerflow._exports import write_events_csv, write_programmes_csv, write_xes
-from peerflow._replay import replay_many
 from peerflow.cli import example_path, main
 from peerflow.synthetic import generate
 

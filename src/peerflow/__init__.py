@@ -34,6 +34,7 @@ from peerflow._replay import (
     ProgrammeReplay,
     Replay,
     replay,
+    replay_many,
     state_at,
 )
 from peerflow._snapshot import SnapshotError, dump_state, load_state
@@ -85,6 +86,7 @@ __all__ = [
     "read_histories",
     "read_history",
     "replay",
+    "replay_many",
     "state_at",
     "write_history",
 ]

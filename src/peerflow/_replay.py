@@ -193,9 +193,7 @@ def _step_of(event: Event) -> str:
             return f"waive {target.get('kind')} {target.get('name')}"
     if event.type == "join":
         return f"join {event.payload.get('role')}"
-    if event.type in ("claim", "pay"):
-        return f"{event.type} {event.payload.get('claim', '')}".rstrip()
-    return event.type
+    return event.type  # start, claim, pay: the claim's id is in the detail
 
 
 def _unknown_name(compiled: CompiledDefinition, event: Event) -> bool:
