@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import FACILITATOR
 
 from peerflow import Actor, Programme, StepBlocked, WindowClosed, compile_text
 from peerflow._calendar import add_working_days, is_working_day
@@ -90,3 +93,18 @@ def test_working_days_skip_weekends_both_ways() -> None:
     friday = date(2027, 1, 8)
     assert add_working_days(friday, 1, "BE") == date(2027, 1, 11)
     assert add_working_days(date(2027, 1, 11), 1, "BE", direction=-1) == friday
+
+
+def test_zoneinfo_times_in_the_repeated_dst_hour_keep_their_order(
+    new_programme: Callable[[], Programme],
+) -> None:
+    """02:34 CEST then 02:33 CET (an hour later): Python compares one ZoneInfo by wall clock."""
+    brussels = ZoneInfo("Europe/Brussels")
+    p = new_programme()
+    first = datetime(2027, 10, 31, 2, 34, tzinfo=brussels)  # fold=0: CEST, 00:34 UTC
+    later = datetime(2027, 10, 31, 2, 33, fold=1, tzinfo=brussels)  # CET, 01:33 UTC
+    assert later < first  # the trap: wall-clock comparison
+    p.schedule("orientation_date", date(2027, 11, 15), at=first, actor=FACILITATOR)
+    p.schedule("orientation_date", date(2027, 11, 16), at=later, actor=FACILITATOR)
+    assert p.history[-1].at.utcoffset() == timedelta(hours=1)
+    assert p.state.last_at > p.history[-2].at

@@ -37,14 +37,30 @@ class Actor:
         return f"{self.id} ({self.role})"
 
 
+def _fixed_offset(moment: datetime) -> datetime:
+    """The same instant with a fixed UTC offset, so comparisons are always by instant.
+
+    Python compares two datetimes of one ``ZoneInfo`` by wall clock, so in the hour a DST
+    change repeats, 02:33 (after) would sort before 02:34 (before).
+    """
+    zone = moment.tzinfo
+    if zone is None or type(zone) is timezone:
+        return moment
+    offset = moment.utcoffset()
+    return moment if offset is None else moment.replace(tzinfo=_offset_zone(offset))
+
+
 @attrs.frozen
 class Event:
-    """One thing that happened; ``payload`` holds the fields its type needs."""
+    """One thing that happened; ``payload`` holds the fields its type needs.
+
+    ``at`` is kept with a fixed UTC offset (a ``ZoneInfo`` time is converted on the way in).
+    """
 
     programme: str
     seq: int
     id: str
-    at: datetime
+    at: datetime = attrs.field(converter=_fixed_offset)
     actor: Actor
     type: str
     payload: Mapping[str, Any] = attrs.field(factory=dict)
