@@ -30,10 +30,11 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from bench_engine import bare_machine  # the same Machine the engine benchmark measures
 from transitions import Machine, MachineError
 
 import peerflow
-from peerflow import CompiledDefinition, Event, ProgrammeState, read_histories, replay
+from peerflow import Event, ProgrammeState, read_histories, replay
 from peerflow._bulk import no_cyclic_gc
 from peerflow.synthetic import generate
 
@@ -112,26 +113,6 @@ def machine_replay(programmes: list[list[Event]], machines: dict[str, Machine]) 
             machine.remove_model(model)
 
 
-def machine_for(compiled: CompiledDefinition) -> Machine:
-    t = compiled.type
-    return Machine(
-        model=None,
-        states=list(t.states),
-        transitions=[
-            {
-                "trigger": tr.event,
-                "source": list(t.sources_of(tr)),
-                "dest": tr.dest,
-                "conditions": [compiled._machine_guard],
-            }
-            for tr in t.transitions
-        ],
-        initial=t.initial,
-        auto_transitions=False,
-        send_event=True,
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--programmes", type=int, default=10_000)
@@ -163,7 +144,8 @@ def main() -> None:
         histories = read_histories(full)
         programmes = [histories.events[p] for p in histories.programmes]
         machines = {
-            d: machine_for(peerflow.definition(d)) for d in sorted(peerflow.builtin_files())
+            d: bare_machine(peerflow.definition(d), conditions=True)
+            for d in sorted(peerflow.builtin_files())
         }
         fold = best(lambda: audit_fold(programmes), repeat)
         through_machine = best(lambda: machine_replay(programmes, machines), repeat)

@@ -19,20 +19,24 @@ import attrs
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import EventError, StepNotAvailable
 from peerflow._events import Actor, Event
+from peerflow._replay import DEVIATION_KINDS
 from peerflow._steps import FIRE, SCHEDULE, SUBMIT, Step
 from peerflow.checking import complete_content
 
 __all__ = ["INJECTABLE", "Injected", "Synthetic", "generate"]
 
-INJECTABLE = (
-    "late",
-    "early",
-    "missing_deliverable",
-    "wrong_role",
-    "waived",
-    "over_budget",
-    "impossible",
-    "unknown_event",
+INJECTABLE = tuple(
+    kind
+    for kind in DEVIATION_KINDS
+    if kind
+    not in {
+        "missing_receipts",
+        "incomplete_content",
+        "date_not_scheduled",
+        "too_few_participants",
+        "participant_limit",
+        "invalid",
+    }
 )
 """The deviation kinds the generator can inject."""
 
