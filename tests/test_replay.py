@@ -7,6 +7,7 @@ import random
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import attrs
 import holidays
@@ -14,6 +15,7 @@ import pytest
 
 import peerflow
 from peerflow import read_histories, replay, state_at
+from peerflow._fastfold import FastFold
 from peerflow.cli import example_path
 from peerflow.synthetic import INJECTABLE, generate
 
@@ -186,3 +188,23 @@ def test_a_waiver_is_reported_with_its_reason() -> None:
     (waived,) = result.deviations
     assert waived.kind == "waived" and waived.reason and waived.step == "submit learning_needs"
     assert result.completed and result.ended
+
+
+def without_fast_path(monkeypatch: pytest.MonkeyPatch, events: list[peerflow.Event]) -> Any:
+    with monkeypatch.context() as patched:
+        patched.setattr(FastFold, "take", lambda self, event: False)
+        return replay(events)
+
+
+@pytest.mark.parametrize("definition_id", BUILTINS)
+def test_the_fast_path_changes_nothing(definition_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every event through the engine's audit gives the very same replay as the fast path."""
+    events = example_events(definition_id)
+    for seed in (11, 12):
+        events += generate(
+            peerflow.definition(definition_id), 30, seed=seed, deviation_share=0.6
+        ).events
+    fast, slow = replay(events), without_fast_path(monkeypatch, events)
+    assert fast == slow
+    assert [p.final for p in fast] == [p.final for p in slow]
+    assert json.dumps([p.to_dict() for p in fast]) == json.dumps([p.to_dict() for p in slow])

@@ -23,6 +23,7 @@ from peerflow._calendar import is_working_day, local_date
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import EventError, HistoryError, StepNotAvailable
 from peerflow._events import Event
+from peerflow._fastfold import FastFold
 from peerflow._history import Histories, histories_of
 from peerflow._model import Bound
 from peerflow._programme import definition_of
@@ -301,41 +302,27 @@ def replay_programme(
         )
     ]
     deviations: list[Deviation] = []
+    fast = FastFold(compiled, st)
     for event in events[1:]:
         step = _step_of(event)
-        before = st.state
-        found: list[Deviation] = []
-        if _unknown_name(compiled, event):
-            found.append(
-                Deviation(event.seq, "unknown_event", step, f"'{compiled.id}' has no {step}")
+        before = fast.state
+        if fast.take(event):
+            records.append(
+                EventRecord(
+                    event.seq,
+                    event.at,
+                    event.type,
+                    step,
+                    event.actor.id,
+                    event.actor.role,
+                    before,
+                    fast.state,
+                    True,
+                )
             )
-            applied = False
-        else:
-            try:
-                st, blockers = compiled.audit(st, event)
-            except StepNotAvailable as exc:
-                found.append(Deviation(event.seq, "impossible", step, exc.reason))
-                applied = False
-            except EventError as exc:
-                found.append(Deviation(event.seq, "invalid", step, exc.reason))
-                applied = False
-            else:
-                applied = True
-                found.extend(_deviation(compiled, st, event, b, step) for b in blockers)
-                if event.type == "waive":
-                    reason = event.payload.get("reason")
-                    kinds = ", ".join(str(k) for k in event.payload.get("blockers", []))
-                    found.append(
-                        Deviation(
-                            event.seq,
-                            "waived",
-                            step[len("waive ") :],
-                            f"waived {kinds}",
-                            reason=str(reason),
-                        )
-                    )
-        if not applied:
-            st = _skipped(st, event)
+            continue
+        st, applied, found = _audited(compiled, fast.state_now(), event, step)
+        fast.load(st)
         deviations.extend(found)
         records.append(
             EventRecord(
@@ -351,6 +338,7 @@ def replay_programme(
                 tuple(d.kind for d in found),
             )
         )
+    st = fast.state_now()
     t = compiled.type
     return attrs.evolve(
         base,
@@ -362,6 +350,32 @@ def replay_programme(
         deviations=tuple(deviations),
         final=st,
     )
+
+
+def _audited(
+    compiled: CompiledDefinition, st: ProgrammeState, event: Event, step: str
+) -> tuple[ProgrammeState, bool, list[Deviation]]:
+    """The engine's verdict on an event the fast path did not take: the state after it,
+    whether it was applied, and its deviations."""
+    found: list[Deviation] = []
+    if _unknown_name(compiled, event):
+        found.append(Deviation(event.seq, "unknown_event", step, f"'{compiled.id}' has no {step}"))
+        return _skipped(st, event), False, found
+    try:
+        st, blockers = compiled.audit(st, event)
+    except StepNotAvailable as exc:
+        found.append(Deviation(event.seq, "impossible", step, exc.reason))
+        return _skipped(st, event), False, found
+    except EventError as exc:
+        found.append(Deviation(event.seq, "invalid", step, exc.reason))
+        return _skipped(st, event), False, found
+    found.extend(_deviation(compiled, st, event, b, step) for b in blockers)
+    if event.type == "waive":
+        reason = event.payload.get("reason")
+        kinds = ", ".join(str(k) for k in event.payload.get("blockers", []))
+        waived = step[len("waive ") :]
+        found.append(Deviation(event.seq, "waived", waived, f"waived {kinds}", reason=str(reason)))
+    return st, True, found
 
 
 def _skipped(st: ProgrammeState, event: Event) -> ProgrammeState:
