@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+import peerflow
 from peerflow import HistoryError
-from peerflow._events import read_history_text
+from peerflow._events import _checked_event, event_from_json, read_history_text
+from peerflow.cli import example_path
 
 GOOD = (
     '{"v": 1, "programme": "p", "seq": 0, "id": "e0", "at": "2027-01-11T09:00:00+01:00", '
@@ -41,3 +45,13 @@ def test_bad_line_names_file_and_line(change: tuple[str, str], message: str) -> 
         read_history_text(GOOD + "\n\n" + bad, "h.jsonl")
     assert (caught.value.file, caught.value.line) == ("h.jsonl", 3)
     assert message in str(caught.value)
+
+
+def test_the_quick_envelope_pass_reads_lines_as_the_careful_one_does() -> None:
+    for definition_id in peerflow.builtin_files():
+        for line in example_path(definition_id).read_text(encoding="utf-8").splitlines():
+            data = json.loads(line)
+            quick, careful = event_from_json(data), _checked_event(data)
+            assert quick == careful
+            assert quick.at.utcoffset() == careful.at.utcoffset()
+            assert quick.at.tzinfo is careful.at.tzinfo  # one shared zone per offset

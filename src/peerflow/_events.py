@@ -86,6 +86,14 @@ def parse_timestamp(text: Any, what: str = "at") -> datetime:
     """An ISO-8601 timestamp that must carry its UTC offset."""
     if not isinstance(text, str):
         raise ValueError(f"'{what}' must be an ISO-8601 string, got {type(text).__name__}")
+    # Most timestamps end in an offset like +01:00: parse the rest and share that offset's zone.
+    if len(text) >= 22 and text[10] in "T " and text[-6] in "+-" and text[-3] == ":":
+        zone = _ZONES.get(text[-6:])
+        if zone is not None:
+            try:
+                return datetime.fromisoformat(text[:-6]).replace(tzinfo=zone)
+            except ValueError:
+                pass  # the careful path below says what is wrong
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -95,7 +103,14 @@ def parse_timestamp(text: Any, what: str = "at") -> datetime:
         raise ValueError(f"'{what}' has no UTC offset: {text!r} (write e.g. {text}+01:00)")
     # fromisoformat makes a new tzinfo per timestamp; states keep timestamps, so share them.
     shared = _offset_zone(offset)
+    suffix = text[-6:]
+    if len(_ZONES) < 256 and len(text) > 6 and suffix[0] in "+-" and suffix[3] == ":":
+        _ZONES.setdefault(suffix, shared)
     return moment if moment.tzinfo is shared else moment.replace(tzinfo=shared)
+
+
+_ZONES: dict[str, timezone] = {}
+"""Offset suffix ("+01:00") -> its shared zone, learnt from the timestamps parsed so far."""
 
 
 @lru_cache(maxsize=256)
@@ -103,8 +118,40 @@ def _offset_zone(offset: timedelta) -> timezone:
     return UTC if not offset else timezone(offset)
 
 
+_REQUIRED_KEYS = frozenset({"programme", "seq", "id", "at", "actor", "type"})
+_EVENT_TYPE_SET = frozenset(EVENT_TYPES)
+
+
 def event_from_json(data: Any) -> Event:
-    """Check one decoded line against the envelope; ``ValueError`` names the field."""
+    """Check one decoded line against the envelope; ``ValueError`` names the field.
+
+    A well-formed line takes one quick pass; anything else goes through the checks one by
+    one, so the error names the first field at fault.
+    """
+    if type(data) is dict and _REQUIRED_KEYS <= data.keys() <= _ENVELOPE_KEYS:
+        programme, seq, event_id, kind = data["programme"], data["seq"], data["id"], data["type"]
+        actor = data["actor"]
+        payload = data.get("payload", {})
+        if (
+            type(programme) is str
+            and programme
+            and type(seq) is int
+            and seq >= 0
+            and type(event_id) is str
+            and event_id
+            and kind in _EVENT_TYPE_SET
+            and type(actor) is dict
+            and type(payload) is dict
+            and data.get("v", FORMAT_VERSION) == FORMAT_VERSION
+        ):
+            role, who = actor.get("role"), actor.get("id")
+            if type(role) is str and type(who) is str:
+                at = parse_timestamp(data["at"])
+                return Event(programme, seq, event_id, at, Actor(role, who), kind, payload)
+    return _checked_event(data)
+
+
+def _checked_event(data: Any) -> Event:
     if not isinstance(data, dict):
         raise ValueError("a line must be a JSON object")
     version = data.get("v", FORMAT_VERSION)
