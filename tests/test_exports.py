@@ -157,3 +157,15 @@ def test_next_at_a_date_shows_the_programme_as_it_stood(
     )
     status = json.loads(capsys.readouterr().out)
     assert status["state"] != "completed"
+
+
+def test_to_dataframe_gives_the_csv_rows(mixed: list[peerflow.Event]) -> None:
+    pytest.importorskip(
+        "pandas", reason="pandas is an optional extra: pip install 'peerflow[pandas]'"
+    )
+    result = replay(mixed)
+    events = peerflow.to_dataframe(result.programmes)
+    assert len(events) == len(mixed)
+    assert int(events["late"].sum()) == sum(d.kind == "late" for p in result for d in p.deviations)
+    per_programme = peerflow.to_dataframe(result.programmes, per="programme")
+    assert list(per_programme["programme"]) == [p.programme for p in result]

@@ -23,6 +23,7 @@ from peerflow._errors import (
     StepNotAvailable,
 )
 from peerflow._events import Actor, Event, read_history, write_history
+from peerflow._exports import to_dataframe
 from peerflow._history import Histories, read_histories
 from peerflow._loading import parse_definition
 from peerflow._model import ProgrammeType
@@ -88,5 +89,6 @@ __all__ = [
     "replay",
     "replay_many",
     "state_at",
+    "to_dataframe",
     "write_history",
 ]

@@ -9,6 +9,7 @@ step), ``time:timestamp`` in UTC, ``org:resource``, ``org:role`` and
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -189,3 +190,24 @@ def write_xes(programmes: Sequence[ProgrammeReplay], stream: IO[str]) -> None:
             stream.write("    </event>\n")
         stream.write("  </trace>\n")
     stream.write("</log>\n")
+
+
+def to_dataframe(programmes: Sequence[ProgrammeReplay], per: str = "event") -> Any:
+    """The CSV rows as a pandas DataFrame (``per="event"`` or ``"programme"``).
+
+    pandas is optional (``pip install 'peerflow[pandas]'``); the rows are the CSV's, so a
+    notebook and a spreadsheet see the same columns.
+    """
+    try:
+        import pandas  # noqa: PLC0415 - optional, only this helper needs it
+    except ImportError:
+        raise ImportError(
+            "to_dataframe needs pandas: pip install 'peerflow[pandas]' (or write CSV with "
+            "`peerflow replay --format csv` and read that)"
+        ) from None
+    if per not in ("event", "programme"):
+        raise ValueError(f"per must be 'event' or 'programme', not {per!r}")
+    stream = io.StringIO()
+    (write_events_csv if per == "event" else write_programmes_csv)(programmes, stream)
+    stream.seek(0)
+    return pandas.read_csv(stream, keep_default_na=False, dtype={"programme": str})
