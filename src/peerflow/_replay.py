@@ -306,24 +306,13 @@ def replay_programme(
     for event in events[1:]:
         step = _step_of(event)
         before = fast.state
-        if fast.take(event):
-            records.append(
-                EventRecord(
-                    event.seq,
-                    event.at,
-                    event.type,
-                    step,
-                    event.actor.id,
-                    event.actor.role,
-                    before,
-                    fast.state,
-                    True,
-                )
-            )
-            continue
-        st, applied, found = _audited(compiled, fast.state_now(), event, step)
-        fast.load(st)
-        deviations.extend(found)
+        kinds: tuple[str, ...] = ()
+        applied = fast.take(event)
+        if not applied:
+            st, applied, found = _audited(compiled, fast.state_now(), event, step)
+            fast.load(st)
+            deviations.extend(found)
+            kinds = tuple(d.kind for d in found)
         records.append(
             EventRecord(
                 event.seq,
@@ -333,9 +322,9 @@ def replay_programme(
                 event.actor.id,
                 event.actor.role,
                 before,
-                st.state,
+                fast.state,
                 applied,
-                tuple(d.kind for d in found),
+                kinds,
             )
         )
     st = fast.state_now()
