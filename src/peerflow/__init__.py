@@ -41,6 +41,7 @@ from peerflow._replay import (
 from peerflow._snapshot import SnapshotError, dump_state, load_state
 from peerflow._state import ProgrammeState, Waiver
 from peerflow._steps import Deadline, Step
+from peerflow._store import AgendaItem, ConcurrencyError, Store, StoreError, open_store
 
 __version__ = "0.1.0"
 
@@ -48,8 +49,10 @@ __all__ = [
     "BLOCKER_KINDS",
     "DEVIATION_KINDS",
     "Actor",
+    "AgendaItem",
     "Blocker",
     "CompiledDefinition",
+    "ConcurrencyError",
     "DateNotScheduled",
     "Deadline",
     "DefinitionError",
@@ -71,6 +74,8 @@ __all__ = [
     "Step",
     "StepBlocked",
     "StepNotAvailable",
+    "Store",
+    "StoreError",
     "Waiver",
     "WindowClosed",
     "WindowNotOpen",
@@ -83,6 +88,7 @@ __all__ = [
     "load_definition",
     "load_state",
     "next_steps",
+    "open_store",
     "parse_definition",
     "read_histories",
     "read_history",

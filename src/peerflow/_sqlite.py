@@ -1,0 +1,170 @@
+"""The SQLite backend: one file, no server, safe for many processes on one machine.
+
+WAL mode lets readers go on while one writer writes; ``BEGIN IMMEDIATE`` takes the write lock
+before the transaction reads anything, so the version a write checks is the version it writes
+after; ``synchronous=FULL`` makes a commit durable before it returns; a busy timeout makes a
+second writer wait its turn instead of failing at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from peerflow._events import Event
+from peerflow._store import ProgrammeRow, StoreError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS definitions (
+    digest TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS programmes (
+    programme TEXT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    digest TEXT NOT NULL REFERENCES definitions (digest),
+    state TEXT NOT NULL,
+    next_seq INTEGER NOT NULL,
+    snapshot TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    programme TEXT NOT NULL REFERENCES programmes (programme),
+    seq INTEGER NOT NULL,
+    id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    UNIQUE (programme, seq)
+);
+"""
+
+_PROGRAMME_COLUMNS = "programme, definition, version, digest, state, next_seq, snapshot"
+
+
+class SQLiteTransaction:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+
+    def programme(self, programme: str) -> ProgrammeRow | None:
+        row = self.db.execute(
+            f"SELECT {_PROGRAMME_COLUMNS} FROM programmes WHERE programme = ?", (programme,)
+        ).fetchone()
+        return None if row is None else ProgrammeRow(*row)
+
+    def event_position(self, event_id: str) -> tuple[str, int] | None:
+        row = self.db.execute(
+            "SELECT programme, seq FROM events WHERE id = ?", (event_id,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def insert_events(self, events: Sequence[Event]) -> None:
+        self.db.executemany(
+            "INSERT INTO events (programme, seq, id, body) VALUES (?, ?, ?, ?)",
+            [(e.programme, e.seq, e.id, e.to_line()) for e in events],
+        )
+
+    def save_programme(self, row: ProgrammeRow, new: bool) -> None:
+        values = (row.definition, row.version, row.digest, row.state, row.next_seq, row.snapshot)
+        if new:
+            self.db.execute(
+                f"INSERT INTO programmes ({_PROGRAMME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (row.programme, *values),
+            )
+        else:
+            self.db.execute(
+                "UPDATE programmes SET definition = ?, version = ?, digest = ?, state = ?, "
+                "next_seq = ?, snapshot = ? WHERE programme = ?",
+                (*values, row.programme),
+            )
+
+    def save_definition(self, digest: str, definition_id: str, version: int, text: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO definitions (digest, id, version, text) VALUES (?, ?, ?, ?)",
+            (digest, definition_id, version, text),
+        )
+
+
+class SQLiteBackend:
+    """A store in one SQLite file; each thread gets its own connection."""
+
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 30_000) -> None:
+        self.path = str(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        with self._connection() as db:  # create the schema once, up front
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(
+                    self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000
+                )
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from None
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+            self._local.db = db
+        yield db
+
+    @contextmanager
+    def write(self, programme: str) -> Iterator[SQLiteTransaction]:
+        """A write transaction: the database's write lock is taken before anything is read."""
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield SQLiteTransaction(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error:
+                db.execute("ROLLBACK")
+                raise
+
+    def read_events(self, programme: str, start: int, stop: int | None) -> list[str]:
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT body FROM events WHERE programme = ? AND seq >= ? AND seq < ? ORDER BY seq",
+                (programme, start, stop if stop is not None else 2**62),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def programme(self, programme: str) -> ProgrammeRow | None:
+        with self._connection() as db:
+            return SQLiteTransaction(db).programme(programme)
+
+    def programmes(self) -> list[ProgrammeRow]:
+        with self._connection() as db:
+            rows = db.execute(
+                f"SELECT {_PROGRAMME_COLUMNS} FROM programmes ORDER BY programme"
+            ).fetchall()
+        return [ProgrammeRow(*r) for r in rows]
+
+    def definition_text(self, digest: str) -> str | None:
+        with self._connection() as db:
+            row = db.execute("SELECT text FROM definitions WHERE digest = ?", (digest,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def all_events(self, after: int) -> Iterator[tuple[int, str]]:
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT position, body FROM events WHERE position > ? ORDER BY position", (after,)
+            ).fetchall()
+        yield from ((int(p), str(b)) for p, b in rows)
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
