@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -71,3 +72,11 @@ def oriented(new_programme: Callable[[], Programme]) -> Programme:
         p.submit("availability_confirmation", at=cet(1, 12, hour), actor=who)
     p.fire("hold_orientation", at=cet(2, 1, 10), actor=FACILITATOR)
     return p
+
+
+def pytest_report_header() -> str:
+    """Say up front which store backends the contract suite runs on."""
+    url = os.environ.get("PEERFLOW_TEST_POSTGRES")
+    if url:
+        return f"store contract backends: sqlite, postgresql ({url})"
+    return "store contract backends: sqlite only (set PEERFLOW_TEST_POSTGRES for postgresql)"

@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -29,15 +30,12 @@ BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("PEERFLOW_TEST_POSTGRE
 
 
 def test_postgresql_is_tested_in_ci() -> None:
-    """Say loudly that the PostgreSQL half of the contract did not run.
-
-    Until the PostgreSQL backend lands (issue 6, in progress) this skips even in CI; once it
-    does, CI must set PEERFLOW_TEST_POSTGRES and this turns into an assertion there.
-    """
-    if "postgresql" not in BACKENDS:
+    """CI must run the PostgreSQL half of the contract; elsewhere, say loudly it did not."""
+    if os.environ.get("CI") == "true":
+        assert "postgresql" in BACKENDS, "CI must set PEERFLOW_TEST_POSTGRES (see .ci/run)"
+    elif "postgresql" not in BACKENDS:
         pytest.skip(
-            "PostgreSQL contract NOT RUN: the PostgreSQL backend is not built yet "
-            "(issue 6 in progress); only SQLite was tested"
+            "PostgreSQL contract NOT RUN: set PEERFLOW_TEST_POSTGRES=postgresql://... to run it"
         )
 
 
@@ -45,12 +43,19 @@ def test_postgresql_is_tested_in_ci() -> None:
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    else:  # pragma: no cover - needs a server
+    else:
         yield _fresh_postgres_schema(os.environ["PEERFLOW_TEST_POSTGRES"])
 
 
-def _fresh_postgres_schema(url: str) -> str:  # pragma: no cover - needs a server
-    raise NotImplementedError
+def _fresh_postgres_schema(url: str) -> str:
+    """A new, empty schema for one test, named in the URL's search_path."""
+    import psycopg  # noqa: PLC0415 - only with a server
+
+    schema = f"contract_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture
@@ -310,24 +315,25 @@ def test_many_processes_lose_nothing_and_duplicate_nothing(url: str) -> None:
 
 
 def _killed_mid_batch(url: str, ready: object) -> None:
-    from peerflow import _sqlite  # noqa: PLC0415 - patched only in this child
+    if url.startswith("sqlite"):
+        from peerflow._sqlite import SQLiteTransaction as transaction  # noqa: PLC0415, N813
+    else:
+        from peerflow._postgres import PostgresTransaction as transaction  # noqa: PLC0415, N813
 
-    original = _sqlite.SQLiteTransaction.insert_events
+    original = transaction.insert_events
 
     def insert_then_stall(self: object, events: object) -> None:
         original(self, events)  # type: ignore[arg-type]
         ready.set()  # type: ignore[attr-defined]
         time.sleep(60)  # killed here, inside the transaction, rows written but not committed
 
-    _sqlite.SQLiteTransaction.insert_events = insert_then_stall  # type: ignore[method-assign]
+    transaction.insert_events = insert_then_stall  # type: ignore[method-assign]
     with open_store(url) as mine:
         batch = [reschedule("p1", 1 + n, n) for n in range(500)]
         mine.append(batch, expected_version=1)
 
 
 def test_a_writer_killed_mid_batch_leaves_no_partial_batch(url: str) -> None:
-    if not url.startswith("sqlite"):  # pragma: no cover - each backend has its own hook
-        pytest.skip("the mid-batch hook below is SQLite's; the PostgreSQL one is in its tests")
     with open_store(url) as store:
         start(store)
     context = multiprocessing.get_context("spawn")

@@ -43,12 +43,13 @@ class StoreError(PeerflowError):
 class ConcurrencyError(StoreError):
     """Another writer appended first: ``current`` is the version now; re-read and retry."""
 
-    def __init__(self, programme: str, expected: int, current: int) -> None:
+    def __init__(self, programme: str, expected: int | None, current: int) -> None:
         self.programme = programme
         self.expected = expected
         self.current = current
+        was = f", not {expected}" if expected is not None else ""
         super().__init__(
-            f"programme '{programme}' is at version {current}, not {expected}: "
+            f"programme '{programme}' is at version {current}{was}: "
             "another writer got there first; re-read its state and try again"
         )
 
@@ -390,7 +391,9 @@ def open_store(url: str | None = None) -> Store:
     ``postgresql://user@host/db`` (PostgreSQL, with the ``postgres`` extra)."""
     url = url or DEFAULT_STORE
     if url.startswith(("postgresql://", "postgres://")):
-        raise StoreError("the PostgreSQL backend is not built yet; use a SQLite file")
+        from peerflow._postgres import PostgresBackend  # noqa: PLC0415 - an optional extra
+
+        return Store(PostgresBackend(url))
     from peerflow._sqlite import SQLiteBackend  # noqa: PLC0415 - it imports this module
 
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
