@@ -16,6 +16,7 @@ from peerflow._errors import StepBlocked
 from peerflow._events import Actor, Event, read_history
 from peerflow._render import deadlines_text, steps_text
 from peerflow._state import ProgrammeState
+from peerflow._store import Store, StoreError
 
 
 def _claim_text(event: Event, st: ProgrammeState) -> str:
@@ -99,22 +100,29 @@ def _show_refusal(out: TextIO, st: ProgrammeState, event: Event) -> None:
         out.write(f"  refused: {exc.reason}\n")
 
 
-def run_demo(compiled: CompiledDefinition, history: Path, out: TextIO) -> ProgrammeState:
-    """Replay ``history`` strictly, printing each stage; return the final state."""
+def run_demo(
+    compiled: CompiledDefinition, history: Path, out: TextIO, store: Store
+) -> ProgrammeState:
+    """Record ``history`` in ``store`` event by event, strictly, printing each stage."""
     events = [event for _, event in read_history(history)]
+    if any(row.programme == events[0].programme for row in store.programmes()):
+        raise StoreError(
+            f"programme '{events[0].programme}' is already in this store; "
+            "run the demo on another --db (or none, for a temporary one)"
+        )
     t = compiled.type
     out.write(f"peerflow demo: {t.title} ({t.id} v{t.version})\n")
     out.write(
         f"Example history: {history.name}, {len(events)} events, programme {events[0].programme}\n"
     )
-    st = compiled.start(events[0])
+    st = store.append([events[0]], expected_version=0, definition=compiled)
     people = ", ".join(f"{pid} ({role})" for pid, role in st.members())
     out.write(f"Participants: {people}\n")
     _show_stage(out, st, events[0])
     _show_refusal(out, st, events[0])
     out.write("What happened:\n")
     for event in events[1:]:
-        st = compiled.apply(st, event)
+        st = store.append([event], expected_version=st.version)
         out.write(_describe_event(event, st) + "\n")
         if event.type == "fire":
             _show_stage(out, st, event)
@@ -129,5 +137,9 @@ def run_demo(compiled: CompiledDefinition, history: Path, out: TextIO) -> Progra
                 f"  {claim.id}: {claim.claimant} claimed {claim.claimed} {currency}, "
                 f"reimbursable {claim.reimbursable}, {paid}\n"
             )
-    out.write(f"\nFinal state: {st.state}; {st.version} events applied strictly, none refused.\n")
+    stored = len(store.events(st.programme))
+    out.write(
+        f"\nFinal state: {st.state}; {stored} events in the store; "
+        f"{st.version} events applied strictly, none refused.\n"
+    )
     return st

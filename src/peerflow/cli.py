@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from peerflow import __version__
+from peerflow._cli_store import add_store_commands, next_in_store
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
 from peerflow._events import Event, parse_timestamp, read_history
@@ -33,6 +35,7 @@ from peerflow._render import (
     status_text,
 )
 from peerflow._replay import replay, replay_many, replay_programme
+from peerflow._store import StoreError, open_store
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -126,6 +129,8 @@ def _moment(text: str, option: str) -> datetime:
 
 def cmd_next(args: argparse.Namespace) -> int:
     at = _moment(args.at, "--at") if args.at else datetime.now(UTC).astimezone()
+    if not Path(args.history).is_file() and not args.history.endswith(".jsonl"):
+        return next_in_store(args, at)
     _, numbered = _programme_events(args.history, args.programme)
     compiled = definition(args.definition) if args.definition else definition_of(numbered[0][1])
     # As it stood at --at, replayed as an audit: real histories deviate, and still have a state.
@@ -235,7 +240,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from peerflow._demo import run_demo  # noqa: PLC0415 - only the demo needs it
 
     compiled: CompiledDefinition = definition(args.definition)
-    run_demo(compiled, example_path(compiled.id), sys.stdout)
+    with tempfile.TemporaryDirectory() as scratch:
+        url = args.db or str(Path(scratch) / "demo.sqlite3")
+        with open_store(url) as store:
+            where = args.db or "a temporary SQLite file (use --db FILE to keep it)"
+            print(f"Store: {where}")
+            run_demo(compiled, example_path(compiled.id), sys.stdout, store)
     return EXIT_OK
 
 
@@ -262,8 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("next", help="what may happen next in a programme, and what is due")
-    p.add_argument("history", metavar="HISTORY.jsonl")
+    p.add_argument(
+        "history", metavar="HISTORY.jsonl|PROGRAMME", help="a history file, or a programme in --db"
+    )
     p.add_argument("--programme", metavar="ID", help="which programme, if the file holds several")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="the store, for a PROGRAMME (default: $PEERFLOW_DB or peerflow.sqlite3)",
+    )
     p.add_argument(
         "--at",
         metavar="DATE|DATETIME",
@@ -321,8 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_replay)
 
+    add_store_commands(sub)
+
     p = sub.add_parser("demo", help="walk an example programme, stage by stage")
     p.add_argument("--definition", default="prospect-peer-mentoring", metavar="ID")
+    p.add_argument("--db", metavar="URL", help="record it in this store (default: a temporary one)")
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -336,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_PROBLEMS
-    except (HistoryError, EventError, LookupError, ValueError) as exc:
+    except (HistoryError, EventError, StoreError, LookupError, ValueError) as exc:
         _err(str(exc))
         return EXIT_PROBLEMS
     except BrokenPipeError:  # e.g. piped into head

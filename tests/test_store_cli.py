@@ -1,0 +1,150 @@
+"""The store on the command line: new, record, next, agenda, import, export, demo --db."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import peerflow
+from peerflow import open_store
+from peerflow.cli import example_path, main
+
+AT = datetime(2027, 3, 1, 12, tzinfo=timezone(timedelta(hours=1)))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_programme_run_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "store.sqlite3")
+    people = [
+        "-p",
+        "fac:facilitator",
+        "-p",
+        "m:mentor",
+        "-p",
+        "a:mentee",
+        "-p",
+        "f:finance_coordinator",
+    ]
+    code, out, _ = run(
+        capsys, "new", "prospect-peer-mentoring", "p1", *people, "--by", "fac",
+        "--at", "2027-01-11T09:00:00+01:00", "--db", db,
+    )  # fmt: skip
+    assert code == 0 and "state: preparation" in out
+    code, _, _ = run(
+        capsys, "schedule", "p1", "orientation_date", "2027-02-01", "--by", "fac",
+        "--at", "2027-01-11T10:00:00+01:00", "--db", db,
+    )  # fmt: skip
+    assert code == 0
+    code, _, err = run(
+        capsys,
+        "fire",
+        "p1",
+        "hold_orientation",
+        "--by",
+        "fac",
+        "--at",
+        "2027-02-01T10:00:00+01:00",
+        "--db",
+        db,
+    )
+    assert code == 1 and "is blocked: deliverable 'peer_learning_agreement' is missing" in err
+    code, _, err = run(
+        capsys, "submit", "p1", "peer_learning_agreement", "--by", "nobody", "--db", db
+    )
+    assert code == 1 and "'nobody' is not a participant of 'p1'" in err
+    code, _, err = run(
+        capsys, "submit", "p1", "peer_learning_agreement", "--by", "m", "--expect-version", "1",
+        "--at", "2027-01-12T10:00:00+01:00", "--db", db,
+    )  # fmt: skip
+    assert code == 1 and "is at version 2, not 1" in err
+    code, out, _ = run(
+        capsys, "next", "p1", "--db", db, "--at", "2027-01-12T10:00:00+01:00", "--json"
+    )
+    assert code == 0 and json.loads(out)["state"] == "preparation"
+    code, out, _ = run(capsys, "export", "--db", db)
+    assert [json.loads(line)["seq"] for line in out.splitlines()] == [0, 1]
+
+
+def cut_examples(at: datetime) -> list[peerflow.Event]:
+    """Every example, as far as it had got at ``at`` (the later ones) or halfway (the older)."""
+    events: list[peerflow.Event] = []
+    for definition_id in sorted(peerflow.builtin_files()):
+        history = [e for _, e in peerflow.read_history(example_path(definition_id))]
+        before = [e for e in history if e.at <= at]
+        events += before if len(before) < len(history) else history[: len(history) // 2]
+    return events
+
+
+def test_the_agenda_lists_what_the_engine_says_is_due(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = tmp_path / "cut.jsonl"
+    with history.open("w", encoding="utf-8") as stream:
+        peerflow.write_history(cut_examples(AT), stream)
+    db = str(tmp_path / "store.sqlite3")
+    code, out, _ = run(capsys, "import", str(history), "--db", db)
+    assert code == 0 and "imported 6 programme(s)" in out
+    within = timedelta(days=14)
+    expected = set()
+    with open_store(db) as store:
+        for row in store.programmes():
+            state = store.state(row.programme)
+            assert not state.terminal
+            for d in state.definition.deadlines(state, AT):
+                if d.due_at <= AT + within:
+                    expected.add((row.programme, d.kind, d.name, d.due_at.isoformat(), d.overdue))
+    assert any(item[-1] for item in expected) and any(not item[-1] for item in expected)
+    code, out, _ = run(
+        capsys, "agenda", "--db", db, "--at", AT.isoformat(), "--within", "14d", "--json"
+    )
+    listed = {
+        (i["programme"], i["kind"], i["name"], i["due_at"], i["overdue"]) for i in json.loads(out)
+    }
+    assert code == 0 and listed == expected
+    code, out, _ = run(capsys, "agenda", "--db", db, "--at", AT.isoformat(), "--within", "2w")
+    assert f"{len(expected)} item(s)" in out and "OVERDUE" in out
+
+
+def test_import_refuses_what_the_engine_refuses_and_keeps_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = [e for _, e in peerflow.read_history(example_path("mia-tutoring"))]
+    bad = [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))]
+    del bad[11]  # the waiver: the late upload after it is refused
+    bad = [
+        e
+        if e.seq < 11
+        else peerflow.Event(e.programme, e.seq - 1, e.id, e.at, e.actor, e.type, dict(e.payload))
+        for e in bad
+    ]
+    path = tmp_path / "mixed.jsonl"
+    with path.open("w", encoding="utf-8") as stream:
+        peerflow.write_history([*good, *bad], stream)
+    db = str(tmp_path / "store.sqlite3")
+    code, out, err = run(capsys, "import", str(path), "--db", db)
+    assert code == 1 and "imported 1 programme(s); 1 not imported" in out
+    assert "prospect-2027-ghent: not imported" in err and "window closed" in err
+    with open_store(db) as store:
+        assert [r.programme for r in store.programmes()] == [good[0].programme]
+
+
+def test_the_demo_records_in_the_store_it_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "demo.sqlite3")
+    code, out, _ = run(capsys, "demo", "--db", db)
+    assert code == 0 and "38 events in the store" in out
+    with open_store(db) as store:
+        assert len(store.events("prospect-2027-ghent")) == 38
+    code, _, err = run(capsys, "demo", "--db", db)
+    assert code == 1 and "already in this store" in err
