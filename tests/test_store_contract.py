@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -315,19 +315,34 @@ def test_many_processes_lose_nothing_and_duplicate_nothing(url: str) -> None:
 
 
 def _killed_mid_batch(url: str, ready: object) -> None:
-    if url.startswith("sqlite"):
-        from peerflow._sqlite import SQLiteTransaction as transaction  # noqa: PLC0415, N813
-    else:
-        from peerflow._postgres import PostgresTransaction as transaction  # noqa: PLC0415, N813
+    """Write a 500-event batch, and stall after the rows are sent but before COMMIT."""
 
-    original = transaction.insert_events
-
-    def insert_then_stall(self: object, events: object) -> None:
-        original(self, events)  # type: ignore[arg-type]
+    def stall() -> None:
         ready.set()  # type: ignore[attr-defined]
-        time.sleep(60)  # killed here, inside the transaction, rows written but not committed
+        time.sleep(60)  # killed here, inside the transaction: rows written, not committed
 
-    transaction.insert_events = insert_then_stall  # type: ignore[method-assign]
+    if url.startswith("sqlite"):
+        from peerflow._sqlite import SQLiteTransaction  # noqa: PLC0415 - patched in this child
+
+        original = SQLiteTransaction.insert_events
+
+        def insert_then_stall(self: SQLiteTransaction, events: Sequence[Event]) -> None:
+            original(self, events)
+            stall()
+
+        SQLiteTransaction.insert_events = insert_then_stall  # type: ignore[method-assign]
+    else:
+        from peerflow._postgres import PostgresTransaction  # noqa: PLC0415 - patched here
+
+        def write_then_stall(self: PostgresTransaction) -> None:
+            if not self.begun:
+                self.db.execute("BEGIN")
+            cur = self.db.cursor()
+            for sql, params, many in self.writes:  # what commit() sends, without COMMIT
+                (cur.executemany if many else cur.execute)(sql, params)
+            stall()
+
+        PostgresTransaction.commit = write_then_stall  # type: ignore[method-assign]
     with open_store(url) as mine:
         batch = [reschedule("p1", 1 + n, n) for n in range(500)]
         mine.append(batch, expected_version=1)

@@ -1,8 +1,9 @@
 """The PostgreSQL backend (psycopg 3): the same schema and behaviour as SQLite, many hosts.
 
-A write transaction first takes a transaction-scoped advisory lock on the programme, so the
-version it reads is the version it writes after (two writers of one programme queue; writers
-of different programmes do not). Just before inserting it locks the events table in EXCLUSIVE
+A write transaction reads the programme's row ``FOR UPDATE`` (a programme not created yet
+is guarded by an advisory lock on its name), so the version it reads is the version it writes
+after: two writers of one programme queue, writers of different programmes do not. Its writes
+go out with ``COMMIT`` in one pipeline, starting with a lock on the events table in EXCLUSIVE
 mode (readers go on): inserts then commit one at a time, so global positions follow commit
 order, which a reader tailing the table by position relies on. The unique keys on
 (programme, seq) and on the event id stay as the last line of defence.
@@ -55,49 +56,84 @@ _PROGRAMME_COLUMNS = "programme, definition, version, digest, state, next_seq, s
 
 
 class PostgresTransaction:
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
-        self.cur = cursor
+    """One write transaction, in as few round trips as the work allows.
+
+    ``BEGIN`` goes out with the first read; the writes are queued and go out with ``COMMIT``
+    in one pipeline. The programme's row is read ``FOR UPDATE``: that row lock serialises two
+    writers of one programme; a programme not created yet is guarded by an advisory lock on
+    its name.
+    """
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self.db = connection
+        self.begun = False
+        self.writes: list[tuple[str, Any, bool]] = []
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        cur = self.db.cursor()
+        if self.begun:
+            return cur.execute(sql, params).fetchone()
+        with self.db.pipeline():
+            self.db.execute("BEGIN")
+            cur.execute(sql, params)
+        self.begun = True
+        return cur.fetchone()
 
     def programme(self, programme: str) -> ProgrammeRow | None:
-        self.cur.execute(
-            f"SELECT {_PROGRAMME_COLUMNS} FROM programmes WHERE programme = %s", (programme,)
-        )
-        row = self.cur.fetchone()
+        query = f"SELECT {_PROGRAMME_COLUMNS} FROM programmes WHERE programme = %s FOR UPDATE"
+        row = self._one(query, (programme,))
+        if row is None:  # not there yet: queue behind any other creator of it, then look again
+            self._one("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (programme,))
+            row = self._one(query, (programme,))
         return None if row is None else ProgrammeRow(*row)
 
     def event_position(self, event_id: str) -> tuple[str, int] | None:
-        self.cur.execute("SELECT programme, seq FROM events WHERE id = %s", (event_id,))
-        row = self.cur.fetchone()
+        row = self._one("SELECT programme, seq FROM events WHERE id = %s", (event_id,))
         return None if row is None else (row[0], row[1])
 
     def insert_events(self, events: Sequence[Event]) -> None:
-        self.cur.execute("LOCK TABLE events IN EXCLUSIVE MODE")
-        self.cur.executemany(
-            "INSERT INTO events (programme, seq, id, body) VALUES (%s, %s, %s, %s)",
-            [(e.programme, e.seq, e.id, e.to_line()) for e in events],
-        )
+        self.writes.append(("LOCK TABLE events IN EXCLUSIVE MODE", None, False))
+        rows = [(e.programme, e.seq, e.id, e.to_line()) for e in events]
+        sql = "INSERT INTO events (programme, seq, id, body) VALUES (%s, %s, %s, %s)"
+        self.writes.append((sql, rows, True))
 
     def save_programme(self, row: ProgrammeRow, new: bool) -> None:
         values = (row.definition, row.version, row.digest, row.state, row.next_seq, row.snapshot)
         if new:
-            self.cur.execute(
-                f"INSERT INTO programmes ({_PROGRAMME_COLUMNS}) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (row.programme, *values),
+            sql = (
+                f"INSERT INTO programmes ({_PROGRAMME_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
             )
+            self.writes.append((sql, (row.programme, *values), False))
         else:
-            self.cur.execute(
+            sql = (
                 "UPDATE programmes SET definition = %s, version = %s, digest = %s, state = %s, "
-                "next_seq = %s, snapshot = %s WHERE programme = %s",
-                (*values, row.programme),
+                "next_seq = %s, snapshot = %s WHERE programme = %s"
             )
+            self.writes.append((sql, (*values, row.programme), False))
 
     def save_definition(self, digest: str, definition_id: str, version: int, text: str) -> None:
-        self.cur.execute(
+        sql = (
             "INSERT INTO definitions (digest, id, version, text) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (digest) DO NOTHING",
-            (digest, definition_id, version, text),
+            "ON CONFLICT (digest) DO NOTHING"
         )
+        self.writes.append((sql, (digest, definition_id, version, text), False))
+
+    def commit(self) -> None:
+        """The queued writes and ``COMMIT``, in one round trip."""
+        cur = self.db.cursor()
+        with self.db.pipeline():
+            if not self.begun:
+                self.db.execute("BEGIN")
+            for sql, params, many in self.writes:
+                if many:
+                    cur.executemany(sql, params)
+                else:
+                    cur.execute(sql, params)
+            self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self.db.execute("ROLLBACK")
 
 
 class PostgresBackend:
@@ -125,15 +161,17 @@ class PostgresBackend:
     @contextmanager
     def write(self, programme: str) -> Iterator[PostgresTransaction]:
         with self._connection() as db:
+            tx = PostgresTransaction(db)
             try:
-                with db.transaction(), db.cursor() as cur:
-                    cur.execute(
-                        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (programme,)
-                    )
-                    yield PostgresTransaction(cur)
+                yield tx
+                tx.commit()
             except psycopg.errors.UniqueViolation:  # the last line of defence
+                tx.rollback()
                 row = self.programme(programme)
                 raise ConcurrencyError(programme, None, row.next_seq if row else 0) from None
+            except BaseException:
+                tx.rollback()
+                raise
 
     def read_events(self, programme: str, start: int, stop: int | None) -> list[str]:
         with self._connection() as db:
@@ -145,8 +183,10 @@ class PostgresBackend:
         return [r[0] for r in rows]
 
     def programme(self, programme: str) -> ProgrammeRow | None:
-        with self._connection() as db, db.cursor() as cur:
-            return PostgresTransaction(cur).programme(programme)
+        with self._connection() as db:
+            query = f"SELECT {_PROGRAMME_COLUMNS} FROM programmes WHERE programme = %s"
+            row = db.execute(query, (programme,)).fetchone()
+        return None if row is None else ProgrammeRow(*row)
 
     def programmes(self) -> list[ProgrammeRow]:
         with self._connection() as db:

@@ -112,6 +112,7 @@ class Store:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self._definitions: dict[str, CompiledDefinition] = {}
 
     def close(self) -> None:
         self.backend.close()
@@ -349,10 +350,15 @@ class Store:
         return definition.fold(events)
 
     def _definition(self, row: ProgrammeRow) -> CompiledDefinition:
+        known = self._definitions.get(row.digest)
+        if known is not None:  # a digest names one text forever: no need to ask again
+            return known
         text = self.backend.definition_text(row.digest)
         if text is None:
             raise StoreError(f"the definition text of programme '{row.programme}' is missing")
-        return compile_text(text, f"{row.definition} (stored)")
+        compiled = compile_text(text, f"{row.definition} (stored)")
+        self._definitions[row.digest] = compiled
+        return compiled
 
     def _state(self, row: ProgrammeRow) -> ProgrammeState:
         return load_state(json.loads(row.snapshot), self._definition(row))
