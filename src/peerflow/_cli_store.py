@@ -189,12 +189,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _common(p: argparse.ArgumentParser, *, acting: bool = True) -> None:
+def _db_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
         metavar="URL",
         help=f"store: a SQLite file or postgresql://... (default: $PEERFLOW_DB or {DEFAULT_STORE})",
     )
+
+
+def _common(p: argparse.ArgumentParser, *, acting: bool = True) -> None:
+    _db_option(p)
     p.add_argument("--at", metavar="ISO-DATETIME", help="when, with offset (default: now)")
     if acting:
         p.add_argument("--by", required=True, metavar="ID", help="the participant acting")
@@ -249,13 +253,13 @@ def add_store_commands(sub: Any) -> None:
 
     p = sub.add_parser("import", help="load JSON Lines histories into the store (strictly)")
     p.add_argument("files", nargs="+", metavar="FILE.jsonl")
-    p.add_argument("--db", metavar="URL", help=f"store (default: $PEERFLOW_DB or {DEFAULT_STORE})")
+    _db_option(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", help="write the store's events as JSON Lines, in commit order")
     p.add_argument("--programme", metavar="ID", help="only this programme")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
-    p.add_argument("--db", metavar="URL", help=f"store (default: $PEERFLOW_DB or {DEFAULT_STORE})")
+    _db_option(p)
     p.set_defaults(func=cmd_export)
 
 

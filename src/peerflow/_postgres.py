@@ -24,24 +24,12 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     ) from exc
 
 from peerflow._events import Event
+from peerflow._sqlreads import PROGRAMME_COLUMNS, TABLES, SqlReads
 from peerflow._store import ConcurrencyError, ProgrammeRow, StoreError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS definitions (
-    digest TEXT PRIMARY KEY,
-    id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    text TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS programmes (
-    programme TEXT PRIMARY KEY,
-    definition TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    digest TEXT NOT NULL REFERENCES definitions (digest),
-    state TEXT NOT NULL,
-    next_seq INTEGER NOT NULL,
-    snapshot TEXT NOT NULL
-);
+SCHEMA = (
+    TABLES
+    + """
 CREATE TABLE IF NOT EXISTS events (
     position BIGSERIAL PRIMARY KEY,
     programme TEXT NOT NULL REFERENCES programmes (programme),
@@ -51,8 +39,7 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (programme, seq)
 );
 """
-
-_PROGRAMME_COLUMNS = "programme, definition, version, digest, state, next_seq, snapshot"
+)
 
 
 class PostgresTransaction:
@@ -80,7 +67,7 @@ class PostgresTransaction:
         return cur.fetchone()
 
     def programme(self, programme: str) -> ProgrammeRow | None:
-        query = f"SELECT {_PROGRAMME_COLUMNS} FROM programmes WHERE programme = %s FOR UPDATE"
+        query = f"SELECT {PROGRAMME_COLUMNS} FROM programmes WHERE programme = %s FOR UPDATE"
         row = self._one(query, (programme,))
         if row is None:  # not there yet: queue behind any other creator of it, then look again
             self._one("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (programme,))
@@ -101,7 +88,7 @@ class PostgresTransaction:
         values = (row.definition, row.version, row.digest, row.state, row.next_seq, row.snapshot)
         if new:
             sql = (
-                f"INSERT INTO programmes ({_PROGRAMME_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                f"INSERT INTO programmes ({PROGRAMME_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
             )
             self.writes.append((sql, (row.programme, *values), False))
         else:
@@ -136,8 +123,10 @@ class PostgresTransaction:
             self.db.execute("ROLLBACK")
 
 
-class PostgresBackend:
+class PostgresBackend(SqlReads):
     """A store in a PostgreSQL database; each thread gets its own connection."""
+
+    marker = "%s"
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -172,43 +161,3 @@ class PostgresBackend:
             except BaseException:
                 tx.rollback()
                 raise
-
-    def read_events(self, programme: str, start: int, stop: int | None) -> list[str]:
-        with self._connection() as db:
-            rows = db.execute(
-                "SELECT body FROM events WHERE programme = %s AND seq >= %s AND seq < %s "
-                "ORDER BY seq",
-                (programme, start, stop if stop is not None else 2**62),
-            ).fetchall()
-        return [r[0] for r in rows]
-
-    def programme(self, programme: str) -> ProgrammeRow | None:
-        with self._connection() as db:
-            query = f"SELECT {_PROGRAMME_COLUMNS} FROM programmes WHERE programme = %s"
-            row = db.execute(query, (programme,)).fetchone()
-        return None if row is None else ProgrammeRow(*row)
-
-    def programmes(self) -> list[ProgrammeRow]:
-        with self._connection() as db:
-            rows = db.execute(
-                f"SELECT {_PROGRAMME_COLUMNS} FROM programmes ORDER BY programme"
-            ).fetchall()
-        return [ProgrammeRow(*r) for r in rows]
-
-    def definition_text(self, digest: str) -> str | None:
-        with self._connection() as db:
-            row = db.execute("SELECT text FROM definitions WHERE digest = %s", (digest,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def all_events(self, after: int) -> Iterator[tuple[int, str]]:
-        with self._connection() as db:
-            rows = db.execute(
-                "SELECT position, body FROM events WHERE position > %s ORDER BY position", (after,)
-            ).fetchall()
-        yield from ((int(p), str(b)) for p, b in rows)
-
-    def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None

@@ -15,24 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from peerflow._events import Event
+from peerflow._sqlreads import PROGRAMME_COLUMNS, TABLES, SqlReads
 from peerflow._store import ProgrammeRow, StoreError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS definitions (
-    digest TEXT PRIMARY KEY,
-    id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    text TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS programmes (
-    programme TEXT PRIMARY KEY,
-    definition TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    digest TEXT NOT NULL REFERENCES definitions (digest),
-    state TEXT NOT NULL,
-    next_seq INTEGER NOT NULL,
-    snapshot TEXT NOT NULL
-);
+SCHEMA = (
+    TABLES
+    + """
 CREATE TABLE IF NOT EXISTS events (
     position INTEGER PRIMARY KEY AUTOINCREMENT,
     programme TEXT NOT NULL REFERENCES programmes (programme),
@@ -42,8 +30,7 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (programme, seq)
 );
 """
-
-_PROGRAMME_COLUMNS = "programme, definition, version, digest, state, next_seq, snapshot"
+)
 
 
 class SQLiteTransaction:
@@ -52,7 +39,7 @@ class SQLiteTransaction:
 
     def programme(self, programme: str) -> ProgrammeRow | None:
         row = self.db.execute(
-            f"SELECT {_PROGRAMME_COLUMNS} FROM programmes WHERE programme = ?", (programme,)
+            f"SELECT {PROGRAMME_COLUMNS} FROM programmes WHERE programme = ?", (programme,)
         ).fetchone()
         return None if row is None else ProgrammeRow(*row)
 
@@ -72,7 +59,7 @@ class SQLiteTransaction:
         values = (row.definition, row.version, row.digest, row.state, row.next_seq, row.snapshot)
         if new:
             self.db.execute(
-                f"INSERT INTO programmes ({_PROGRAMME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO programmes ({PROGRAMME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (row.programme, *values),
             )
         else:
@@ -89,7 +76,7 @@ class SQLiteTransaction:
         )
 
 
-class SQLiteBackend:
+class SQLiteBackend(SqlReads):
     """A store in one SQLite file; each thread gets its own connection."""
 
     def __init__(self, path: str | Path, busy_timeout_ms: int = 30_000) -> None:
@@ -131,40 +118,3 @@ class SQLiteBackend:
             except sqlite3.Error:
                 db.execute("ROLLBACK")
                 raise
-
-    def read_events(self, programme: str, start: int, stop: int | None) -> list[str]:
-        with self._connection() as db:
-            rows = db.execute(
-                "SELECT body FROM events WHERE programme = ? AND seq >= ? AND seq < ? ORDER BY seq",
-                (programme, start, stop if stop is not None else 2**62),
-            ).fetchall()
-        return [r[0] for r in rows]
-
-    def programme(self, programme: str) -> ProgrammeRow | None:
-        with self._connection() as db:
-            return SQLiteTransaction(db).programme(programme)
-
-    def programmes(self) -> list[ProgrammeRow]:
-        with self._connection() as db:
-            rows = db.execute(
-                f"SELECT {_PROGRAMME_COLUMNS} FROM programmes ORDER BY programme"
-            ).fetchall()
-        return [ProgrammeRow(*r) for r in rows]
-
-    def definition_text(self, digest: str) -> str | None:
-        with self._connection() as db:
-            row = db.execute("SELECT text FROM definitions WHERE digest = ?", (digest,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def all_events(self, after: int) -> Iterator[tuple[int, str]]:
-        with self._connection() as db:
-            rows = db.execute(
-                "SELECT position, body FROM events WHERE position > ? ORDER BY position", (after,)
-            ).fetchall()
-        yield from ((int(p), str(b)) for p, b in rows)
-
-    def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
