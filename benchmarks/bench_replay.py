@@ -37,7 +37,8 @@ from transitions import Machine, MachineError
 import peerflow
 from peerflow import Event, ProgrammeState, read_histories, replay
 from peerflow._bulk import no_cyclic_gc
-from peerflow._fastfold import FastFold
+from peerflow._events import Row, event_of
+from peerflow._fastfold import FastFold, Record
 from peerflow.synthetic import generate
 
 
@@ -74,16 +75,19 @@ def end_to_end(path: Path) -> None:
     replay(read_histories(path))
 
 
-def replay_fold(programmes: list[list[Event]]) -> None:
+def replay_fold(programmes: list[list[Row]]) -> None:
     """What the replay folds with: the fast path, and the engine's audit where it declines."""
     with no_cyclic_gc():
-        for events in programmes:
-            compiled = peerflow.definition(events[0].payload["definition"])
-            fast = FastFold(compiled, compiled.start(events[0]))
-            for event in events[1:]:
-                if not fast.take(event):
-                    with suppress(peerflow.EventError):  # an impossible step: replay skips it
-                        fast.load(compiled.audit(fast.state_now(), event)[0])
+        for rows in programmes:
+            first = event_of(rows[0])
+            compiled = peerflow.definition(first.payload["definition"])
+            fast = FastFold(compiled, compiled.start(first))
+            records: list[Record] = []
+            index, end = 1, len(rows)
+            while (index := fast.run(rows, index, records)) < end:
+                with suppress(peerflow.EventError):  # an impossible step: replay skips it
+                    fast.load(compiled.audit(fast.state_now(), event_of(rows[index]))[0])
+                index += 1
 
 
 class _Model:
@@ -147,11 +151,12 @@ def main() -> None:
 
         histories = read_histories(full)
         programmes = [histories.events[p] for p in histories.programmes]
+        rows = [histories.rows[p] for p in histories.programmes]
         machines = {
             d: bare_machine(peerflow.definition(d), conditions=True)
             for d in sorted(peerflow.builtin_files())
         }
-        fold = best(lambda: replay_fold(programmes), repeat)
+        fold = best(lambda: replay_fold(rows), repeat)
         through_machine = best(lambda: machine_replay(programmes, machines), repeat)
         print("\n2. the engine's fold vs the same histories through Machine.trigger")
         print(f"   fold            {events / fold:>12,.0f} events/s")

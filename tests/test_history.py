@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import pytest
 
 import peerflow
 from peerflow import HistoryError
-from peerflow._events import _checked_event, event_from_json, read_history_text
+from peerflow._events import _checked_event, event_from_json, read_history_text, row_of
 from peerflow.cli import example_path
 
 GOOD = (
@@ -55,3 +56,18 @@ def test_the_quick_envelope_pass_reads_lines_as_the_careful_one_does() -> None:
             assert quick == careful
             assert quick.at.utcoffset() == careful.at.utcoffset()
             assert quick.at.tzinfo is careful.at.tzinfo  # one shared zone per offset
+
+
+def test_histories_keep_rows_and_make_the_same_events_on_demand() -> None:
+    """Bulk reading keeps tuples; the events made from them are the ones a strict read gives."""
+    paths = [example_path(d) for d in sorted(peerflow.builtin_files())]
+    found = peerflow.read_histories(*paths)
+    assert not found.problems
+    for path in paths:
+        events = [event for _, event in peerflow.read_history(path)]
+        assert found.events[events[0].programme] == events
+        assert [row_of(e) for e in events] == found.rows[events[0].programme]
+    # adding an event later is seen by the next read of ``events``
+    extra = attrs.evolve(events[-1], seq=len(events), id="extra")
+    found.add(extra)
+    assert found.events[extra.programme][-1] == extra

@@ -139,6 +139,9 @@ class CompiledDefinition:
         self.deliverable_names = tuple(t.deliverables)
         self.deliverable_index = {name: i for i, name in enumerate(self.deliverable_names)}
         self._each = tuple(d.each for d in t.deliverables.values())
+        self._content_parts = {name: d.content for name, d in t.deliverables.items() if d.content}
+        self.completion_states = t.completion_states()
+        """Terminal states that mean completed (see :meth:`ProgrammeType.completion_states`)."""
         self._owing_roles = tuple(
             frozenset(self.role_index[r] for r in d.owed_by) for d in t.deliverables.values()
         )

@@ -1,28 +1,37 @@
 """The replay's fast path: conforming fire/submit/schedule events folded on local variables.
 
 Most events of a real history conform. For those, the replay need not build a
-``ProgrammeState`` per event nor collect blockers it will not find: it keeps the state's parts
-in local variables and checks the event against the compiled step tables (role, required
-deliverables as bitmasks, window instants from the cached boundaries). The moment any check
-does not pass, or the event is of a rarer kind (waivers, joins, claims, payments, structured
-content), it hands back to :meth:`CompiledDefinition.audit`, which decides and explains.
+``ProgrammeState`` or an ``Event`` per event nor collect blockers it will not find: it keeps
+the state's parts in local variables and checks the event (a plain tuple, a
+:data:`~peerflow._events.Row`) against the compiled step tables: role, quorum, required
+deliverables as bitmasks, structured content, and window instants worked out once per state.
+The moment any check does not pass, or the event is of a rarer kind (waivers, joins, claims,
+payments), :meth:`FastFold.run` stops and hands the event to :meth:`CompiledDefinition.audit`,
+which decides and explains.
 So the fast path only ever says "conforms, applied"; every deviation comes from the engine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from peerflow._calendar import local_date
+from peerflow._content import check_content
 from peerflow._engine import _DATE, _START, CompiledDefinition, _BoundRef, _StepSpec
-from peerflow._events import Event
+from peerflow._events import Row
 from peerflow._state import ProgrammeState
 
+Record = tuple[Row, str, str, bool, tuple[str, ...]]
+"""An event as replayed, compactly: the event, the state before and after, whether it was
+applied, and the kinds of its deviations."""
+
 _NOT_SET = object()  # an anchor date nobody scheduled: a blocker, so not for the fast path
+_CLOSED = (None, None, False)  # a window the fast path cannot vouch for
 
 
 class FastFold:
-    """One programme's state, unpacked; :meth:`take` applies an event if it plainly conforms."""
+    """One programme's state, unpacked; :meth:`run` applies events while they plainly conform."""
 
     def __init__(self, compiled: CompiledDefinition, st: ProgrammeState) -> None:
         self.compiled = compiled
@@ -30,24 +39,26 @@ class FastFold:
         self.submit = compiled._submit
         self.schedule = compiled._schedule
         self.width = len(compiled.deliverable_names)
+        self.each = compiled._each
         self.events_count = len(compiled.event_names)
-        self.structured = frozenset(
-            name for name, d in compiled.type.deliverables.items() if d.content
-        )
+        self.parts = compiled._content_parts
         self.load(st)
 
     def load(self, st: ProgrammeState) -> None:
         """Start again from a state the engine made (after a fallback)."""
         self.st = st
+        self.programme = st.programme
         self.state = st.state
         self.submitted = st.submitted
         self.marks = list(st.marks)
         self.version = st.version
         self.last_at = st.last_at
+        self.roles = st.roles
         self.who = {pid: (i, role) for i, (pid, role) in enumerate(st.members())}
         self.layout = self.compiled.layout(st)
         self.blocked = bool(st.waivers)  # waivers change what blocks: leave them to the engine
         self.days: dict[tuple[int, int], object] = {}
+        self.windows: dict[int, tuple[datetime | None, datetime | None, bool]] = {}
         self.changed = False
 
     def state_now(self) -> ProgrammeState:
@@ -90,19 +101,21 @@ class FastFold:
         self.days[key] = day
         return day
 
-    def _in_window(self, spec: _StepSpec, at: datetime) -> bool:
+    def _window(self, spec: _StepSpec) -> tuple[datetime | None, datetime | None, bool]:
+        """``(opens_at, closes_at, known)`` of a step's window as the marks stand now."""
         compiled, st = self.compiled, self.st
+        opens_at = closes_at = None
         ref = spec.opens
         if ref is not None:
             day = self._day(ref)
-            if type(day) is not date or at < compiled._instant(ref, day, st, closing=False):
-                return False
-        closes_at = None
+            if type(day) is not date:
+                return _CLOSED
+            opens_at = compiled._instant(ref, day, st, closing=False)
         ref = spec.closes
         if ref is not None:
             day = self._day(ref)
             if day is _NOT_SET:
-                return False
+                return _CLOSED
             if day is not None:
                 closes_at = compiled._instant(ref, day, st, closing=True)  # type: ignore[arg-type]
         deadline_ref = compiled._deadline
@@ -112,59 +125,93 @@ class FastFold:
                 deadline = compiled._instant(deadline_ref, day, st, closing=True)
                 if closes_at is None or deadline < closes_at:
                     closes_at = deadline
-        return closes_at is None or at < closes_at
+        return opens_at, closes_at, True
 
-    def _allowed(self, spec: _StepSpec, event: Event, role: str) -> bool:
-        if role not in spec.roleset or spec.quorum:
+    def _allowed(self, spec: _StepSpec, at: datetime, role: str, submitted: int) -> bool:
+        if role not in spec.roleset:
             return False
-        submitted, owed_by = self.submitted, self.layout.owed
-        each = self.compiled._each
+        for role_index, _, least in spec.quorum:
+            if self.roles.count(role_index) < least:
+                return False
+        owed_by, each = self.layout.owed, self.each
         for d in spec.requires:
             owed = owed_by[d]
             if (owed & ~submitted) if each[d] else (owed and not owed & submitted):
                 return False
-        return self._in_window(spec, event.at)
+        window = self.windows.get(id(spec))
+        if window is None:
+            window = self.windows[id(spec)] = self._window(spec)
+        opens_at, closes_at, known = window
+        return (
+            known and (opens_at is None or at >= opens_at) and (closes_at is None or at < closes_at)
+        )
 
-    def take(self, event: Event) -> bool:
-        """Apply ``event`` if it plainly conforms; False leaves everything as it was."""
-        if self.blocked or event.seq != self.version or event.programme != self.st.programme:
-            return False
-        at = event.at
-        if at.tzinfo is None or at < self.last_at:
-            return False
-        member = self.who.get(event.actor.id)
-        if member is None or member[1] != event.actor.role:
-            return False
-        kind, payload = event.type, event.payload
-        if kind == "fire":
-            spec = self.fire[self.state].get(payload.get("event"))  # type: ignore[arg-type]
-            if spec is None or not self._allowed(spec, event, member[1]):
-                return False
-            self.marks[spec.index] = at
-            self.state = spec.dest  # type: ignore[assignment]
-            self.days.clear()
-        elif kind == "submit":
-            name = payload.get("deliverable")
-            spec = self.submit[self.state].get(name)  # type: ignore[arg-type]
-            if spec is None or name in self.structured or not self._allowed(spec, event, member[1]):
-                return False
-            self.submitted |= 1 << (member[0] * self.width + spec.index)
-        elif kind == "schedule":
-            spec = self.schedule[self.state].get(payload.get("date"))  # type: ignore[arg-type]
-            value = payload.get("value")
-            if spec is None or not isinstance(value, str) or member[1] not in spec.roleset:
-                return False
-            try:
-                day = date.fromisoformat(value)
-            except ValueError:
-                return False
-            if not self._allowed(spec, event, member[1]):
-                return False
-            self.marks[self.events_count + spec.index] = day
-            self.days.clear()
-        else:
-            return False
-        self.version += 1
-        self.last_at = at
-        self.changed = True
-        return True
+    def run(self, rows: Sequence[Row], start: int, records: list[Record]) -> int:
+        """Apply ``rows[start:]`` for as long as they plainly conform, adding a record for
+        each; returns the index of the first row that does not (``len(rows)`` if none).
+
+        One call folds a whole run of events on local variables: a method call and a dozen
+        attribute reads per event would cost as much as the checks themselves.
+        """
+        if self.blocked:  # waivers change what blocks: leave them to the engine
+            return start
+        fire, submit, schedule, parts_of = self.fire, self.submit, self.schedule, self.parts
+        who, programme, marks, width = self.who, self.programme, self.marks, self.width
+        allowed, add = self._allowed, records.append
+        state, version, last_at, submitted = self.state, self.version, self.last_at, self.submitted
+        i, end = start, len(rows)
+        while i < end:
+            row = rows[i]
+            row_programme, seq, _, at, role, actor, kind, payload = row
+            if seq != version or row_programme != programme or at.tzinfo is None:
+                break
+            if at < last_at:
+                break
+            member = who.get(actor)
+            if member is None or member[1] != role:
+                break
+            before = state
+            if kind == "submit":
+                name = payload.get("deliverable")
+                spec = submit[state].get(name) if type(name) is str else None
+                if spec is None or not allowed(spec, at, role, submitted):
+                    break
+                parts = parts_of.get(spec.name)
+                if parts and check_content(spec.name, parts, payload.get("content")) is not None:
+                    break
+                submitted |= 1 << (member[0] * width + spec.index)
+            elif kind == "fire":
+                name = payload.get("event")
+                spec = fire[state].get(name) if type(name) is str else None
+                if spec is None or not allowed(spec, at, role, submitted):
+                    break
+                marks[spec.index] = at
+                state = spec.dest  # type: ignore[assignment]
+                self.days.clear()
+                self.windows.clear()
+            elif kind == "schedule":
+                name = payload.get("date")
+                spec = schedule[state].get(name) if type(name) is str else None
+                value = payload.get("value")
+                if spec is None or type(value) is not str:
+                    break
+                try:
+                    day = date.fromisoformat(value)
+                except ValueError:
+                    break
+                if not allowed(spec, at, role, submitted):
+                    break
+                marks[self.events_count + spec.index] = day
+                self.days.clear()
+                self.windows.clear()
+            else:
+                break
+            add((row, before, state, True, ()))
+            version += 1
+            last_at = at
+            i += 1
+        if i > start:
+            self.state, self.version, self.last_at = state, version, last_at
+            self.submitted = submitted
+            self.changed = True
+        return i

@@ -6,18 +6,33 @@ type, a missing field, a timestamp without offset, a gap or a duplicate in ``seq
 reported with its file and line; the programme it belongs to keeps the events before it and
 is marked as cut there, and every other programme is read as usual. Nothing is dropped
 without a report.
+
+Events are kept as plain tuples (:data:`peerflow._events.Row`) and made into
+:class:`Event` objects only when :attr:`Histories.events` is asked for: replay reads the
+tuples, and building an object per event would cost more than reading the line.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from peerflow._bulk import no_cyclic_gc
 from peerflow._errors import HistoryError
-from peerflow._events import Event, iter_lines
+from peerflow._events import (
+    Event,
+    Row,
+    bad_envelope,
+    event_from_json,
+    event_of,
+    not_json,
+    quick_row,
+    row_of,
+)
 
 
 @attrs.define
@@ -25,46 +40,84 @@ class Histories:
     """Programmes' events by programme id, and every problem met while reading them.
 
     ``cut`` holds, for each programme whose history breaks off, the first problem that broke
-    it; its events after that line are left out (and counted in the problem's message).
+    it; its events after that line are left out (and counted in ``left_out``).
     """
 
-    events: dict[str, list[Event]] = attrs.field(factory=dict)
     problems: list[HistoryError] = attrs.field(factory=list)
     cut: dict[str, HistoryError] = attrs.field(factory=dict)
     left_out: dict[str, int] = attrs.field(factory=dict)
+    rows: dict[str, list[Row]] = attrs.field(factory=dict)
+    """Each programme's events as tuples, in ``seq`` order (what replay reads)."""
+    _open: dict[str, list[Row]] = attrs.field(factory=dict, init=False, repr=False)
+    _events: dict[str, list[Event]] | None = attrs.field(default=None, init=False, repr=False)
+
+    @property
+    def events(self) -> dict[str, list[Event]]:
+        """Each programme's events as :class:`Event` objects (made on first use)."""
+        if self._events is None:
+            self._events = {p: [event_of(r) for r in rows] for p, rows in self.rows.items()}
+        return self._events
 
     @property
     def programmes(self) -> list[str]:
         """Programme ids in sorted order: the order every result is reported in."""
-        return sorted(self.events.keys() | self.cut.keys())
+        return sorted(self.rows)
 
     def add_lines(self, lines: Iterable[str], file: str) -> None:
-        for number, item in iter_lines(lines, file):
-            if isinstance(item, HistoryError):
-                self.problems.append(item)
-                if item.programme is not None:
-                    self._cut(item.programme, item)
+        self._events = None
+        loads, quick, still_open = json.loads, quick_row, self._open
+        for number, line in enumerate(lines, start=1):
+            try:
+                data = loads(line)
+            except ValueError as exc:
+                if line.strip():
+                    self.problems.append(not_json(exc, file, number))
+                continue
+            row = quick(data)
+            if row is not None:
+                known = still_open.get(row[0])
+                if known is not None and row[1] == len(known):
+                    known.append(row)  # the common case: the next event of a programme
+                    continue
+                self._add_row(row, file, number)
             else:
-                self.add(item, file, number)
+                self._add_checked(data, file, number)
+
+    def _add_checked(self, data: Any, file: str, line: int) -> None:
+        try:
+            event = event_from_json(data)
+        except ValueError as exc:
+            problem = bad_envelope(exc, data, file, line)
+            self.problems.append(problem)
+            if problem.programme is not None:
+                self._cut(problem.programme, problem)
+            return
+        self._add_row(row_of(event), file, line)
 
     def add(self, event: Event, file: str = "<events>", line: int = 0) -> None:
         """One event, checked against the programme's ``seq`` order so far."""
-        programme = event.programme
-        if programme in self.cut:
-            self.left_out[programme] = self.left_out.get(programme, 0) + 1
-            return
-        known = self.events.setdefault(programme, [])
+        self._events = None
+        self._add_row(row_of(event), file, line)
+
+    def _add_row(self, row: Row, file: str, line: int) -> None:
+        programme, seq = row[0], row[1]
+        known = self._open.get(programme)
+        if known is None:
+            if programme in self.cut:
+                self.left_out[programme] = self.left_out.get(programme, 0) + 1
+                return
+            known = self.rows[programme] = self._open[programme] = []
         expected = len(known)
-        if event.seq == expected:
-            known.append(event)
+        if seq == expected:
+            known.append(row)
             return
-        if event.seq < expected:
-            same = known[event.seq].id == event.id
-            message = f"programme '{programme}': seq {event.seq} again" + (
+        if seq < expected:
+            same = known[seq][2] == row[2]
+            message = f"programme '{programme}': seq {seq} again" + (
                 " (the same event id: a repeated write)" if same else " (a duplicate)"
             )
         else:
-            message = f"programme '{programme}': expected seq {expected}, got {event.seq} (a gap)"
+            message = f"programme '{programme}': expected seq {expected}, got {seq} (a gap)"
         problem = HistoryError(file, line, message, programme)
         self.problems.append(problem)
         self._cut(programme, problem)
@@ -72,7 +125,8 @@ class Histories:
 
     def _cut(self, programme: str, problem: HistoryError) -> None:
         self.cut.setdefault(programme, problem)
-        self.events.setdefault(programme, [])
+        self.rows.setdefault(programme, [])
+        self._open.pop(programme, None)
 
 
 def read_histories(*paths: str | Path) -> Histories:

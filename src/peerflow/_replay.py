@@ -10,10 +10,10 @@ sorted by programme id, deviations in ``seq`` order: the same input gives the sa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 import attrs
 
@@ -22,8 +22,8 @@ from peerflow._bulk import no_cyclic_gc
 from peerflow._calendar import is_working_day, local_date
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import EventError, HistoryError, StepNotAvailable
-from peerflow._events import Event
-from peerflow._fastfold import FastFold
+from peerflow._events import Event, Row, event_of, row_of
+from peerflow._fastfold import FastFold, Record
 from peerflow._history import Histories, histories_of
 from peerflow._model import Bound
 from peerflow._programme import definition_of
@@ -100,6 +100,68 @@ class EventRecord:
     deviations: tuple[str, ...] = ()
 
 
+class EventRecords(Sequence[EventRecord]):
+    """A programme's replayed events; each :class:`EventRecord` is made when first read.
+
+    Replaying ten thousand programmes makes a quarter of a million records that a summary
+    or a per-programme export never looks at one by one.
+    """
+
+    __slots__ = ("_made", "_records")
+
+    def __init__(self, records: Sequence[Record]) -> None:
+        self._records = records
+        self._made: tuple[EventRecord, ...] | None = None
+
+    def _all(self) -> tuple[EventRecord, ...]:
+        if self._made is None:
+            self._made = tuple(
+                EventRecord(
+                    row[1],
+                    row[3],
+                    row[6],
+                    _step_name(row[6], row[7]),
+                    row[5],
+                    row[4],
+                    before,
+                    after,
+                    applied,
+                    kinds,
+                )
+                for row, before, after, applied, kinds in self._records
+            )
+        return self._made
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @overload
+    def __getitem__(self, index: int) -> EventRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[EventRecord, ...]: ...
+    def __getitem__(self, index: int | slice) -> EventRecord | tuple[EventRecord, ...]:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[EventRecord]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EventRecords):
+            return self._all() == other._all()
+        if isinstance(other, tuple):
+            return self._all() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return f"EventRecords({list(self._all())!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (EventRecords, (list(self._records),))
+
+
 @attrs.frozen
 class ProgrammeReplay:
     """One programme's replay: where it ended, whether it completed, and each deviation.
@@ -113,7 +175,7 @@ class ProgrammeReplay:
     state: str | None
     completed: bool
     ended: bool
-    events: tuple[EventRecord, ...]
+    events: Sequence[EventRecord]
     deviations: tuple[Deviation, ...]
     problems: tuple[HistoryError, ...] = ()
     left_out: int = 0
@@ -185,16 +247,20 @@ class ProgrammeReplay:
 
 
 def _step_of(event: Event) -> str:
-    key = _NAME_KEYS.get(event.type)
+    return _step_name(event.type, event.payload)
+
+
+def _step_name(kind: str, payload: Mapping[str, Any]) -> str:
+    key = _NAME_KEYS.get(kind)
     if key is not None:
-        return f"{event.type} {event.payload.get(key)}"
-    if event.type == "waive":
-        target = event.payload.get("step")
+        return f"{kind} {payload.get(key)}"
+    if kind == "waive":
+        target = payload.get("step")
         if isinstance(target, dict):
             return f"waive {target.get('kind')} {target.get('name')}"
-    if event.type == "join":
-        return f"join {event.payload.get('role')}"
-    return event.type  # start, claim, pay: the claim's id is in the detail
+    if kind == "join":
+        return f"join {payload.get('role')}"
+    return kind  # start, claim, pay: the claim's id is in the detail
 
 
 def _unknown_name(compiled: CompiledDefinition, event: Event) -> bool:
@@ -273,71 +339,60 @@ def replay_programme(
 
     ``until`` stops before the first event after that moment: the programme as it stood then.
     """
-    programme = events[0].programme if events else (problems[0].programme if problems else "")
     if until is not None:
         events = [e for e in events if e.at <= until]
-    base = ProgrammeReplay(
-        programme or "", None, None, False, False, (), (), tuple(problems), left_out
-    )
-    if not events:
-        return base
-    first = events[0]
+    return _replay_rows([row_of(e) for e in events], definition, problems, left_out)
+
+
+def _replay_rows(
+    rows: Sequence[Row],
+    definition: CompiledDefinition | None,
+    problems: Sequence[HistoryError] = (),
+    left_out: int = 0,
+) -> ProgrammeReplay:
+    programme = rows[0][0] if rows else (problems[0].programme if problems else None)
+    problems = tuple(problems)
+    if not rows:
+        nothing: tuple[Deviation, ...] = ()
+        return ProgrammeReplay(
+            programme or "", None, None, False, False, (), nothing, problems, left_out
+        )
+    first = event_of(rows[0])
     try:
         compiled = definition if definition is not None else definition_of(first)
         st = compiled.start(first)
     except (EventError, LookupError) as exc:
         deviation = Deviation(first.seq, "invalid", _step_of(first), str(exc))
-        return attrs.evolve(base, deviations=(deviation,))
-    records = [
-        EventRecord(
-            first.seq,
-            first.at,
-            "start",
-            "start",
-            first.actor.id,
-            first.actor.role,
-            "",
-            st.state,
-            True,
+        return ProgrammeReplay(
+            first.programme, None, None, False, False, (), (deviation,), problems, left_out
         )
-    ]
+    records: list[Record] = [(rows[0], "", st.state, True, ())]
     deviations: list[Deviation] = []
     fast = FastFold(compiled, st)
-    for event in events[1:]:
-        step = _step_of(event)
-        before = fast.state
-        kinds: tuple[str, ...] = ()
-        applied = fast.take(event)
-        if not applied:
-            st, applied, found = _audited(compiled, fast.state_now(), event, step)
-            fast.load(st)
-            deviations.extend(found)
-            kinds = tuple(d.kind for d in found)
-        records.append(
-            EventRecord(
-                event.seq,
-                event.at,
-                event.type,
-                step,
-                event.actor.id,
-                event.actor.role,
-                before,
-                fast.state,
-                applied,
-                kinds,
-            )
-        )
+    index, end = 1, len(rows)
+    while True:
+        index = fast.run(rows, index, records)
+        if index >= end:
+            break
+        row = rows[index]
+        before, event = fast.state, event_of(row)
+        st, applied, found = _audited(compiled, fast.state_now(), event, _step_of(event))
+        fast.load(st)
+        deviations.extend(found)
+        records.append((row, before, fast.state, applied, tuple(d.kind for d in found)))
+        index += 1
     st = fast.state_now()
-    t = compiled.type
-    return attrs.evolve(
-        base,
-        definition=compiled.id,
-        state=st.state,
-        completed=st.state in t.completion_states(),
-        ended=st.terminal,
-        events=tuple(records),
-        deviations=tuple(deviations),
-        final=st,
+    return ProgrammeReplay(
+        st.programme,
+        compiled.id,
+        st.state,
+        st.state in compiled.completion_states,
+        st.terminal,
+        EventRecords(records),
+        tuple(deviations),
+        problems,
+        left_out,
+        st,
     )
 
 
@@ -372,7 +427,7 @@ def _skipped(st: ProgrammeState, event: Event) -> ProgrammeState:
     return attrs.evolve(st, version=st.version + 1, last_at=max(st.last_at, event.at))
 
 
-_Job = tuple[list[Event], list[HistoryError], int]
+_Job = tuple[list[Row], list[HistoryError], int]
 
 
 def _jobs(found: Histories) -> list[_Job]:
@@ -381,7 +436,7 @@ def _jobs(found: Histories) -> list[_Job]:
         problems.setdefault(problem.programme, []).append(problem)
     return [
         (
-            found.events.get(programme, []),
+            found.rows.get(programme, []),
             problems.get(programme, []),
             found.left_out.get(programme, 0),
         )
@@ -392,8 +447,7 @@ def _jobs(found: Histories) -> list[_Job]:
 def _replay_jobs(jobs: list[_Job], definition: CompiledDefinition | None) -> list[ProgrammeReplay]:
     with no_cyclic_gc():
         return [
-            replay_programme(events, definition, problems=problems, left_out=left_out)
-            for events, problems, left_out in jobs
+            _replay_rows(rows, definition, problems, left_out) for rows, problems, left_out in jobs
         ]
 
 
@@ -411,10 +465,8 @@ def replay(
     jobs = _jobs(found)
     results = []
     with no_cyclic_gc():
-        for done, (events, problems, left_out) in enumerate(jobs, start=1):
-            results.append(
-                replay_programme(events, definition, problems=problems, left_out=left_out)
-            )
+        for done, (rows, problems, left_out) in enumerate(jobs, start=1):
+            results.append(_replay_rows(rows, definition, problems, left_out))
             if progress is not None and (done % 500 == 0 or done == len(jobs)):
                 progress(done, len(jobs))
     unattributed = tuple(p for p in found.problems if p.programme is None)

@@ -31,9 +31,7 @@ INJECTABLE = tuple(
     if kind
     not in {
         "missing_receipts",
-        "incomplete_content",
         "date_not_scheduled",
-        "too_few_participants",
         "participant_limit",
         "invalid",
     }
@@ -67,7 +65,16 @@ class Synthetic:
 class _Walk:
     """One programme being generated."""
 
-    def __init__(self, d: CompiledDefinition, programme: str, rng: random.Random, start: datetime):
+    def __init__(
+        self,
+        d: CompiledDefinition,
+        programme: str,
+        rng: random.Random,
+        start: datetime,
+        short: str | None = None,
+    ):
+        """``short`` names a role that joins later to start one participant short of its
+        minimum, so the step that needs them all can be taken too early."""
         self.d, self.rng, self.programme = d, rng, programme
         t = d.type
         self.cast: list[Actor] = []
@@ -76,6 +83,8 @@ class _Walk:
             if role.max is not None:
                 count = min(count, role.max)
             count += rng.random() < 0.3 and (role.max is None or count < role.max)
+            if name == short:
+                count = role.min - 1
             self.cast.extend(Actor(name, f"{programme}-{name}-{i + 1}") for i in range(count))
         self.cast = [a for a in self.cast if t.roles[a.role].max != 0]
         first = Event(
@@ -312,6 +321,28 @@ class _Walk:
                     return [event]
         return None
 
+    def _incomplete_content(self) -> list[Event] | None:
+        for actor, step in self._candidates(self.at):
+            if step.kind != SUBMIT or not step.allowed or actor.id not in step.owed_by:
+                continue
+            payload = self.payload(step, self.at)
+            content = payload.get("content")
+            if isinstance(content, dict) and content:
+                dropped = sorted(content)[self.rng.randrange(len(content))]
+                payload["content"] = {k: v for k, v in content.items() if k != dropped}
+                event = self.event(actor, SUBMIT, payload, self.at)
+                if self._only(event, "incomplete_content"):
+                    return [event]
+        return None
+
+    def _too_few_participants(self) -> list[Event] | None:
+        for actor, step in self._candidates(self.at):
+            if step.kind == FIRE and [b.kind for b in step.blockers] == ["too_few_participants"]:
+                event = self.event(actor, FIRE, {"event": step.name}, self.at)
+                if self._only(event, "too_few_participants"):
+                    return [event]
+        return None
+
     def _impossible(self) -> list[Event] | None:
         offered = {s.name for s in self.d.next_steps(self.st, self.at) if s.kind == FIRE}
         for name in self.d.event_names:
@@ -355,17 +386,21 @@ def generate(
     rng = random.Random(f"{definition.id}:{seed}")
     first = start or datetime(2027, 1, 11, 9, tzinfo=ZoneInfo(definition.type.timezone))
     name = prefix or definition.id
+    t = definition.type
+    short_role = next((r for r, role in t.roles.items() if role.joins_later and role.min > 0), None)
     events: list[Event] = []
     injected: list[Injected] = []
     programmes: list[str] = []
     deviant = 0
     for i in range(count):
         programme = f"{name}-{seed}-{i:06d}"
-        walk = _Walk(definition, programme, rng, first + timedelta(days=rng.randint(0, 700)))
+        started = first + timedelta(days=rng.randint(0, 700))
         kind = None
         if kinds and rng.random() < deviation_share:
             kind = kinds[deviant % len(kinds)]
             deviant += 1
+        short = short_role if kind == "too_few_participants" else None
+        walk = _Walk(definition, programme, rng, started, short)
         steps_before = rng.randint(1, 12)
         taken = 0
         while True:
@@ -374,9 +409,12 @@ def generate(
                 if seq is not None:
                     injected.append(Injected(programme, seq, kind))
                     kind = None
-            if not walk.conforming_step():
+            if walk.conforming_step():
+                taken += 1
+            elif kind is not None and taken < steps_before:
+                steps_before = taken  # stuck before the deviation: try it here
+            else:
                 break
-            taken += 1
         events.extend(walk.events)
         programmes.append(programme)
     return Synthetic(tuple(events), tuple(injected), tuple(programmes))
