@@ -208,3 +208,91 @@ def test_the_fast_path_changes_nothing(definition_id: str, monkeypatch: pytest.M
     assert fast == slow
     assert [p.final for p in fast] == [p.final for p in slow]
     assert json.dumps([p.to_dict() for p in fast]) == json.dumps([p.to_dict() for p in slow])
+
+
+_NAME_KEY = {"fire": "event", "submit": "deliverable", "schedule": "date"}
+
+
+def at_window_edges(events: list[peerflow.Event], rng: random.Random) -> list[peerflow.Event]:
+    """The same history with about half its timed events moved onto a window edge (the
+    instant it opens or closes, or a microsecond before), where they keep their order."""
+    compiled = peerflow.definition(events[0].payload["definition"])
+    st = compiled.start(events[0])
+    out = [events[0]]
+    tick = timedelta(microseconds=1)
+    for i, original in enumerate(events[1:], start=1):
+        event = original
+        key = _NAME_KEY.get(event.type)
+        edges: list[datetime] = []
+        for step in compiled.next_steps(st, event.at, event.actor) if key else []:
+            if step.kind == event.type and step.name == event.payload.get(key):
+                edges += [
+                    e + d for e in (step.opens_at, step.closes_at) if e for d in (-tick, 0 * tick)
+                ]
+        following = events[i + 1].at if i + 1 < len(events) else None
+        edges = [e for e in edges if e >= out[-1].at and (following is None or e <= following)]
+        if edges and rng.random() < 0.5:
+            event = attrs.evolve(event, at=rng.choice(edges))
+        out.append(event)
+        try:
+            st = compiled.audit(st, event)[0]
+        except peerflow.EventError:
+            st = attrs.evolve(st, version=st.version + 1, last_at=max(st.last_at, event.at))
+    return out
+
+
+@pytest.mark.parametrize("definition_id", BUILTINS)
+def test_the_fast_path_agrees_at_window_edges(
+    definition_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events a microsecond either side of a window's edge: the fast path takes exactly the
+    ones the engine finds conforming (taking one more would hide a deviation)."""
+    rng = random.Random(definition_id)
+    synthetic = generate(peerflow.definition(definition_id), 40, seed=21, deviation_share=0.3)
+    by_programme: dict[str, list[peerflow.Event]] = defaultdict(list)
+    for event in synthetic.events:
+        by_programme[event.programme].append(event)
+    events = [e for p in sorted(by_programme) for e in at_window_edges(by_programme[p], rng)]
+    fast, slow = replay(events), without_fast_path(monkeypatch, events)
+    assert fast == slow
+    assert [p.final for p in fast] == [p.final for p in slow]
+    moved = sum(a.at != b.at for a, b in zip(events, synthetic_order(synthetic), strict=True))
+    if compiled_has_windows(definition_id):
+        assert moved > 10
+        edge_kinds = {d.kind for p in fast for d in p.deviations}
+        assert {"late", "early"} <= edge_kinds  # the edges did produce deviations to agree on
+
+
+def synthetic_order(synthetic: Any) -> list[peerflow.Event]:
+    return sorted(synthetic.events, key=lambda e: (e.programme, e.seq))
+
+
+def compiled_has_windows(definition_id: str) -> bool:
+    t = peerflow.definition(definition_id).type
+    return any(tr.window for tr in t.transitions) or any(d.window for d in t.deliverables.values())
+
+
+def test_a_moved_date_moves_the_fast_paths_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first workshop is held on its date; that evening the next one is set for a week
+    later, and held at once anyway: early. A fast path that kept the day it had worked out
+    for the first date would take the second workshop as conforming."""
+    events = example_events("mia-peer-groups")
+    held = next(i for i, e in enumerate(events) if e.payload.get("event") == "hold_workshop")
+    minutes = next(e for e in events if e.payload.get("deliverable") == "workshop_minutes")
+    first = events[held]
+    put_off = (first.at.date() + timedelta(days=7)).isoformat()
+
+    def then(after: timedelta, kind: str, payload: dict[str, Any]) -> peerflow.Event:
+        seq = held + 1 + len(extra)
+        return attrs.evolve(
+            first, seq=seq, id=f"edge-{seq}", at=first.at + after, type=kind, payload=payload
+        )
+
+    extra: list[peerflow.Event] = []
+    extra.append(then(timedelta(minutes=30), "submit", dict(minutes.payload)))
+    extra.append(then(timedelta(hours=1), "schedule", {"date": "workshop_date", "value": put_off}))
+    extra.append(then(timedelta(hours=2), "fire", {"event": "hold_workshop"}))
+    history = [*events[: held + 1], *extra]
+    (result,) = replay(history)
+    assert [(d.seq, d.kind) for d in result.deviations] == [(extra[-1].seq, "early")]
+    assert without_fast_path(monkeypatch, history) == replay(history)

@@ -967,9 +967,9 @@ def _participants(value: Any, t: ProgrammeType, seq: int) -> tuple[tuple[str, st
     seen: dict[str, str] = {}
     for i, item in enumerate(value):
         if (
-            not isinstance(item, Mapping)
-            or not isinstance(item.get("id"), str)
-            or not isinstance(item.get("role"), str)
+            not (type(item) is dict or isinstance(item, Mapping))
+            or type(item.get("id")) is not str
+            or type(item.get("role")) is not str
         ):
             raise EventError(f"payload.participants[{i}] must be {{id, role}}", seq=seq)
         pid, role = item["id"], item["role"]
@@ -985,8 +985,11 @@ def _participants(value: Any, t: ProgrammeType, seq: int) -> tuple[tuple[str, st
         if pid in seen:
             raise EventError(f"payload.participants[{i}]: '{pid}' is listed twice", seq=seq)
         seen[pid] = role
+    counts: dict[str, int] = {}
+    for role in seen.values():
+        counts[role] = counts.get(role, 0) + 1
     for name, role_def in t.roles.items():
-        count = sum(1 for r in seen.values() if r == name)
+        count = counts.get(name, 0)
         if count < role_def.min and not role_def.joins_later:
             raise EventError(
                 f"payload.participants: role '{name}' needs at least {role_def.min}, got {count}",

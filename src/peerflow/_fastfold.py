@@ -18,7 +18,7 @@ from datetime import date, datetime
 
 from peerflow._calendar import local_date
 from peerflow._content import check_content
-from peerflow._engine import _DATE, _START, CompiledDefinition, _BoundRef, _StepSpec
+from peerflow._engine import _DATE, _EVENT, _START, CompiledDefinition, _BoundRef, _StepSpec
 from peerflow._events import Row
 from peerflow._state import ProgrammeState
 
@@ -127,24 +127,16 @@ class FastFold:
                     closes_at = deadline
         return opens_at, closes_at, True
 
-    def _allowed(self, spec: _StepSpec, at: datetime, role: str, submitted: int) -> bool:
-        if role not in spec.roleset:
-            return False
-        for role_index, _, least in spec.quorum:
-            if self.roles.count(role_index) < least:
-                return False
+    def _quorum(self, spec: _StepSpec) -> bool:
+        return all(self.roles.count(index) >= least for index, _, least in spec.quorum)
+
+    def _owed_all_in(self, spec: _StepSpec, submitted: int) -> bool:
         owed_by, each = self.layout.owed, self.each
         for d in spec.requires:
             owed = owed_by[d]
             if (owed & ~submitted) if each[d] else (owed and not owed & submitted):
                 return False
-        window = self.windows.get(id(spec))
-        if window is None:
-            window = self.windows[id(spec)] = self._window(spec)
-        opens_at, closes_at, known = window
-        return (
-            known and (opens_at is None or at >= opens_at) and (closes_at is None or at < closes_at)
-        )
+        return True
 
     def run(self, rows: Sequence[Row], start: int, records: list[Record]) -> int:
         """Apply ``rows[start:]`` for as long as they plainly conform, adding a record for
@@ -155,9 +147,10 @@ class FastFold:
         """
         if self.blocked:  # waivers change what blocks: leave them to the engine
             return start
-        fire, submit, schedule, parts_of = self.fire, self.submit, self.schedule, self.parts
-        who, programme, marks, width = self.who, self.programme, self.marks, self.width
-        allowed, add = self._allowed, records.append
+        tables = {"fire": ("event", self.fire), "submit": ("deliverable", self.submit)}
+        tables["schedule"] = ("date", self.schedule)
+        who, programme, marks, windows = self.who, self.programme, self.marks, self.windows
+        window_of, parts_of, add = self._window, self.parts, records.append
         state, version, last_at, submitted = self.state, self.version, self.last_at, self.submitted
         i, end = start, len(rows)
         while i < end:
@@ -168,44 +161,47 @@ class FastFold:
             if at < last_at:
                 break
             member = who.get(actor)
-            if member is None or member[1] != role:
+            table = tables.get(kind)
+            if member is None or member[1] != role or table is None:
+                break
+            name = payload.get(table[0])
+            spec = table[1][state].get(name) if type(name) is str else None
+            if spec is None or role not in spec.roleset:
+                break
+            if spec.quorum and not self._quorum(spec):
+                break
+            if spec.requires and not self._owed_all_in(spec, submitted):
+                break
+            window = windows.get(id(spec))
+            if window is None:
+                window = windows[id(spec)] = window_of(spec)
+            opens_at, closes_at, known = window
+            if not known or (opens_at is not None and at < opens_at):
+                break
+            if closes_at is not None and at >= closes_at:
                 break
             before = state
             if kind == "submit":
-                name = payload.get("deliverable")
-                spec = submit[state].get(name) if type(name) is str else None
-                if spec is None or not allowed(spec, at, role, submitted):
-                    break
                 parts = parts_of.get(spec.name)
                 if parts and check_content(spec.name, parts, payload.get("content")) is not None:
                     break
-                submitted |= 1 << (member[0] * width + spec.index)
+                submitted |= 1 << (member[0] * self.width + spec.index)
             elif kind == "fire":
-                name = payload.get("event")
-                spec = fire[state].get(name) if type(name) is str else None
-                if spec is None or not allowed(spec, at, role, submitted):
-                    break
                 marks[spec.index] = at
                 state = spec.dest  # type: ignore[assignment]
-                self.days.clear()
-                self.windows.clear()
-            elif kind == "schedule":
-                name = payload.get("date")
-                spec = schedule[state].get(name) if type(name) is str else None
+                self.days.pop((_EVENT, spec.index), None)  # the one anchor day that moved
+                windows.clear()
+            else:
                 value = payload.get("value")
-                if spec is None or type(value) is not str:
-                    break
                 try:
-                    day = date.fromisoformat(value)
+                    day = date.fromisoformat(value) if type(value) is str else None
                 except ValueError:
-                    break
-                if not allowed(spec, at, role, submitted):
+                    day = None
+                if day is None:
                     break
                 marks[self.events_count + spec.index] = day
-                self.days.clear()
-                self.windows.clear()
-            else:
-                break
+                self.days.pop((_DATE, spec.index), None)
+                windows.clear()
             add((row, before, state, True, ()))
             version += 1
             last_at = at
