@@ -38,7 +38,7 @@ import peerflow
 from peerflow import Event, ProgrammeState, read_histories, replay
 from peerflow._bulk import no_cyclic_gc
 from peerflow._events import Row, event_of
-from peerflow._fastfold import FastFold, Record
+from peerflow._fastfold import FastFold
 from peerflow.synthetic import generate
 
 
@@ -82,9 +82,9 @@ def replay_fold(programmes: list[list[Row]]) -> None:
             first = event_of(rows[0])
             compiled = peerflow.definition(first.payload["definition"])
             fast = FastFold(compiled, compiled.start(first))
-            records: list[Record] = []
+            states: list[str] = []
             index, end = 1, len(rows)
-            while (index := fast.run(rows, index, records)) < end:
+            while (index := fast.run(rows, index, states)) < end:
                 with suppress(peerflow.EventError):  # an impossible step: replay skips it
                     fast.load(compiled.audit(fast.state_now(), event_of(rows[index]))[0])
                 index += 1

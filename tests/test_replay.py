@@ -192,7 +192,7 @@ def test_a_waiver_is_reported_with_its_reason() -> None:
 
 def without_fast_path(monkeypatch: pytest.MonkeyPatch, events: list[peerflow.Event]) -> Any:
     with monkeypatch.context() as patched:
-        patched.setattr(FastFold, "run", lambda self, rows, start, records: start)
+        patched.setattr(FastFold, "run", lambda self, rows, start, states: start)
         return replay(events)
 
 

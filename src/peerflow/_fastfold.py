@@ -22,10 +22,6 @@ from peerflow._engine import _DATE, _EVENT, _START, CompiledDefinition, _BoundRe
 from peerflow._events import Row
 from peerflow._state import ProgrammeState
 
-Record = tuple[Row, str, str, bool, tuple[str, ...]]
-"""An event as replayed, compactly: the event, the state before and after, whether it was
-applied, and the kinds of its deviations."""
-
 _NOT_SET = object()  # an anchor date nobody scheduled: a blocker, so not for the fast path
 _CLOSED = (None, None, False)  # a window the fast path cannot vouch for
 
@@ -138,9 +134,10 @@ class FastFold:
                 return False
         return True
 
-    def run(self, rows: Sequence[Row], start: int, records: list[Record]) -> int:
-        """Apply ``rows[start:]`` for as long as they plainly conform, adding a record for
-        each; returns the index of the first row that does not (``len(rows)`` if none).
+    def run(self, rows: Sequence[Row], start: int, states: list[str]) -> int:
+        """Apply ``rows[start:]`` for as long as they plainly conform, adding to ``states``
+        the state after each; returns the index of the first row that does not
+        (``len(rows)`` if none).
 
         One call folds a whole run of events on local variables: a method call and a dozen
         attribute reads per event would cost as much as the checks themselves.
@@ -150,7 +147,7 @@ class FastFold:
         tables = {"fire": ("event", self.fire), "submit": ("deliverable", self.submit)}
         tables["schedule"] = ("date", self.schedule)
         who, programme, marks, windows = self.who, self.programme, self.marks, self.windows
-        window_of, parts_of, add = self._window, self.parts, records.append
+        window_of, parts_of, add = self._window, self.parts, states.append
         state, version, last_at, submitted = self.state, self.version, self.last_at, self.submitted
         i, end = start, len(rows)
         while i < end:
@@ -180,7 +177,6 @@ class FastFold:
                 break
             if closes_at is not None and at >= closes_at:
                 break
-            before = state
             if kind == "submit":
                 parts = parts_of.get(spec.name)
                 if parts and check_content(spec.name, parts, payload.get("content")) is not None:
@@ -202,7 +198,7 @@ class FastFold:
                 marks[self.events_count + spec.index] = day
                 self.days.pop((_DATE, spec.index), None)
                 windows.clear()
-            add((row, before, state, True, ()))
+            add(state)
             version += 1
             last_at = at
             i += 1

@@ -23,7 +23,7 @@ from peerflow._calendar import is_working_day, local_date
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import EventError, HistoryError, StepNotAvailable
 from peerflow._events import Event, Row, event_of, row_of
-from peerflow._fastfold import FastFold, Record
+from peerflow._fastfold import FastFold
 from peerflow._history import Histories, histories_of
 from peerflow._model import Bound
 from peerflow._programme import definition_of
@@ -104,36 +104,41 @@ class EventRecords(Sequence[EventRecord]):
     """A programme's replayed events; each :class:`EventRecord` is made when first read.
 
     Replaying ten thousand programmes makes a quarter of a million records that a summary
-    or a per-programme export never looks at one by one.
+    or a per-programme export never looks at one by one. Kept as columns: the events, the
+    state after each (the state before is the one after the previous event), and, only for
+    the events the engine had to judge, whether each was applied and its deviation kinds.
     """
 
-    __slots__ = ("_made", "_records")
+    __slots__ = ("_after", "_judged", "_made", "_rows")
 
-    def __init__(self, records: Sequence[Record]) -> None:
-        self._records = records
+    def __init__(
+        self,
+        rows: Sequence[Row],
+        after: Sequence[str],
+        judged: Mapping[int, tuple[bool, tuple[str, ...]]],
+    ) -> None:
+        self._rows, self._after, self._judged = rows, after, judged
         self._made: tuple[EventRecord, ...] | None = None
 
     def _all(self) -> tuple[EventRecord, ...]:
         if self._made is None:
-            self._made = tuple(
-                EventRecord(
-                    row[1],
-                    row[3],
-                    row[6],
-                    _step_name(row[6], row[7]),
-                    row[5],
-                    row[4],
-                    before,
-                    after,
-                    applied,
-                    kinds,
+            after, judged, conforming = self._after, self._judged, (True, ())
+            made = []
+            before = ""
+            # the rows are the reading's own list: events added since are not this replay's
+            for i, (row, state) in enumerate(zip(self._rows, after, strict=False)):
+                applied, kinds = judged.get(i, conforming)
+                step = _step_name(row[6], row[7])
+                record = EventRecord(
+                    row[1], row[3], row[6], step, row[5], row[4], before, state, applied, kinds
                 )
-                for row, before, after, applied, kinds in self._records
-            )
+                made.append(record)
+                before = state
+            self._made = tuple(made)
         return self._made
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._after)
 
     @overload
     def __getitem__(self, index: int) -> EventRecord: ...
@@ -159,7 +164,7 @@ class EventRecords(Sequence[EventRecord]):
         return f"EventRecords({list(self._all())!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (EventRecords, (list(self._records),))
+        return (EventRecords, (list(self._rows), list(self._after), dict(self._judged)))
 
 
 @attrs.frozen
@@ -366,20 +371,21 @@ def _replay_rows(
         return ProgrammeReplay(
             first.programme, None, None, False, False, (), (deviation,), problems, left_out
         )
-    records: list[Record] = [(rows[0], "", st.state, True, ())]
+    after: list[str] = [st.state]  # the state after each event
+    judged: dict[int, tuple[bool, tuple[str, ...]]] = {}  # the events the engine judged
     deviations: list[Deviation] = []
     fast = FastFold(compiled, st)
     index, end = 1, len(rows)
     while True:
-        index = fast.run(rows, index, records)
+        index = fast.run(rows, index, after)
         if index >= end:
             break
-        row = rows[index]
-        before, event = fast.state, event_of(row)
+        event = event_of(rows[index])
         st, applied, found = _audited(compiled, fast.state_now(), event, _step_of(event))
         fast.load(st)
         deviations.extend(found)
-        records.append((row, before, fast.state, applied, tuple(d.kind for d in found)))
+        after.append(st.state)
+        judged[index] = (applied, tuple(d.kind for d in found))
         index += 1
     st = fast.state_now()
     return ProgrammeReplay(
@@ -388,7 +394,7 @@ def _replay_rows(
         st.state,
         st.state in compiled.completion_states,
         st.terminal,
-        EventRecords(records),
+        EventRecords(rows, after, judged),
         tuple(deviations),
         problems,
         left_out,
