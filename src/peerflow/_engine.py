@@ -709,7 +709,7 @@ class CompiledDefinition:
         self, st: ProgrammeState, event: Event, found: list[Blocker] | None
     ) -> ProgrammeState:
         spec = self._lookup(st, SUBMIT, event.payload.get("deliverable"), event.seq)
-        parts = self.type.deliverables[spec.name].content
+        parts = self._content_parts.get(spec.name)
         content = check_content(spec.name, parts, event.payload.get("content")) if parts else None
         self._checked(st, spec, event, found, content)
         waivers = st.waivers

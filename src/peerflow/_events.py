@@ -125,7 +125,6 @@ def _offset_zone(offset: timedelta) -> timezone:
     return UTC if not offset else timezone(offset)
 
 
-_REQUIRED_KEYS = frozenset({"programme", "seq", "id", "at", "actor", "type"})
 _EVENT_TYPE_SET = frozenset(EVENT_TYPES)
 
 
@@ -174,11 +173,7 @@ def quick_row(data: Any) -> Row | None:
     zone = moment.tzinfo
     if zone is None:
         return None
-    shared = _ZONES.get(zone)
-    if shared is None:
-        moment = _with_shared_zone(moment, zone)
-    elif shared is not zone:
-        moment = _combine(moment.date(), moment.time(), shared)
+    moment = _with_shared_zone(moment, zone)
     if payload is _NO_PAYLOAD:
         payload = {}
     return (programme, seq, event_id, moment, role, who, kind, payload)

@@ -236,10 +236,14 @@ class _Walk:
         return None
 
     def _missing_deliverable(self) -> list[Event] | None:
+        return self._fire_blocked_only_by("missing_deliverable")
+
+    def _fire_blocked_only_by(self, kind: str) -> list[Event] | None:
+        """Fire a step whose one blocker is of ``kind``."""
         for actor, step in self._candidates(self.at):
-            if step.kind == FIRE and [b.kind for b in step.blockers] == ["missing_deliverable"]:
+            if step.kind == FIRE and [b.kind for b in step.blockers] == [kind]:
                 event = self.event(actor, FIRE, {"event": step.name}, self.at)
-                if self._only(event, "missing_deliverable"):
+                if self._only(event, kind):
                     return [event]
         return None
 
@@ -336,12 +340,7 @@ class _Walk:
         return None
 
     def _too_few_participants(self) -> list[Event] | None:
-        for actor, step in self._candidates(self.at):
-            if step.kind == FIRE and [b.kind for b in step.blockers] == ["too_few_participants"]:
-                event = self.event(actor, FIRE, {"event": step.name}, self.at)
-                if self._only(event, "too_few_participants"):
-                    return [event]
-        return None
+        return self._fire_blocked_only_by("too_few_participants")
 
     def _impossible(self) -> list[Event] | None:
         offered = {s.name for s in self.d.next_steps(self.st, self.at) if s.kind == FIRE}
