@@ -12,10 +12,13 @@ from typing import Any
 import attrs
 import holidays
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import peerflow
 from peerflow import read_histories, replay, state_at
-from peerflow._fastfold import FastFold
+from peerflow._content import check_content
+from peerflow._fastfold import FastFold, _complete, _shape
 from peerflow.cli import example_path
 from peerflow.synthetic import INJECTABLE, generate
 
@@ -296,3 +299,95 @@ def test_a_moved_date_moves_the_fast_paths_window(monkeypatch: pytest.MonkeyPatc
     (result,) = replay(history)
     assert [(d.seq, d.kind) for d in result.deviations] == [(extra[-1].seq, "early")]
     assert without_fast_path(monkeypatch, history) == replay(history)
+
+
+_ODD_VALUES = st.one_of(
+    st.none(),
+    st.sampled_from(["", "  ", "text", "yes", "a", True, False, 0, 1, 4, [], {}, ["x"]]),
+)
+
+
+def _content_for(fields: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Content for ``fields`` (parts, or a list entry's fields): each one mostly right,
+    sometimes odd or missing, so that content one value away from complete comes up often."""
+
+    def good(field: Any) -> st.SearchStrategy[Any]:
+        if field.one_of:
+            return st.sampled_from(field.one_of)
+        if getattr(field, "list_of", None):
+            return st.lists(_content_for(field.list_of), min_size=1, max_size=2)
+        return st.just("written")
+
+    missing = object()
+    value = {
+        name: st.one_of(good(f), good(f), good(f), good(f), _ODD_VALUES, st.just(missing))
+        for name, f in fields.items()
+    }
+    content = st.fixed_dictionaries(value).map(
+        lambda drawn: {k: v for k, v in drawn.items() if v is not missing}
+    )
+    return content | st.one_of(st.none(), st.text(max_size=2))
+
+
+_STRUCTURED = [
+    (compiled.id, name)
+    for compiled in (peerflow.definition(d) for d in BUILTINS)
+    for name in compiled._content_parts
+]
+
+
+@pytest.mark.parametrize(("definition_id", "deliverable"), _STRUCTURED)
+@given(data=st.data())
+def test_the_quick_content_check_never_passes_what_check_content_refuses(
+    definition_id: str, deliverable: str, data: st.DataObject
+) -> None:
+    """The fast path's ``_complete`` may say "not sure" (False) of complete content, but
+    must never call content complete that ``check_content`` refuses."""
+    parts = peerflow.definition(definition_id)._content_parts[deliverable]
+    content = data.draw(_content_for(dict(parts)))
+    if _complete(_shape(parts), content):
+        assert check_content(deliverable, parts, content) is None, content
+
+
+_ODD = (None, "", "  ", "text", True, False, 0, 1, 4, [], {}, ["x"], [{}])
+
+
+def _complete_example(fields: Any) -> dict[str, Any]:
+    return {
+        name: field.one_of[0]
+        if field.one_of
+        else [_complete_example(field.list_of)]
+        if getattr(field, "list_of", None)
+        else "written"
+        for name, field in fields.items()
+    }
+
+
+@pytest.mark.parametrize(("definition_id", "deliverable"), _STRUCTURED)
+def test_the_quick_content_check_one_value_away_from_complete(
+    definition_id: str, deliverable: str
+) -> None:
+    """Complete content passes the quick check; every single part (or entry field) set to
+    each odd value, or left out, is either refused by the quick check or complete."""
+    parts = peerflow.definition(definition_id)._content_parts[deliverable]
+    shape, complete = _shape(parts), _complete_example(parts)
+    assert _complete(shape, complete) and check_content(deliverable, parts, complete) is None
+    variants = []
+    for name, part in parts.items():
+        for odd in (*_ODD, _MISSING):
+            variants.append({**complete, name: odd})
+            if part.list_of:
+                for field in part.list_of:
+                    entry = {**complete[name][0], field: odd}
+                    variants.append({**complete, name: [entry]})
+    for variant in variants:
+        content = {k: v for k, v in variant.items() if v is not _MISSING}
+        for entries in content.values():
+            if isinstance(entries, list) and entries and isinstance(entries[0], dict):
+                entries[0] = {k: v for k, v in entries[0].items() if v is not _MISSING}
+        if _complete(shape, content):
+            assert check_content(deliverable, parts, content) is None, content
+    assert any(check_content(deliverable, parts, c) for c in variants)
+
+
+_MISSING = object()
