@@ -16,9 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import peerflow
-from peerflow import read_histories, replay, state_at
+from peerflow import read_histories, replay, replay_files, state_at
 from peerflow._content import check_content
 from peerflow._fastfold import FastFold, _complete, _shape
+from peerflow._history import histories_of
+from peerflow._replay import _replay_rows, _Run
 from peerflow.cli import example_path
 from peerflow.synthetic import INJECTABLE, generate
 
@@ -65,6 +67,18 @@ def result_json(path: Path) -> str:
     return json.dumps([p.to_dict() for p in replay(read_histories(path))], ensure_ascii=False)
 
 
+def interleaved(queues: list[list[str]], rng: random.Random) -> list[str]:
+    """The programmes' lines mixed at random, each programme's still in seq order."""
+    queues = [list(q) for q in queues]
+    mixed = []
+    while queues:
+        queue = rng.choice(queues)
+        mixed.append(queue.pop(0))
+        if not queue:
+            queues.remove(queue)
+    return mixed
+
+
 def test_replay_is_deterministic_and_independent_of_programme_order(tmp_path: Path) -> None:
     synthetic = generate(peerflow.definition("prospect-peer-mentoring"), 30, seed=4)
     by_programme: dict[str, list[str]] = defaultdict(list)
@@ -72,22 +86,15 @@ def test_replay_is_deterministic_and_independent_of_programme_order(tmp_path: Pa
         by_programme[event.programme].append(event.to_line())
     in_order = tmp_path / "in-order.jsonl"
     in_order.write_text("\n".join(synthetic.lines()) + "\n", encoding="utf-8")
-    # interleave the programmes at random, each still in seq order
-    rng = random.Random(0)
-    queues = list(by_programme.values())
-    mixed_lines = []
-    while queues:
-        queue = rng.choice(queues)
-        mixed_lines.append(queue.pop(0))
-        if not queue:
-            queues.remove(queue)
+    mixed_lines = interleaved(list(by_programme.values()), random.Random(0))
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text("\n".join(mixed_lines) + "\n", encoding="utf-8")
     assert result_json(in_order) == result_json(in_order)
     assert result_json(in_order) == result_json(mixed)
 
 
-def test_bad_lines_are_named_and_the_good_programmes_replay(tmp_path: Path) -> None:
+def write_broken_file(path: Path) -> tuple[Any, list[str]]:
+    """Eight tutoring programmes, six of them with one bad line of a different sort."""
     synthetic = generate(peerflow.definition("mia-tutoring"), 8, seed=2, deviation_share=0)
     lines = synthetic.lines()
     programmes = list(synthetic.programmes)
@@ -115,9 +122,13 @@ def test_bad_lines_are_named_and_the_good_programmes_replay(tmp_path: Path) -> N
     broken[line_of(programmes[6], 2)] = (
         broken[line_of(programmes[6], 2)] + "\n" + lines[line_of(programmes[6], 2)]
     )  # the same event twice
-    path = tmp_path / "broken.jsonl"
     path.write_text("\n".join(broken) + "\n", encoding="utf-8")
+    return synthetic, programmes
 
+
+def test_bad_lines_are_named_and_the_good_programmes_replay(tmp_path: Path) -> None:
+    path = tmp_path / "broken.jsonl"
+    synthetic, programmes = write_broken_file(path)
     histories = read_histories(path)
     result = {p.programme: p for p in replay(histories)}
     clean = {p.programme: p for p in replay(synthetic.events)}
@@ -140,6 +151,52 @@ def test_bad_lines_are_named_and_the_good_programmes_replay(tmp_path: Path) -> N
     # programme that lost it shows the gap it left
     assert any("not JSON" in str(p) for p in replay(histories).problems)
     assert result[programmes[1]].problems and "a gap" in str(result[programmes[1]].problems[0])
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 4096])
+def test_replaying_files_while_reading_gives_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """replay_files folds each chunk of lines as it is read and then slims the rows; the
+    result must be replay(read_histories(...))'s, whatever the chunk size, with programmes
+    interleaved, cut by bad lines, spread over files, and a file that is not there."""
+    monkeypatch.setattr(peerflow._history, "_CHUNK", chunk)
+    broken = tmp_path / "broken.jsonl"
+    write_broken_file(broken)
+    by_programme: dict[str, list[str]] = defaultdict(list)
+    for definition_id in ("prospect-peer-mentoring", "sc-site-visit"):
+        synthetic = generate(peerflow.definition(definition_id), 12, seed=7, deviation_share=0.5)
+        for event in synthetic.events:
+            by_programme[event.programme].append(event.to_line())
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("\n".join(interleaved(list(by_programme.values()), random.Random(1))))
+    files = (mixed, broken, tmp_path / "not-there.jsonl")
+
+    expected = replay(read_histories(*files))
+    seen: list[tuple[int, int]] = []
+    got = replay_files(*files, progress=lambda done, total: seen.append((done, total)))
+    # (HistoryError is an exception: equal only to itself, so compared as text)
+    assert [str(p) for p in got.bad_lines] == [str(p) for p in expected.bad_lines]
+    assert len(got.bad_lines) == 8 and [str(p) for p in got.problems] == [
+        str(p) for p in expected.problems
+    ]
+    as_json = [json.dumps([p.to_dict() for p in r], ensure_ascii=False) for r in (got, expected)]
+    assert as_json[0] == as_json[1]
+    assert sum(len(p.deviations) for p in got) >= 10
+    assert seen[-1][0] == seen[-1][1] > 0 and seen == sorted(seen)
+
+
+def test_a_replay_fed_in_several_goes_is_the_same(tmp_path: Path) -> None:
+    synthetic = generate(peerflow.definition("sc-expert-mission"), 20, seed=3, deviation_share=1)
+    histories = histories_of(synthetic.events)
+    rng = random.Random(2)
+    for programme in histories.programmes:
+        rows = histories.rows[programme]
+        whole = _replay_rows(rows, None)
+        run, cut = _Run(None), sorted(rng.sample(range(len(rows) + 1), 3))
+        for end in (*cut, len(rows)):
+            run.feed(rows[:end])
+        assert run.result(rows, (), 0) == whole, programme
 
 
 def example_events(definition_id: str) -> list[peerflow.Event]:

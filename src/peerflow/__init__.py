@@ -24,6 +24,7 @@ from peerflow._errors import (
 )
 from peerflow._events import Actor, Event, read_history, write_history
 from peerflow._exports import to_dataframe
+from peerflow._filereplay import replay_files
 from peerflow._history import Histories, read_histories
 from peerflow._loading import parse_definition
 from peerflow._model import ProgrammeType
@@ -93,6 +94,7 @@ __all__ = [
     "read_histories",
     "read_history",
     "replay",
+    "replay_files",
     "replay_many",
     "state_at",
     "to_dataframe",

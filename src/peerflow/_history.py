@@ -15,7 +15,8 @@ tuples, and building an object per event would cost more than reading the line.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ class Histories:
     """Each programme's events as tuples, in ``seq`` order (what replay reads)."""
     _open: dict[str, list[Row]] = attrs.field(factory=dict, init=False, repr=False)
     _events: dict[str, list[Event]] | None = attrs.field(default=None, init=False, repr=False)
+    _touched: list[list[Row]] = attrs.field(factory=list, init=False, repr=False)
 
     @property
     def events(self) -> dict[str, list[Event]]:
@@ -63,10 +65,12 @@ class Histories:
         """Programme ids in sorted order: the order every result is reported in."""
         return sorted(self.rows)
 
-    def add_lines(self, lines: Iterable[str], file: str) -> None:
+    def add_lines(self, lines: Iterable[str], file: str, first_line: int = 1) -> None:
+        """Read ``lines`` (numbered from ``first_line`` in ``file``)."""
         self._events = None
-        loads, quick, still_open = json.loads, quick_row, self._open
-        for number, line in enumerate(lines, start=1):
+        loads, quick, still_open, touched = json.loads, quick_row, self._open, self._touched
+        last: list[Row] | None = None
+        for number, line in enumerate(lines, start=first_line):
             try:
                 data = loads(line)
             except ValueError as exc:
@@ -78,10 +82,18 @@ class Histories:
                 known = still_open.get(row[0])
                 if known is not None and row[1] == len(known):
                     known.append(row)  # the common case: the next event of a programme
+                    if known is not last:
+                        touched.append(known)
+                        last = known
                     continue
                 self._add_row(row, file, number)
             else:
                 self._add_checked(data, file, number)
+
+    def take_touched(self) -> list[list[Row]]:
+        """The programmes' row lists that grew since last asked (a list may come twice)."""
+        touched, self._touched = self._touched, []
+        return touched
 
     def _add_checked(self, data: Any, file: str, line: int) -> None:
         try:
@@ -110,6 +122,7 @@ class Histories:
         expected = len(known)
         if seq == expected:
             known.append(row)
+            self._touched.append(known)
             return
         if seq < expected:
             same = known[seq][2] == row[2]
@@ -133,14 +146,29 @@ def read_histories(*paths: str | Path) -> Histories:
     """Every programme of every file; bad lines are collected in ``problems``, not raised."""
     found = Histories()
     for path in paths:
-        try:
-            with Path(path).open(encoding="utf-8") as stream, no_cyclic_gc():
-                found.add_lines(stream, str(path))
-        except OSError as exc:
-            found.problems.append(HistoryError(str(path), 0, f"cannot read: {exc.strerror}"))
-        except UnicodeDecodeError as exc:
-            found.problems.append(HistoryError(str(path), 0, f"not UTF-8 text: {exc.reason}"))
+        read_file(found, path, lambda _: found.take_touched())
     return found
+
+
+def read_file(found: Histories, path: str | Path, read_some: Callable[[list[str]], Any]) -> None:
+    """Add one file's lines to ``found`` a chunk at a time, calling ``read_some`` with each
+    chunk once it is added; a file that cannot be read at all is a problem of its own."""
+    name = str(path)
+    try:
+        with Path(path).open(encoding="utf-8") as stream, no_cyclic_gc():
+            number = 1
+            while chunk := list(islice(stream, _CHUNK)):
+                found.add_lines(chunk, name, number)
+                number += len(chunk)
+                read_some(chunk)
+    except OSError as exc:
+        found.problems.append(HistoryError(name, 0, f"cannot read: {exc.strerror}"))
+    except UnicodeDecodeError as exc:
+        found.problems.append(HistoryError(name, 0, f"not UTF-8 text: {exc.reason}"))
+
+
+_CHUNK = 4096
+"""Lines read at a time: what a file replay folds while the lines are still in the cache."""
 
 
 def histories_of(events: Iterable[Event]) -> Histories:

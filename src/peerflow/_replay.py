@@ -355,51 +355,106 @@ def _replay_rows(
     problems: Sequence[HistoryError] = (),
     left_out: int = 0,
 ) -> ProgrammeReplay:
-    programme = rows[0][0] if rows else (problems[0].programme if problems else None)
-    problems = tuple(problems)
-    if not rows:
-        nothing: tuple[Deviation, ...] = ()
-        return ProgrammeReplay(
-            programme or "", None, None, False, False, (), nothing, problems, left_out
-        )
-    first = event_of(rows[0])
-    try:
-        compiled = definition if definition is not None else definition_of(first)
-        st = compiled.start(first)
-    except (EventError, LookupError) as exc:
-        deviation = Deviation(first.seq, "invalid", _step_of(first), str(exc))
-        return ProgrammeReplay(
-            first.programme, None, None, False, False, (), (deviation,), problems, left_out
-        )
-    after: list[str] = [st.state]  # the state after each event
-    judged: dict[int, tuple[bool, tuple[str, ...]]] = {}  # the events the engine judged
-    deviations: list[Deviation] = []
-    fast = FastFold(compiled, st)
-    index, end = 1, len(rows)
-    while True:
-        index = fast.run(rows, index, after)
-        if index >= end:
-            break
-        event = event_of(rows[index])
-        st, applied, found = _audited(compiled, fast.state_now(), event, _step_of(event))
-        fast.load(st)
-        deviations.extend(found)
-        after.append(st.state)
-        judged[index] = (applied, tuple(d.kind for d in found))
-        index += 1
-    st = fast.state_now()
-    return ProgrammeReplay(
-        st.programme,
-        compiled.id,
-        st.state,
-        st.state in compiled.completion_states,
-        st.terminal,
-        EventRecords(rows, after, judged),
-        tuple(deviations),
-        problems,
-        left_out,
-        st,
+    run = _Run(definition)
+    run.feed(rows)
+    return run.result(rows, problems, left_out)
+
+
+class _Run:
+    """One programme's replay in progress, fed its rows in ``seq`` order in one go or several
+    (replaying a file while it is read), with the same result either way."""
+
+    __slots__ = (
+        "after",
+        "compiled",
+        "definition",
+        "deviations",
+        "done",
+        "fast",
+        "invalid",
+        "judged",
     )
+
+    def __init__(self, definition: CompiledDefinition | None) -> None:
+        self.definition = definition
+        self.done = 0  # rows replayed so far
+        self.invalid: Deviation | None = None  # a start the engine refused: nothing replays
+        self.compiled: CompiledDefinition | None = None
+        self.fast: FastFold | None = None
+        self.after: list[str] = []  # the state after each event
+        self.judged: dict[int, tuple[bool, tuple[str, ...]]] = {}  # the events the engine judged
+        self.deviations: list[Deviation] = []
+
+    def feed(self, rows: Sequence[Row]) -> None:
+        """Replay ``rows[self.done:]`` (``rows`` is the programme's whole history so far)."""
+        end = len(rows)
+        if self.done >= end:
+            return
+        fast = self.fast
+        if fast is None:
+            if self.invalid is None and self._start(rows[0]):
+                fast = self.fast
+            if fast is None:
+                self.done = end
+                return
+            index = 1
+        else:
+            index = self.done
+        compiled, after, judged, deviations = (
+            self.compiled,
+            self.after,
+            self.judged,
+            self.deviations,
+        )
+        assert compiled is not None
+        while True:
+            index = fast.run(rows, index, after)
+            if index >= end:
+                break
+            event = event_of(rows[index])
+            st, applied, found = _audited(compiled, fast.state_now(), event, _step_of(event))
+            fast.load(st)
+            deviations.extend(found)
+            after.append(st.state)
+            judged[index] = (applied, tuple(d.kind for d in found))
+            index += 1
+        self.done = end
+
+    def _start(self, row: Row) -> bool:
+        first = event_of(row)
+        try:
+            compiled = self.definition if self.definition is not None else definition_of(first)
+            st = compiled.start(first)
+        except (EventError, LookupError) as exc:
+            self.invalid = Deviation(first.seq, "invalid", _step_of(first), str(exc))
+            return False
+        self.compiled, self.fast = compiled, FastFold(compiled, st)
+        self.after.append(st.state)
+        return True
+
+    def result(
+        self, rows: Sequence[Row], problems: Sequence[HistoryError], left_out: int
+    ) -> ProgrammeReplay:
+        problems = tuple(problems)
+        if self.fast is None or self.compiled is None:
+            found = () if self.invalid is None else (self.invalid,)
+            programme = rows[0][0] if rows else (problems[0].programme if problems else None)
+            return ProgrammeReplay(
+                programme or "", None, None, False, False, (), found, problems, left_out
+            )
+        st, compiled = self.fast.state_now(), self.compiled
+        return ProgrammeReplay(
+            st.programme,
+            compiled.id,
+            st.state,
+            st.state in compiled.completion_states,
+            st.terminal,
+            EventRecords(rows, self.after, self.judged),
+            tuple(self.deviations),
+            problems,
+            left_out,
+            st,
+        )
 
 
 def _audited(
@@ -475,8 +530,7 @@ def replay(
             results.append(_replay_rows(rows, definition, problems, left_out))
             if progress is not None and (done % 500 == 0 or done == len(jobs)):
                 progress(done, len(jobs))
-    unattributed = tuple(p for p in found.problems if p.programme is None)
-    return Replay(tuple(results), unattributed)
+    return _finished(results, found)
 
 
 def replay_many(
@@ -506,8 +560,12 @@ def replay_many(
         results.extend(future.result())
         if progress is not None:
             progress(len(results), len(jobs))
+    return _finished(results, found)
+
+
+def _finished(results: list[ProgrammeReplay], found: Histories) -> Replay:
     unattributed = tuple(p for p in found.problems if p.programme is None)
-    return Replay(tuple(results), unattributed)
+    return Replay(tuple(results), unattributed, tuple(found.problems))
 
 
 def state_at(
@@ -519,10 +577,15 @@ def state_at(
 
 @attrs.frozen
 class Replay:
-    """Every programme's replay, sorted by id, and the bad lines no programme could claim."""
+    """Every programme's replay, sorted by id, and the bad lines no programme could claim.
+
+    ``bad_lines`` is every problem met while reading, in file and line order: those of
+    ``problems`` and those each programme's ``problems`` holds.
+    """
 
     programmes: tuple[ProgrammeReplay, ...]
     problems: tuple[HistoryError, ...] = ()
+    bad_lines: tuple[HistoryError, ...] = ()
 
     def __iter__(self) -> Any:
         return iter(self.programmes)

@@ -11,7 +11,7 @@ import json
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from importlib import resources
@@ -23,6 +23,7 @@ from peerflow._cli_store import add_store_commands, next_in_store
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
 from peerflow._events import Event, parse_timestamp, read_history
+from peerflow._filereplay import replay_files
 from peerflow._history import read_histories
 from peerflow._loading import read_definition_file
 from peerflow._programme import definition_of
@@ -34,7 +35,7 @@ from peerflow._render import (
     status_json,
     status_text,
 )
-from peerflow._replay import replay, replay_many, replay_programme
+from peerflow._replay import replay_many, replay_programme
 from peerflow._store import StoreError, open_store
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -177,15 +178,24 @@ def cmd_check(args: argparse.Namespace) -> int:
 class _Progress:
     """A one-line progress count on standard error, only when it is a terminal."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, what: Callable[[int, int], str]) -> None:
         self.stream = stream if stream.isatty() else None
+        self.what = what
 
     def __call__(self, done: int, total: int) -> None:
         if self.stream is not None:
-            self.stream.write(f"\rreplayed {done:,}/{total:,} programmes")
+            self.stream.write("\r" + self.what(done, total))
             if done == total:
                 self.stream.write("\n")
             self.stream.flush()
+
+
+def _programmes_done(done: int, total: int) -> str:
+    return f"replayed {done:,}/{total:,} programmes"
+
+
+def _share_read(done: int, total: int) -> str:
+    return f"replayed {done * 100 // max(total, 1)}% of the input"
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -195,21 +205,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
         _err("--summary has no XES form: XES holds events (use --format json or csv)")
         return EXIT_USAGE
     compiled = definition(args.definition) if args.definition else None
-    histories = read_histories(*args.files)
-    progress = _Progress(sys.stderr)
     if args.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
+        histories = read_histories(*args.files)
+        progress = _Progress(sys.stderr, _programmes_done)
         with ProcessPoolExecutor(args.jobs) as pool:
             result = replay_many(histories, compiled, executor=pool, progress=progress)
-    else:
-        result = replay(histories, compiled, progress=progress)
-    for problem in histories.problems:
+    else:  # folded while read: a fraction of the memory
+        progress = _Progress(sys.stderr, _share_read)
+        result = replay_files(*args.files, definition=compiled, progress=progress)
+    for problem in result.bad_lines:
         print(problem, file=sys.stderr)
     programmes = result.programmes
     with _output(args.output) as out:
         if args.format == "json":
-            _exports.write_json(programmes, histories.problems, out, summary_only=args.summary)
+            _exports.write_json(programmes, result.bad_lines, out, summary_only=args.summary)
         elif args.format == "csv" and args.summary:
             _exports.write_programmes_csv(programmes, out)
         elif args.format == "csv":
@@ -224,7 +235,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     cut = f"; cut at a bad line ({len(p.problems)})" if p.problems else ""
                     print(f"{p.programme}: {p.state or 'not started'}; {said}{cut}", file=out)
             print(_stats.summary_text(_stats.summarise(programmes)), file=out)
-    return EXIT_PROBLEMS if histories.problems else EXIT_OK
+    return EXIT_PROBLEMS if result.bad_lines else EXIT_OK
 
 
 @contextmanager
