@@ -5,9 +5,11 @@
 On N generated programmes (default 10,000, an even mix of the built-in definitions, a tenth
 with one deviation each), written to a JSON Lines file:
 
-1. end-to-end replay from the file (read, check, replay as an audit) in events/s, beside
-   parsing the same lines with the same parser (``json.loads``) and nothing else;
-   target: end-to-end at least half the parse-only throughput;
+1. end-to-end replay from the file (read, check, replay as an audit: ``replay_files``, what
+   ``peerflow replay`` runs) in events/s, beside parsing the same lines with the same parser
+   (``json.loads``) and nothing else; target: end-to-end at least half the parse-only
+   throughput. Also printed: ``replay(read_histories(...))``, which keeps every payload, and
+   the peak memory of both (tracemalloc, in a run of its own);
 2. the engine's fold alone (the replay's fast path, and ``CompiledDefinition.audit`` where
    it declines; histories already in memory), beside the same histories driven through
    ``transitions``: a model bound to the definition's Machine with ``add_model`` per
@@ -26,6 +28,7 @@ import argparse
 import json
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -35,7 +38,7 @@ from bench_engine import bare_machine  # the same Machine the engine benchmark m
 from transitions import Machine, MachineError
 
 import peerflow
-from peerflow import Event, ProgrammeState, read_histories, replay
+from peerflow import Event, ProgrammeState, read_histories, replay, replay_files
 from peerflow._bulk import no_cyclic_gc
 from peerflow._events import Row, event_of
 from peerflow._fastfold import FastFold
@@ -72,7 +75,20 @@ def parse_only(path: Path) -> None:
 
 
 def end_to_end(path: Path) -> None:
+    replay_files(path)
+
+
+def read_then_replay(path: Path) -> None:
     replay(read_histories(path))
+
+
+def peak_memory(func: Callable[[], Any]) -> int:
+    tracemalloc.start()
+    try:
+        func()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def replay_fold(programmes: list[list[Row]]) -> None:
@@ -157,6 +173,7 @@ def main() -> None:
         first = best(lambda: end_to_end(full), 1)
         parse = best(lambda: parse_only(full), repeat)
         e2e = best(lambda: end_to_end(full), repeat)
+        kept = best(lambda: read_then_replay(full), repeat)
         print("\n1. end-to-end replay from JSON Lines vs parsing the lines only (json.loads)")
         print(f"   parse only      {events / parse:>12,.0f} events/s")
         print(
@@ -164,12 +181,24 @@ def main() -> None:
             f"(first run, filling the window caches: {events / first:,.0f} events/s)"
         )
         print(f"   ratio {parse / e2e:.2f} of parse-only throughput (target >= 0.50)")
+        print(
+            f"   replay(read_histories()) {events / kept:,.0f} events/s, ratio {parse / kept:.2f} "
+            "(keeps every payload until the replay ends)"
+        )
+        streamed = peak_memory(lambda: end_to_end(full))
+        whole = peak_memory(lambda: read_then_replay(full))
+        print(
+            f"   peak memory: replay_files {streamed / 2**20:,.0f} MiB "
+            f"({streamed / events:,.0f} B/event), replay(read_histories()) "
+            f"{whole / 2**20:,.0f} MiB ({whole / events:,.0f} B/event), "
+            f"ratio {streamed / whole:.2f}"
+        )
 
         fold_vs_machine(full, events, repeat)  # its histories are freed when it returns
 
         # N/2 and N taken in turns, so both see the same state of the process's heap
         half_times, full_times = [], []
-        for _ in range(repeat):
+        for _ in range(repeat + 2):  # a ratio of two timings: more turns against noise
             half_times.append(best(lambda: end_to_end(half), 1))
             full_times.append(best(lambda: end_to_end(full), 1))
         half_time, full_time = min(half_times), min(full_times)

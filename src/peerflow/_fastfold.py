@@ -173,6 +173,28 @@ def _complete(shape: _Shape, content: object) -> bool:
 class FastFold:
     """One programme's state, unpacked; :meth:`run` applies events while they plainly conform."""
 
+    __slots__ = (
+        "blocked",
+        "changed",
+        "compiled",
+        "days",
+        "each",
+        "events_count",
+        "last_at",
+        "marks",
+        "owed",
+        "plans",
+        "programme",
+        "roles",
+        "st",
+        "state",
+        "submitted",
+        "version",
+        "who",
+        "width",
+        "windows",
+    )
+
     def __init__(self, compiled: CompiledDefinition, st: ProgrammeState) -> None:
         self.compiled = compiled
         self.plans = _plans(compiled)

@@ -33,7 +33,8 @@ class _Slimmer:
         self.payloads: dict[tuple[str, str], Mapping[str, Any]] = {}
 
     def slim(self, rows: list[Row], start: int) -> None:
-        names, payloads = self.names, self.payloads
+        names, payloads = self.names, self.payloads  # role and type names: a handful
+        people: dict[str, str] = {}  # participants: only this programme's
         programme = rows[0][0]
         for i in range(start, len(rows)):
             _, seq, event_id, at, role, who, kind, payload = rows[i]
@@ -50,7 +51,7 @@ class _Slimmer:
             else:
                 continue  # waivers, joins, claims, payments: rare, and named by their payload
             role = names.setdefault(role, role)
-            who = names.setdefault(who, who)
+            who = people.setdefault(who, who)
             rows[i] = (programme, seq, event_id, at, role, who, names.setdefault(kind, kind), slim)
 
 
