@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
+from peerflow import cli
 from peerflow.cli import example_path, main
 
 EXAMPLE = str(example_path("prospect-peer-mentoring"))
@@ -126,3 +128,17 @@ def test_unknown_definition_is_a_clear_error(capsys: pytest.CaptureFixture[str])
     code, _, err = run(capsys, "show", "nope")
     assert code == 1
     assert "no built-in definition 'nope'" in err
+
+
+def test_replay_progress_is_shown_on_a_terminal_and_not_when_piped() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, piped = Terminal(), io.StringIO()
+    for stream in (terminal, piped):
+        progress = cli._Progress(stream, cli._share_read)
+        progress(50, 200)
+        progress(200, 200)
+    assert terminal.getvalue() == "\rreplayed 25% of the input\rreplayed 100% of the input\n"
+    assert piped.getvalue() == ""
