@@ -8,8 +8,10 @@ with one deviation each), written to a JSON Lines file:
 1. end-to-end replay from the file (read, check, replay as an audit: ``replay_files``, what
    ``peerflow replay`` runs) in events/s, beside parsing the same lines with the same parser
    (``json.loads``) and nothing else; target: end-to-end at least half the parse-only
-   throughput. Also printed: ``replay(read_histories(...))``, which keeps every payload, and
-   the peak memory of both (tracemalloc, in a run of its own);
+   throughput. Also printed: ``replay(read_histories(...))``, which keeps every payload; the
+   lines parsed, grouped by programme and kept with no check and no replay (the ceiling of
+   the ratio for anything that keeps the events); and the peak memory of both replays
+   (tracemalloc, in a run of its own);
 2. the engine's fold alone (the replay's fast path, and ``CompiledDefinition.audit`` where
    it declines; histories already in memory), beside the same histories driven through
    ``transitions``: a model bound to the definition's Machine with ``add_model`` per
@@ -72,6 +74,18 @@ def parse_only(path: Path) -> None:
     with path.open(encoding="utf-8") as stream:
         for line in stream:
             json.loads(line)
+
+
+def group_only(path: Path) -> None:
+    """Parse, group by programme and keep, nothing else: the ceiling of any replay that
+    keeps its events."""
+    grouped: dict[Any, list[Any]] = {}
+    with path.open(encoding="utf-8") as stream, no_cyclic_gc():
+        for line in stream:
+            data = json.loads(line)
+            grouped.setdefault(data["programme"], []).append(
+                (data["seq"], data["id"], data["at"], data["type"], data["payload"])
+            )
 
 
 def end_to_end(path: Path) -> None:
@@ -174,6 +188,7 @@ def main() -> None:
         parse = best(lambda: parse_only(full), repeat)
         e2e = best(lambda: end_to_end(full), repeat)
         kept = best(lambda: read_then_replay(full), repeat)
+        grouped = best(lambda: group_only(full), repeat)
         print("\n1. end-to-end replay from JSON Lines vs parsing the lines only (json.loads)")
         print(f"   parse only      {events / parse:>12,.0f} events/s")
         print(
@@ -184,6 +199,10 @@ def main() -> None:
         print(
             f"   replay(read_histories()) {events / kept:,.0f} events/s, ratio {parse / kept:.2f} "
             "(keeps every payload until the replay ends)"
+        )
+        print(
+            f"   parse, group and keep only (no check, no replay) {events / grouped:,.0f} "
+            f"events/s, ratio {parse / grouped:.2f}: the ceiling for a replay that keeps events"
         )
         streamed = peak_memory(lambda: end_to_end(full))
         whole = peak_memory(lambda: read_then_replay(full))
