@@ -10,49 +10,49 @@ which is all a replay's records read. The result is the same as ``replay(read_hi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from peerflow._bulk import no_cyclic_gc
 from peerflow._engine import CompiledDefinition
 from peerflow._events import Row
 from peerflow._history import Histories, read_file
-from peerflow._replay import Replay, _finished, _jobs, _Run
+from peerflow._replay import Replay, _finished, _jobs, _Run, _step_name
 
 _NAME_KEYS = {"fire": "event", "submit": "deliverable", "schedule": "date"}
-_NO_PAYLOAD: Mapping[str, Any] = {}
 
 
 class _Slimmer:
-    """Rows with the payload replaced by a shared ``{key: step name}`` and strings shared,
-    once the replay has read them."""
+    """Rows whose payload has given way to the step's name, once the replay has read them.
+
+    A slim row holds only strings, numbers and a timestamp: besides being small, it is a
+    tuple the cyclic collector stops tracking the first time it sees it, so a replay kept
+    in a long session costs later collections nothing.
+    """
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
-        self.payloads: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self.steps: dict[tuple[str, str], str] = {}
 
     def slim(self, rows: list[Row], start: int) -> None:
-        names, payloads = self.names, self.payloads  # role and type names: a handful
+        names, steps = self.names, self.steps  # role and type names, step names: a handful
         people: dict[str, str] = {}  # participants: only this programme's
         programme = rows[0][0]
         for i in range(start, len(rows)):
             _, seq, event_id, at, role, who, kind, payload = rows[i]
             key = _NAME_KEYS.get(kind)
-            if key is not None:
-                name = payload.get(key)
-                if type(name) is not str:
-                    continue  # keep it whole: the step name shows what was there
-                slim = payloads.get((kind, name))
-                if slim is None:
-                    slim = payloads[(kind, name)] = {key: name}
-            elif kind == "start":
-                slim = _NO_PAYLOAD
+            name = payload.get(key) if key is not None else None
+            if type(name) is str:
+                step = steps.get((kind, name))
+                if step is None:
+                    step = steps[(kind, name)] = _step_name(kind, payload)
             else:
-                continue  # waivers, joins, claims, payments: rare, and named by their payload
+                step = _step_name(kind, payload)
             role = names.setdefault(role, role)
             who = people.setdefault(who, who)
-            rows[i] = (programme, seq, event_id, at, role, who, names.setdefault(kind, kind), slim)
+            slim = (programme, seq, event_id, at, role, who, names.setdefault(kind, kind), step)
+            rows[i] = cast(Row, slim)  # EventRecords reads a str payload as the step's name
 
 
 def replay_files(
@@ -91,8 +91,11 @@ def replay_files(
             read_file(found, path, fold_fresh)
         results = []
         for rows, problems, left_out in _jobs(found):
-            run = runs.get(rows[0][0]) if rows else None
+            run = runs.pop(rows[0][0], None) if rows else None
             results.append((run or _Run(definition)).result(rows, problems, left_out))
+        # freed before the collector resumes, so that it walks only what is returned
+        runs.clear()
+        found._open.clear()
     if progress is not None:
         progress(total, total)
     return _finished(results, found)

@@ -128,7 +128,8 @@ class EventRecords(Sequence[EventRecord]):
             # the rows are the reading's own list: events added since are not this replay's
             for i, (row, state) in enumerate(zip(self._rows, after, strict=False)):
                 applied, kinds = judged.get(i, conforming)
-                step = _step_name(row[6], row[7])
+                payload: object = row[7]  # or, in a row replay_files slimmed, the step's name
+                step = payload if type(payload) is str else _step_name(row[6], row[7])
                 record = EventRecord(
                     row[1], row[3], row[6], step, row[5], row[4], before, state, applied, kinds
                 )
