@@ -67,6 +67,7 @@ def replay_files(
     files (for a progress bar); it ends with ``done == total``.
     """
     found = Histories()
+    found.take_touched()  # from now on
     runs: dict[str, _Run] = {}
     slimmer = _Slimmer()
     total = sum(_size(path) for path in paths)

@@ -51,7 +51,7 @@ class Histories:
     """Each programme's events as tuples, in ``seq`` order (what replay reads)."""
     _open: dict[str, list[Row]] = attrs.field(factory=dict, init=False, repr=False)
     _events: dict[str, list[Event]] | None = attrs.field(default=None, init=False, repr=False)
-    _touched: list[list[Row]] = attrs.field(factory=list, init=False, repr=False)
+    _touched: list[list[Row]] | None = attrs.field(default=None, init=False, repr=False)
 
     @property
     def events(self) -> dict[str, list[Event]]:
@@ -68,7 +68,8 @@ class Histories:
     def add_lines(self, lines: Iterable[str], file: str, first_line: int = 1) -> None:
         """Read ``lines`` (numbered from ``first_line`` in ``file``)."""
         self._events = None
-        loads, quick, still_open, touched = json.loads, quick_row, self._open, self._touched
+        loads, quick, still_open = json.loads, quick_row, self._open
+        grew = _ignore if self._touched is None else self._touched.append
         last: list[Row] | None = None
         for number, line in enumerate(lines, start=first_line):
             try:
@@ -83,7 +84,7 @@ class Histories:
                 if known is not None and row[1] == len(known):
                     known.append(row)  # the common case: the next event of a programme
                     if known is not last:
-                        touched.append(known)
+                        grew(known)
                         last = known
                     continue
                 self._add_row(row, file, number)
@@ -91,8 +92,9 @@ class Histories:
                 self._add_checked(data, file, number)
 
     def take_touched(self) -> list[list[Row]]:
-        """The programmes' row lists that grew since last asked (a list may come twice)."""
-        touched, self._touched = self._touched, []
+        """The programmes' row lists that grew since last asked (a list may come twice);
+        the first call starts keeping track."""
+        touched, self._touched = self._touched or [], []
         return touched
 
     def _add_checked(self, data: Any, file: str, line: int) -> None:
@@ -122,7 +124,8 @@ class Histories:
         expected = len(known)
         if seq == expected:
             known.append(row)
-            self._touched.append(known)
+            if self._touched is not None:
+                self._touched.append(known)
             return
         if seq < expected:
             same = known[seq][2] == row[2]
@@ -146,7 +149,7 @@ def read_histories(*paths: str | Path) -> Histories:
     """Every programme of every file; bad lines are collected in ``problems``, not raised."""
     found = Histories()
     for path in paths:
-        read_file(found, path, lambda _: found.take_touched())
+        read_file(found, path, _ignore)
     return found
 
 
@@ -165,6 +168,10 @@ def read_file(found: Histories, path: str | Path, read_some: Callable[[list[str]
         found.problems.append(HistoryError(name, 0, f"cannot read: {exc.strerror}"))
     except UnicodeDecodeError as exc:
         found.problems.append(HistoryError(name, 0, f"not UTF-8 text: {exc.reason}"))
+
+
+def _ignore(_: object) -> None:
+    pass
 
 
 _CHUNK = 4096
