@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import peerflow
-from peerflow import replay, replay_many
+from peerflow import read_histories, replay, replay_many
 from peerflow._exports import write_events_csv, write_programmes_csv, write_xes
 from peerflow.cli import example_path, main
 from peerflow.synthetic import generate
@@ -117,6 +117,25 @@ def test_replay_many_in_a_process_pool_gives_the_same_result(mixed: list[peerflo
     assert [p.final for p in pooled] == [p.final for p in alone]
     assert pooled.programmes[0].final is not None
     assert pooled.programmes[0].final.definition is alone.programmes[0].final.definition
+
+
+def test_replay_many_in_a_process_pool_carries_bad_lines(
+    mixed: list[peerflow.Event], tmp_path: Path
+) -> None:
+    """Problems travel to the workers and back with their parts (file, line, programme)."""
+    path = tmp_path / "histories.jsonl"
+    lines = [e.to_line() for e in mixed]
+    lines[3] = "{not json"
+    lines[7] = lines[7].replace('"type": "', '"type": "x')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = read_histories(path)
+    alone = replay(found)
+    with ProcessPoolExecutor(2) as pool:
+        pooled = replay_many(found, executor=pool, chunk_size=5)
+    as_json = [json.dumps([p.to_dict() for p in r]) for r in (pooled, alone)]
+    assert as_json[0] == as_json[1]
+    assert [str(p) for p in pooled.bad_lines] == [str(p) for p in alone.bad_lines]
+    assert sum(len(p.problems) for p in pooled) >= 1 and len(pooled.bad_lines) == 3
 
 
 def write_lines(path: Path, events: list[peerflow.Event], extra: str = "") -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import pickle
+from datetime import UTC, datetime
 
 import attrs
 import pytest
@@ -71,3 +73,33 @@ def test_histories_keep_rows_and_make_the_same_events_on_demand() -> None:
     extra = attrs.evolve(events[-1], seq=len(events), id="extra")
     found.add(extra)
     assert found.events[extra.programme][-1] == extra
+
+
+def test_errors_survive_pickling_with_their_fields() -> None:
+    """Process pools send problems and refusals between processes: an exception pickles its
+    message as its only argument by default, which our constructors do not take."""
+    from peerflow._blockers import WindowClosed  # noqa: PLC0415
+    from peerflow._errors import (  # noqa: PLC0415
+        DefinitionError,
+        EventError,
+        HistoryError,
+        Problem,
+        StepBlocked,
+        StepNotAvailable,
+    )
+
+    closed = WindowClosed(datetime(2027, 1, 1, tzinfo=UTC), "5 working days after the meeting")
+    errors: list[Exception] = [
+        HistoryError("a.jsonl", 3, "not JSON", "p-1"),
+        EventError("bad payload", seq=4),
+        EventError("no seq"),
+        StepNotAvailable("fire close", "draft", ["fire open"], seq=2),
+        StepBlocked("submit report", [closed], seq=9),
+        DefinitionError([Problem("d.yaml", 2, "states", "missing")]),
+    ]
+    for error in errors:
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error)
+        assert str(again) == str(error)
+        fields = {k: v for k, v in vars(error).items() if not k.startswith("__")}
+        assert {k: v for k, v in vars(again).items() if not k.startswith("__")} == fields

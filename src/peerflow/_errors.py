@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
@@ -38,6 +39,9 @@ class DefinitionError(PeerflowError, ValueError):
         self.problems: tuple[Problem, ...] = tuple(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.problems,))
+
 
 class EventError(PeerflowError, ValueError):
     """An event cannot be applied: it is malformed or does not fit the programme.
@@ -50,6 +54,10 @@ class EventError(PeerflowError, ValueError):
         self.reason = message
         prefix = f"event seq {seq}: " if seq is not None else ""
         super().__init__(prefix + message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # an exception pickles its message as its only argument: ours take their parts
+        return (_rebuilt, (type(self), self.__dict__))
 
 
 class StepNotAvailable(EventError):
@@ -95,6 +103,10 @@ class HistoryError(PeerflowError, ValueError):
         self.programme = programme
         super().__init__(f"{file}:{line}: {message}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Sent between processes (``replay_many``) with its parts, not only its text."""
+        return (type(self), (self.file, self.line, self.reason, self.programme))
+
     def to_dict(self) -> dict[str, object]:
         return {
             "file": self.file,
@@ -102,3 +114,12 @@ class HistoryError(PeerflowError, ValueError):
             "programme": self.programme,
             "message": self.reason,
         }
+
+
+def _rebuilt(kind: type[EventError], fields: dict[str, Any]) -> EventError:
+    """An unpickled :class:`EventError` (or subclass) with the fields it was sent with."""
+    error = kind.__new__(kind)
+    error.__dict__.update(fields)
+    prefix = f"event seq {error.seq}: " if error.seq is not None else ""
+    Exception.__init__(error, prefix + error.reason)
+    return error
