@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 from datetime import UTC, datetime
+from pathlib import Path
 
 import attrs
 import pytest
@@ -103,3 +104,15 @@ def test_errors_survive_pickling_with_their_fields() -> None:
         assert str(again) == str(error)
         fields = {k: v for k, v in vars(error).items() if not k.startswith("__")}
         assert {k: v for k, v in vars(again).items() if not k.startswith("__")} == fields
+
+
+def test_a_byte_order_mark_is_not_a_bad_line(tmp_path: Path) -> None:
+    plain = example_path("mia-tutoring")
+    marked = tmp_path / "marked.jsonl"
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    found = peerflow.read_histories(marked)
+    assert not found.problems and found.rows == peerflow.read_histories(plain).rows
+    assert [e for _, e in peerflow.read_history(marked)] == [
+        e for _, e in peerflow.read_history(plain)
+    ]
+    assert not peerflow.replay_files(marked).bad_lines

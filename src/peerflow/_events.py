@@ -288,7 +288,7 @@ def read_history(path: str | Path) -> list[tuple[int, Event]]:
     """Every event of a JSON Lines file with its line number; the first bad line raises."""
     path = Path(path)
     try:
-        with path.open(encoding="utf-8") as stream:
+        with path.open(encoding="utf-8-sig") as stream:
             return _strict(iter_lines(stream, str(path)))
     except OSError as exc:
         raise HistoryError(str(path), 0, f"cannot read: {exc.strerror}") from None

@@ -155,10 +155,13 @@ def read_histories(*paths: str | Path) -> Histories:
 
 def read_file(found: Histories, path: str | Path, read_some: Callable[[list[str]], Any]) -> None:
     """Add one file's lines to ``found`` a chunk at a time, calling ``read_some`` with each
-    chunk once it is added; a file that cannot be read at all is a problem of its own."""
+    chunk once it is added; a file that cannot be read at all is a problem of its own.
+
+    A byte order mark at the start (as some Windows tools write) is skipped, not taken for
+    a bad first line."""
     name = str(path)
     try:
-        with Path(path).open(encoding="utf-8") as stream, no_cyclic_gc():
+        with Path(path).open(encoding="utf-8-sig") as stream, no_cyclic_gc():
             number = 1
             while chunk := list(islice(stream, _CHUNK)):
                 found.add_lines(chunk, name, number)
