@@ -21,7 +21,7 @@ from peerflow import read_histories, replay, replay_files, state_at
 from peerflow._content import check_content
 from peerflow._fastfold import FastFold, _complete, _shape
 from peerflow._history import histories_of
-from peerflow._replay import _replay_rows, _Run
+from peerflow._replay import _replay_rows, _Run, replay_programme
 from peerflow.cli import example_path
 from peerflow.synthetic import INJECTABLE, generate
 
@@ -463,3 +463,14 @@ def test_replay_files_keeps_rows_without_payloads(tmp_path: Path) -> None:
     assert all(isinstance(row[7], str) for row in rows)
     gc.collect()
     assert not any(gc.is_tracked(row) for row in rows)
+
+
+def test_a_moment_without_offset_is_refused_clearly() -> None:
+    events = example_events("mia-tutoring")
+    for call in (
+        lambda: state_at(events, datetime(2027, 1, 1)),
+        lambda: replay_programme(events, until=datetime(2027, 1, 1)),
+        lambda: state_at(events, "2027-01-01"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ValueError, match="must be a datetime with a UTC offset"):
+            call()

@@ -346,6 +346,7 @@ def replay_programme(
     ``until`` stops before the first event after that moment: the programme as it stood then.
     """
     if until is not None:
+        _check_aware(until, "until")
         events = [e for e in events if e.at <= until]
     return _replay_rows([row_of(e) for e in events], definition, problems, left_out)
 
@@ -564,6 +565,15 @@ def replay_many(
     return _finished(results, found)
 
 
+def _check_aware(moment: object, name: str) -> None:
+    """Events carry their offsets: a moment without one names no instant to compare with."""
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        raise ValueError(
+            f"{name} must be a datetime with a UTC offset, got {moment!r} "
+            "(e.g. datetime(2027, 3, 1, tzinfo=UTC))"
+        )
+
+
 def _finished(results: list[ProgrammeReplay], found: Histories) -> Replay:
     unattributed = tuple(p for p in found.problems if p.programme is None)
     return Replay(tuple(results), unattributed, tuple(found.problems))
@@ -573,6 +583,7 @@ def state_at(
     events: Iterable[Event], when: datetime, definition: CompiledDefinition | None = None
 ) -> ProgrammeState | None:
     """The programme's state as it stood at ``when`` (None if it had not started)."""
+    _check_aware(when, "when")
     return replay_programme(list(events), definition, until=when).final
 
 
