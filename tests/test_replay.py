@@ -474,3 +474,18 @@ def test_a_moment_without_offset_is_refused_clearly() -> None:
     ):
         with pytest.raises(ValueError, match="must be a datetime with a UTC offset"):
             call()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"count": -1}, "count must be a whole number 0 or more"),
+        ({"count": "3"}, "count must be a whole number 0 or more"),
+        ({"count": 2, "deviation_share": 1.5}, "deviation_share must be between 0 and 1"),
+        ({"count": 2, "deviation_share": -0.1}, "deviation_share must be between 0 and 1"),
+        ({"count": 2, "kinds": ["late", "lost"]}, "cannot inject \\['lost'\\]"),
+    ],
+)
+def test_the_generator_refuses_what_it_cannot_do(arguments: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        generate(peerflow.definition("mia-tutoring"), **arguments)

@@ -379,6 +379,10 @@ def generate(
     Deviant programmes take the kinds in turn; a kind the definition cannot show (no budget
     for ``over_budget``) or that never fits the walk leaves that programme conforming.
     """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"count must be a whole number 0 or more, got {count!r}")
+    if not 0 <= deviation_share <= 1:
+        raise ValueError(f"deviation_share must be between 0 and 1, got {deviation_share!r}")
     unknown = set(kinds) - set(INJECTABLE)
     if unknown:
         raise ValueError(f"cannot inject {sorted(unknown)} (injectable: {', '.join(INJECTABLE)})")
