@@ -309,3 +309,31 @@ def test_example_history_completes(prospect: CompiledDefinition) -> None:
     state = fold(events)
     assert state.state == "completed"
     assert state.version == len(events)
+
+
+def test_the_embedding_api_names_bad_arguments(
+    prospect: CompiledDefinition, new_programme: Callable[[], Programme]
+) -> None:
+    """Mistakes a developer makes in Python are refused with what was expected, before
+    anything is recorded, not with an AttributeError from deep inside."""
+    cast = [(a.id, a.role) for a in (FACILITATOR, MENTOR, MENTEE_A, MENTEE_B)]
+    with pytest.raises(EventError, match=r"actor must be a peerflow.Actor\(role, id\)"):
+        Programme.start(
+            prospect, "p", at=cet(1, 11), actor=("facilitator", "fac"), participants=cast
+        )  # type: ignore[arg-type]
+    with pytest.raises(EventError, match="participants must be a list of"):
+        Programme.start(
+            prospect, "p", at=cet(1, 11), actor=FACILITATOR, participants={"fac": "facilitator"}
+        )  # type: ignore[arg-type]
+    with pytest.raises(EventError, match=r"participants\[1\] must be an \(id, role\) pair"):
+        Programme.start(
+            prospect, "p", at=cet(1, 11), actor=FACILITATOR, participants=[cast[0], "mentor"]
+        )  # type: ignore[list-item]
+    p = new_programme()
+    with pytest.raises(EventError, match="must be a date or an ISO date string"):
+        p.schedule("orientation_date", cet(2, 1), at=cet(1, 11, 11), actor=FACILITATOR)
+    with pytest.raises(EventError, match=r"actor must be a peerflow.Actor\(role, id\)"):
+        p.fire("cancel", at=cet(1, 11, 11), actor="fac")  # type: ignore[arg-type]
+    assert len(p.history) == 1  # nothing recorded
+    p.schedule("orientation_date", "2027-02-01", at=cet(1, 11, 11), actor=FACILITATOR)
+    assert p.state.scheduled_date("orientation_date") == date(2027, 2, 1)

@@ -569,6 +569,7 @@ class CompiledDefinition:
         if event.seq != 0:
             raise EventError(f"'start' must have seq 0, not {event.seq}", seq=event.seq)
         _require_aware(event.at, event.seq)
+        _require_actor(event)
         p = event.payload
         t = self.type
         if p.get("definition", t.id) != t.id:
@@ -661,6 +662,7 @@ class CompiledDefinition:
             )
         if event.type == "start":
             raise EventError("the programme has already started", seq=event.seq)
+        _require_actor(event)
         role = st.role_of(event.actor.id)
         if role is None and event.type == "join" and _joins_self(event):
             return  # a participant joining themselves is not one yet
@@ -959,6 +961,13 @@ def _describe(bound: Bound | None) -> str:
 def _require_aware(at: datetime, seq: int | None = None) -> None:
     if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
         raise EventError(f"time {at!r} must be a datetime with a UTC offset", seq=seq)
+
+
+def _require_actor(event: Event) -> None:
+    if type(event.actor) is not Actor:
+        raise EventError(
+            f"actor must be a peerflow.Actor(role, id), got {event.actor!r}", seq=event.seq
+        )
 
 
 def _participants(value: Any, t: ProgrammeType, seq: int) -> tuple[tuple[str, str], ...]:

@@ -53,6 +53,28 @@ def deadlines(programme: ProgrammeState, at: datetime) -> list[Deadline]:
     return programme.definition.deadlines(programme, at)
 
 
+def _people(participants: Any) -> list[dict[str, Any]]:
+    if isinstance(participants, Mapping | str):
+        raise EventError(
+            "participants must be a list of (id, role) pairs or {id, role} objects, "
+            f"not {type(participants).__name__}",
+            seq=0,
+        )
+    people = []
+    for i, p in enumerate(participants):
+        if isinstance(p, Mapping):
+            people.append(dict(p))
+        elif isinstance(p, tuple | list) and len(p) == 2:
+            people.append({"id": p[0], "role": p[1]})
+        else:
+            raise EventError(
+                f"participants[{i}] must be an (id, role) pair or an {{id, role}} object, "
+                f"got {p!r}",
+                seq=0,
+            )
+    return people
+
+
 class Programme:
     """A programme being run: records steps, refuses what is not allowed."""
 
@@ -78,9 +100,7 @@ class Programme:
         event_id: str | None = None,
     ) -> Programme:
         """Start a programme; ``participants`` are ``(id, role)`` pairs or ``{id, role}``."""
-        people = [
-            dict(p) if isinstance(p, Mapping) else {"id": p[0], "role": p[1]} for p in participants
-        ]
+        people = _people(participants)
         payload: dict[str, Any] = {
             "definition": definition.id,
             "version": definition.version,
@@ -134,10 +154,16 @@ class Programme:
             payload["ref"] = ref
         return self.record("submit", payload, at=at, actor=actor)
 
-    def schedule(self, date_name: str, value: date, *, at: datetime, actor: Actor) -> Event:
-        return self.record(
-            "schedule", {"date": date_name, "value": value.isoformat()}, at=at, actor=actor
-        )
+    def schedule(self, date_name: str, value: date | str, *, at: datetime, actor: Actor) -> Event:
+        """Set a date: a ``date`` (a datetime would hide a time of day), or ``"2027-02-01"``."""
+        if isinstance(value, datetime) or not isinstance(value, date | str):
+            raise EventError(
+                f"schedule {date_name}: the value must be a date or an ISO date string, "
+                f"got {value!r}",
+                seq=self.state.version,
+            )
+        text = value if isinstance(value, str) else value.isoformat()
+        return self.record("schedule", {"date": date_name, "value": text}, at=at, actor=actor)
 
     def waive(
         self,
