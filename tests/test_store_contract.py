@@ -363,3 +363,17 @@ def test_a_writer_killed_mid_batch_leaves_no_partial_batch(url: str) -> None:
         assert len(store.events("p1")) == 1
         store.append([reschedule("p1", 1, 1)], expected_version=1)  # and the store still works
         assert len(store.events("p1")) == 2
+
+
+@pytest.mark.parametrize("url", ["mysql://db/peerflow", "redis://localhost"])
+def test_an_unknown_store_url_is_named(url: str) -> None:
+    with pytest.raises(StoreError, match=r"no store for \w+:// URLs: use a file path"):
+        open_store(url)
+
+
+def test_a_plain_path_and_a_sqlite_url_open_the_same_file(tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "a.sqlite3")) as plain:
+        assert plain.programmes() == []
+    with open_store(f"sqlite:///{tmp_path / 'a.sqlite3'}") as by_url:
+        assert by_url.programmes() == []
+    assert (tmp_path / "a.sqlite3").exists()

@@ -402,5 +402,11 @@ def open_store(url: str | None = None) -> Store:
         return Store(PostgresBackend(url))
     from peerflow._sqlite import SQLiteBackend  # noqa: PLC0415 - it imports this module
 
+    scheme = url.partition("://")[0] if "://" in url else None
+    if scheme is not None and scheme != "sqlite":
+        raise StoreError(
+            f"no store for {scheme}:// URLs: use a file path, sqlite:///path or "
+            "postgresql://user@host/db"
+        )
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     return Store(SQLiteBackend(path))
