@@ -489,3 +489,18 @@ def test_a_moment_without_offset_is_refused_clearly() -> None:
 def test_the_generator_refuses_what_it_cannot_do(arguments: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         generate(peerflow.definition("mia-tutoring"), **arguments)
+
+
+def test_a_start_with_an_unknown_country_is_invalid_and_replay_goes_on() -> None:
+    """The country picks the holiday calendar working days count on: one the holidays
+    package does not know must be refused at the start, not fail inside it later."""
+    events = example_events("sc-expert-review")
+    payload = {**events[0].payload, "country": "XX"}
+    broken = [attrs.evolve(e, programme="other") for e in events]
+    broken[0] = attrs.evolve(broken[0], payload=payload)
+    with pytest.raises(peerflow.EventError, match="no public holiday calendar for 'XX'"):
+        peerflow.fold(broken)
+    result = {p.programme: p for p in replay([*events, *broken])}
+    assert [d.kind for d in result["other"].deviations] == ["invalid"]
+    assert result["other"].state is None
+    assert result[events[0].programme].completed

@@ -30,6 +30,12 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@lru_cache(maxsize=1)
+def known_countries() -> frozenset[str]:
+    """The country codes the ``holidays`` package has calendars for."""
+    return frozenset(holidays.list_supported_countries())
+
+
 @lru_cache(maxsize=64)
 def holiday_calendar(country: str, subdivision: str | None = None) -> Any:
     """One calendar per country, built once; it grows its years on demand."""

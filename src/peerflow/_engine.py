@@ -33,6 +33,7 @@ from peerflow._blockers import (
 from peerflow._budget import Claim, amount, assess_claim
 from peerflow._calendar import (
     closing_instant,
+    known_countries,
     local_date,
     opening_instant,
     zone,
@@ -589,8 +590,12 @@ class CompiledDefinition:
             zone(tz)
         except Exception:
             raise EventError(f"payload.timezone: unknown time zone {tz!r}", seq=event.seq) from None
-        if country is not None and not isinstance(country, str):
-            raise EventError("payload.country must be a country code like BE", seq=event.seq)
+        if country is not None and country not in known_countries():
+            raise EventError(
+                f"payload.country: no public holiday calendar for {country!r} "
+                "(expected an ISO 3166 code such as BE, DE, ES)",
+                seq=event.seq,
+            )
         return ProgrammeState(
             definition=self,
             programme=event.programme,

@@ -11,15 +11,14 @@ import difflib
 import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import cattrs
-import holidays
 import pendulum
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from peerflow._calendar import known_countries
 from peerflow._errors import DefinitionError, Problem
 from peerflow._model import (
     ANY_STATE,
@@ -157,11 +156,6 @@ def structure(data: Any, file: str, source: SourceMap) -> ProgrammeType:
 # --- meaning --------------------------------------------------------------------
 
 
-@cache
-def _countries() -> frozenset[str]:
-    return frozenset(holidays.list_supported_countries())
-
-
 def _suggest(name: str, known: Iterable[str]) -> str:
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=1)
@@ -275,7 +269,7 @@ class _Checker:
             )
 
     def check_country(self, path: str, code: str) -> None:
-        if code not in _countries():
+        if code not in known_countries():
             self.add(
                 path,
                 f"unknown country '{code}' for public holidays{_suggest(code, [])}"
