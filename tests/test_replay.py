@@ -504,3 +504,60 @@ def test_a_start_with_an_unknown_country_is_invalid_and_replay_goes_on() -> None
     assert [d.kind for d in result["other"].deviations] == ["invalid"]
     assert result["other"].state is None
     assert result[events[0].programme].completed
+
+
+_ODD_PAYLOAD_VALUES = (
+    None, 0, -1, 1.5, True, "", " ", "x", "2027-02-30", "2027-02-01", "0202-02-01",
+    "9999-12-31", [], {}, [1], {"a": 1}, 10**30,
+)  # fmt: skip
+
+
+def _with_odd_value(value: Any, rng: random.Random) -> Any:
+    """``value`` (a payload, or a part of one) with one leaf replaced by an odd value."""
+    if isinstance(value, dict) and value:
+        key = rng.choice(sorted(value))
+        return {**value, key: _with_odd_value(value[key], rng)}
+    if isinstance(value, list) and value:
+        i = rng.randrange(len(value))
+        return [*value[:i], _with_odd_value(value[i], rng), *value[i + 1 :]]
+    return rng.choice(_ODD_PAYLOAD_VALUES)
+
+
+@pytest.mark.parametrize("definition_id", BUILTINS)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_odd_payloads_never_stop_a_replay(definition_id: str, seed: int) -> None:
+    """Any payload value of any event swapped for an odd one (a number for a name, a list
+    for a date, a date outside the calendar): replay reports, never raises, accounts for
+    every event, and the fast path agrees with the engine alone."""
+    rng = random.Random(seed)
+    events = example_events(definition_id)
+    for _ in range(rng.randint(1, 3)):
+        i = rng.randrange(len(events))
+        events[i] = attrs.evolve(events[i], payload=_with_odd_value(dict(events[i].payload), rng))
+    fast = replay(events)
+    (programme,) = fast.programmes
+    assert len(programme.events) == len(events) or programme.state is None
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(FastFold, "run", lambda self, rows, start, states: start)
+        slow = replay(events)
+    assert json.dumps([p.to_dict() for p in fast]) == json.dumps([p.to_dict() for p in slow])
+
+
+def test_a_year_far_out_is_a_bad_line_or_an_invalid_step(tmp_path: Path) -> None:
+    """Years outside 1900-2999 (0202 for 2022) are caught where they are read."""
+    events = example_events("prospect-peer-mentoring")
+    lines = [e.to_line() for e in events]
+    lines[2] = lines[2].replace('"at": "2027', '"at": "0202')
+    schedule = next(i for i, e in enumerate(events) if e.type == "schedule")
+    lines[schedule] = lines[schedule].replace('"value": "2027', '"value": "0202')
+    path = tmp_path / "typos.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = read_histories(path)
+    assert [p.line for p in found.problems] == [3]
+    assert "'at' is in the year 202: expected 1900 to 2999 (a typo?)" in str(found.problems[0])
+    with pytest.raises(ValueError, match="expected 1900 to 2999"):
+        attrs.evolve(events[1], at=events[1].at.replace(year=3000))
+    typo = {**events[schedule].payload, "value": "0202-02-01"}
+    first_two = replay([events[0], attrs.evolve(events[schedule], seq=1, payload=typo)])
+    (deviation,) = first_two.programmes[0].deviations
+    assert deviation.kind == "invalid" and "payload.value' is in the year 202" in deviation.detail

@@ -80,7 +80,11 @@ def amount(value: Any, what: str, seq: int | None) -> Decimal:
         result = Decimal(value)
     except InvalidOperation:
         raise EventError(f'{what} must be an amount like "92.50", got {value!r}', seq=seq) from None
-    if not result.is_finite() or result < 0 or result != result.quantize(_CENT):
+    try:
+        whole_cents = result.is_finite() and result == result.quantize(_CENT)
+    except InvalidOperation:  # more digits than the decimal context holds
+        raise EventError(f"{what} is too large an amount: {value!r}", seq=seq) from None
+    if not whole_cents or result < 0:
         raise EventError(
             f"{what} must be 0 or more with at most 2 decimals, got {value!r}", seq=seq
         )

@@ -40,7 +40,7 @@ from peerflow._calendar import (
 )
 from peerflow._content import check_content
 from peerflow._errors import EventError, StepBlocked, StepNotAvailable
-from peerflow._events import Actor, Event
+from peerflow._events import Actor, Event, check_year
 from peerflow._model import SELF, START_ANCHOR, Bound, Budget, ProgrammeType, Window
 from peerflow._state import ID_SEPARATOR, ProgrammeState, Waiver
 from peerflow._steps import FIRE, SCHEDULE, STEP_KINDS, SUBMIT, Deadline, Step
@@ -359,7 +359,13 @@ class CompiledDefinition:
             if len(self._instants) > _INSTANT_CACHE_LIMIT:
                 self._instants.clear()
             compute = closing_instant if closing else opening_instant
-            found = self._instants[key] = compute(ref.bound, day, st.timezone, st.country)
+            try:
+                found = compute(ref.bound, day, st.timezone, st.country)
+            except OverflowError:
+                raise EventError(
+                    f"'{ref.text}' counted from {day.isoformat()} falls outside the calendar"
+                ) from None
+            self._instants[key] = found
         return found
 
     def deadline_instant(self, m: _Moment) -> datetime | None:
@@ -748,6 +754,10 @@ class CompiledDefinition:
             raise EventError(
                 f"payload.value must be a date like 2027-03-15, got {value!r}", seq=event.seq
             )
+        try:
+            check_year(day, "payload.value")
+        except ValueError as exc:
+            raise EventError(str(exc), seq=event.seq) from None
         self._checked(st, spec, event, found)
         i = spec.index
         i += len(self.event_names)
@@ -771,9 +781,9 @@ class CompiledDefinition:
         if not isinstance(kinds, list) or not kinds:
             raise EventError("payload.blockers must list the blocker kinds to waive", seq=event.seq)
         for kind in kinds:
-            if kind not in WAIVABLE_KINDS:
+            if not isinstance(kind, str) or kind not in WAIVABLE_KINDS:
                 raise EventError(
-                    f"payload.blockers: '{kind}' cannot be waived "
+                    f"payload.blockers: {kind!r} cannot be waived "
                     f"(waivable: {', '.join(sorted(WAIVABLE_KINDS))})",
                     seq=event.seq,
                 )
@@ -781,9 +791,11 @@ class CompiledDefinition:
         if not isinstance(reason, str) or not reason.strip():
             raise EventError("payload.reason must say why the blocker is waived", seq=event.seq)
         participant = p.get("participant")
-        if participant is not None and st.role_of(participant) is None:
+        if participant is not None and (
+            not isinstance(participant, str) or st.role_of(participant) is None
+        ):
             raise EventError(
-                f"payload.participant '{participant}' is not a participant", seq=event.seq
+                f"payload.participant {participant!r} is not a participant", seq=event.seq
             )
         new = tuple(
             Waiver(spec.kind, spec.name, kind, reason, event.seq, participant) for kind in kinds
@@ -966,6 +978,10 @@ def _describe(bound: Bound | None) -> str:
 def _require_aware(at: datetime, seq: int | None = None) -> None:
     if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
         raise EventError(f"time {at!r} must be a datetime with a UTC offset", seq=seq)
+    try:
+        check_year(at, "at")
+    except ValueError as exc:
+        raise EventError(str(exc), seq=seq) from None
 
 
 def _require_actor(event: Event) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
@@ -37,6 +37,19 @@ class Actor:
         return f"{self.id} ({self.role})"
 
 
+YEARS = range(1900, 3000)
+"""The years a timestamp or a scheduled date may fall in: a typo such as 0202 for 2022 is
+caught at once, and window arithmetic stays far from the calendar's ends."""
+
+
+def check_year(moment: datetime | date, what: str) -> None:
+    if moment.year not in YEARS:
+        raise ValueError(
+            f"'{what}' is in the year {moment.year}: expected {YEARS.start} to "
+            f"{YEARS.stop - 1} (a typo?)"
+        )
+
+
 def _fixed_offset(moment: datetime) -> datetime:
     """The same instant with a fixed UTC offset, so comparisons are always by instant.
 
@@ -44,6 +57,8 @@ def _fixed_offset(moment: datetime) -> datetime:
     change repeats, 02:33 (after) would sort before 02:34 (before).
     """
     zone = moment.tzinfo
+    if isinstance(moment, datetime):
+        check_year(moment, "at")
     if zone is None or type(zone) is timezone:
         return moment
     offset = moment.utcoffset()
@@ -93,6 +108,7 @@ def parse_timestamp(text: Any, what: str = "at") -> datetime:
     zone = moment.tzinfo
     if zone is None:
         raise ValueError(f"'{what}' has no UTC offset: {text!r} (write e.g. {text}+01:00)")
+    check_year(moment, what)
     return _with_shared_zone(moment, zone)
 
 
@@ -171,7 +187,7 @@ def quick_row(data: Any) -> Row | None:
     except ValueError:
         return None
     zone = moment.tzinfo
-    if zone is None:
+    if zone is None or moment.year not in YEARS:
         return None
     moment = _with_shared_zone(moment, zone)
     if payload is _NO_PAYLOAD:

@@ -22,7 +22,8 @@ from weakref import WeakKeyDictionary
 from peerflow._calendar import local_date
 from peerflow._content import check_content
 from peerflow._engine import _DATE, _EVENT, _START, CompiledDefinition, _BoundRef, _StepSpec
-from peerflow._events import Row
+from peerflow._errors import EventError
+from peerflow._events import YEARS, Row
 from peerflow._model import Part
 from peerflow._state import ProgrammeState
 
@@ -261,7 +262,14 @@ class FastFold:
         return day
 
     def _window(self, bounds: _Bounds) -> tuple[datetime | None, datetime | None, bool]:
-        """``(opens_at, closes_at, known)`` of a window as the marks stand now."""
+        """``(opens_at, closes_at, known)`` of a window as the marks stand now; not known
+        where the engine would refuse to work it out (a date outside the calendar)."""
+        try:
+            return self._window_instants(bounds)
+        except EventError:
+            return _CLOSED
+
+    def _window_instants(self, bounds: _Bounds) -> tuple[datetime | None, datetime | None, bool]:
         compiled, st = self.compiled, self.st
         opens, closes, deadline = bounds.opens, bounds.closes, bounds.deadline
         opens_at = closes_at = None
@@ -364,7 +372,7 @@ class FastFold:
                     day = date.fromisoformat(value) if type(value) is str else None
                 except ValueError:
                     day = None
-                if day is None:
+                if day is None or day.year not in YEARS:
                     break
                 marks[self.events_count + index] = day
                 if moves:

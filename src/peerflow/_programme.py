@@ -15,7 +15,7 @@ from typing import Any
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import EventError
 from peerflow._events import Actor, Event
-from peerflow._registry import definition as lookup_definition
+from peerflow._registry import builtin_definition
 from peerflow._state import ProgrammeState
 from peerflow._steps import Deadline, Step
 
@@ -27,7 +27,7 @@ def definition_of(start: Event) -> CompiledDefinition:
         raise EventError("start payload must name its 'definition'", seq=start.seq)
     version = start.payload.get("version")
     try:
-        return lookup_definition(name, version if isinstance(version, int) else None)
+        return builtin_definition(name, version if isinstance(version, int) else None)
     except LookupError as exc:
         raise EventError(str(exc), seq=start.seq) from None
 

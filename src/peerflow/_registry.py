@@ -66,6 +66,20 @@ def compile_text(text: str, file: str = "<string>") -> CompiledDefinition:
     return found
 
 
+def builtin_definition(name: str, version: int | None = None) -> CompiledDefinition:
+    """A built-in definition by id only: what a history's start event may name.
+
+    A history is data from elsewhere: the name it gives is never taken for a file to read.
+    """
+    if name not in _builtins and name not in builtin_files():
+        known = ", ".join(builtin_files()) or "none"
+        raise LookupError(
+            f"no built-in definition {name!r} (built-in: {known}); "
+            "give the definition explicitly (--definition FILE)"
+        )
+    return definition(name, version)
+
+
 def definition(name: str, version: int | None = None) -> CompiledDefinition:
     """A built-in definition by id, or a definition file by path.
 
