@@ -40,6 +40,14 @@ def test_good_line_reads() -> None:
             "'actor' must be an object",
         ),
         (('"v": 1', '"v": 2'), "format version 2 is not supported"),
+        (('"type": "start"', '"type": ["start"]'), "unknown event type ['start']"),
+        (('"type": "start"', '"type": {"a": 1}'), "unknown event type {'a': 1}"),
+        (('"seq": 0', '"seq": "0"'), "'seq' must be a whole number 0 or more"),
+        (('"seq": 0', '"seq": true'), "'seq' must be a whole number 0 or more"),
+        (('"programme": "p"', '"programme": ["p"]'), "'programme' must be a non-empty string"),
+        (('"role": "facilitator"', '"role": ["facilitator"]'), "'actor' must be an object"),
+        (('"payload": {}', '"payload": []'), "'payload' must be an object"),
+        (("2027-", "0202-"), "'at' is in the year 202"),
     ],
 )
 def test_bad_line_names_file_and_line(change: tuple[str, str], message: str) -> None:
@@ -49,6 +57,10 @@ def test_bad_line_names_file_and_line(change: tuple[str, str], message: str) -> 
         read_history_text(GOOD + "\n\n" + bad, "h.jsonl")
     assert (caught.value.file, caught.value.line) == ("h.jsonl", 3)
     assert message in str(caught.value)
+    bulk = peerflow.Histories()  # the bulk reader reports it too, and keeps going
+    bulk.add_lines([GOOD, bad, GOOD.replace('"p"', '"p2"')], "h.jsonl")
+    assert [(p.line, message in p.reason) for p in bulk.problems] == [(2, True)]
+    assert "p2" in bulk.rows
 
 
 def test_the_quick_envelope_pass_reads_lines_as_the_careful_one_does() -> None:

@@ -172,6 +172,7 @@ def quick_row(data: Any) -> Row | None:
         or seq < 0
         or type(event_id) is not str
         or not event_id
+        or type(kind) is not str
         or kind not in _EVENT_TYPE_SET
         or type(actor) is not dict
         or type(role) is not str
