@@ -561,3 +561,50 @@ def test_a_year_far_out_is_a_bad_line_or_an_invalid_step(tmp_path: Path) -> None
     first_two = replay([events[0], attrs.evolve(events[schedule], seq=1, payload=typo)])
     (deviation,) = first_two.programmes[0].deviations
     assert deviation.kind == "invalid" and "payload.value' is in the year 202" in deviation.detail
+
+
+_ODD_ENVELOPE_VALUES = (
+    None, 0, -1, 1.5, True, "", "x", [], {}, [1], {"a": 1}, "2027-01-01",
+    "0202-01-01T10:00:00+01:00", 10**30,
+)  # fmt: skip
+
+
+@given(data=st.data())
+def test_any_broken_file_is_read_and_replayed_the_same_both_ways(
+    data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Lines with an envelope field set to an odd value, a character lost, or a line
+    doubled: reading never raises, every line is read or reported, and replay_files
+    gives replay(read_histories())'s result."""
+    definition_id = data.draw(st.sampled_from(BUILTINS))
+    lines = example_path(definition_id).read_text(encoding="utf-8").splitlines()
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        how = data.draw(st.sampled_from(["field", "field", "field", "actor", "char", "double"]))
+        if how == "char":
+            j = data.draw(st.integers(0, len(lines[i]) - 1))
+            lines[i] = lines[i][:j] + lines[i][j + 1 :]
+        elif how == "double":
+            lines.insert(i, lines[i])
+        else:
+            try:
+                envelope = json.loads(lines[i])
+            except ValueError:
+                continue
+            odd = data.draw(st.sampled_from(_ODD_ENVELOPE_VALUES))
+            if how == "actor" and isinstance(envelope.get("actor"), dict):
+                envelope["actor"][data.draw(st.sampled_from(["role", "id"]))] = odd
+            else:
+                envelope[data.draw(st.sampled_from(sorted(envelope)))] = odd
+            lines[i] = json.dumps(envelope)
+    path = tmp_path_factory.mktemp("broken") / "history.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = read_histories(path)
+    kept = sum(len(rows) for rows in found.rows.values())
+    assert kept <= len(lines)
+    assert kept == len(lines) or found.problems
+    expected = replay(found)
+    got = replay_files(path)
+    as_json = [json.dumps([p.to_dict() for p in r], ensure_ascii=False) for r in (got, expected)]
+    assert as_json[0] == as_json[1]
+    assert [str(p) for p in got.bad_lines] == [str(p) for p in found.problems]
