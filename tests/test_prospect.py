@@ -334,6 +334,10 @@ def test_the_embedding_api_names_bad_arguments(
         p.schedule("orientation_date", cet(2, 1), at=cet(1, 11, 11), actor=FACILITATOR)
     with pytest.raises(EventError, match=r"actor must be a peerflow.Actor\(role, id\)"):
         p.fire("cancel", at=cet(1, 11, 11), actor="fac")  # type: ignore[arg-type]
+    with pytest.raises(EventError, match="the payload must be JSON"):
+        p.submit("peer_learning_agreement", at=cet(1, 12), actor=MENTOR, signed=date(2027, 1, 12))
+    with pytest.raises(EventError, match="the payload must be JSON"):
+        p.submit("peer_learning_agreement", at=cet(1, 12), actor=MENTOR, score=float("nan"))
     assert len(p.history) == 1  # nothing recorded
     p.schedule("orientation_date", "2027-02-01", at=cet(1, 11, 11), actor=FACILITATOR)
     assert p.state.scheduled_date("orientation_date") == date(2027, 2, 1)

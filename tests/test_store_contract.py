@@ -124,6 +124,21 @@ def test_strict_commands_record_and_refuse(store: Store) -> None:
     assert len(store.events("p1")) == 2  # the refused command left nothing behind
 
 
+def test_commands_refuse_what_cannot_be_kept(store: Store) -> None:
+    """A payload that is not JSON, or participants that are not (id, role) pairs, are
+    refused with what was expected, and nothing is stored."""
+    start(store)
+    with pytest.raises(peerflow.EventError, match="the payload must be JSON"):
+        store.submit("p1", "peer_learning_agreement", at=START, actor=FACILITATOR, signed=START)
+    assert store.state("p1").version == 1 and len(store.events("p1")) == 1
+    prospect = peerflow.definition("prospect-peer-mentoring")
+    with pytest.raises(peerflow.EventError, match="participants must be a list of"):
+        store.start(
+            prospect, "p2", at=START, actor=FACILITATOR, participants={"anna": "facilitator"}
+        )  # type: ignore[arg-type]
+    assert [row.programme for row in store.programmes()] == ["p1"]
+
+
 def test_a_duplicate_seq_is_refused(store: Store) -> None:
     start(store)
     store.append([reschedule("p1", 1, 1, "a")], expected_version=1)

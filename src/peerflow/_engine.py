@@ -10,6 +10,7 @@ first failure) so a refusal can say everything that blocks the step.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -982,6 +983,40 @@ def _require_aware(at: datetime, seq: int | None = None) -> None:
         check_year(at, "at")
     except ValueError as exc:
         raise EventError(str(exc), seq=seq) from None
+
+
+def participants_payload(participants: Any) -> list[dict[str, Any]]:
+    """A start payload's participants from ``(id, role)`` pairs or ``{id, role}`` objects."""
+    if isinstance(participants, Mapping | str):
+        raise EventError(
+            "participants must be a list of (id, role) pairs or {id, role} objects, "
+            f"not {type(participants).__name__}",
+            seq=0,
+        )
+    people = []
+    for i, p in enumerate(participants):
+        if isinstance(p, Mapping):
+            people.append(dict(p))
+        elif isinstance(p, tuple | list) and len(p) == 2:
+            people.append({"id": p[0], "role": p[1]})
+        else:
+            raise EventError(
+                f"participants[{i}] must be an (id, role) pair or an {{id, role}} object, "
+                f"got {p!r}",
+                seq=0,
+            )
+    return people
+
+
+def require_json(payload: Any, seq: int) -> None:
+    """Events are kept as JSON: a payload that is not JSON is refused before it is recorded,
+    not found out when the history is written."""
+    try:
+        json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise EventError(
+            f"the payload must be JSON (text, numbers, lists, objects): {exc}", seq=seq
+        ) from None
 
 
 def _require_actor(event: Event) -> None:

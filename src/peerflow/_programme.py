@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from peerflow._engine import CompiledDefinition
+from peerflow._engine import CompiledDefinition, participants_payload, require_json
 from peerflow._errors import EventError
 from peerflow._events import Actor, Event
 from peerflow._registry import builtin_definition
@@ -53,28 +53,6 @@ def deadlines(programme: ProgrammeState, at: datetime) -> list[Deadline]:
     return programme.definition.deadlines(programme, at)
 
 
-def _people(participants: Any) -> list[dict[str, Any]]:
-    if isinstance(participants, Mapping | str):
-        raise EventError(
-            "participants must be a list of (id, role) pairs or {id, role} objects, "
-            f"not {type(participants).__name__}",
-            seq=0,
-        )
-    people = []
-    for i, p in enumerate(participants):
-        if isinstance(p, Mapping):
-            people.append(dict(p))
-        elif isinstance(p, tuple | list) and len(p) == 2:
-            people.append({"id": p[0], "role": p[1]})
-        else:
-            raise EventError(
-                f"participants[{i}] must be an (id, role) pair or an {{id, role}} object, "
-                f"got {p!r}",
-                seq=0,
-            )
-    return people
-
-
 class Programme:
     """A programme being run: records steps, refuses what is not allowed."""
 
@@ -100,7 +78,7 @@ class Programme:
         event_id: str | None = None,
     ) -> Programme:
         """Start a programme; ``participants`` are ``(id, role)`` pairs or ``{id, role}``."""
-        people = _people(participants)
+        people = participants_payload(participants)
         payload: dict[str, Any] = {
             "definition": definition.id,
             "version": definition.version,
@@ -130,6 +108,7 @@ class Programme:
         event_id: str | None = None,
     ) -> Event:
         """Apply one event of ``type``; keep it only if the engine accepts it."""
+        require_json(payload, self.state.version)
         event = Event(
             self.state.programme,
             self.state.version,

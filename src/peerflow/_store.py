@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from peerflow._engine import CompiledDefinition
+from peerflow._engine import CompiledDefinition, participants_payload, require_json
 from peerflow._errors import PeerflowError
 from peerflow._events import Actor, Event, event_from_json
 from peerflow._registry import compile_text
@@ -146,7 +146,7 @@ class Store:
         payload: dict[str, Any] = {
             "definition": definition.id,
             "version": definition.version,
-            "participants": [{"id": pid, "role": role} for pid, role in participants],
+            "participants": participants_payload(participants),
         }
         if timezone is not None:
             payload["timezone"] = timezone
@@ -181,6 +181,7 @@ class Store:
             if expected_version is not None and expected_version != row.next_seq:
                 raise ConcurrencyError(programme, expected_version, row.next_seq)
             state = self._state(row)
+            require_json(payload, row.next_seq)
             event = Event(programme, row.next_seq, event_id, at, actor, type, dict(payload))
             after = state.definition.apply(state, event)
             tx.save_programme(_row_of(after, row.digest), new=False)
