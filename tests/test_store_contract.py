@@ -26,6 +26,7 @@ from peerflow.cli import example_path
 CET = timezone(timedelta(hours=1))
 START = datetime(2027, 1, 11, 9, tzinfo=CET)
 FACILITATOR = Actor("facilitator", "anna-facilitator")
+MENTOR = Actor("mentor", "ghent-mentor")
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("PEERFLOW_TEST_POSTGRES") else [])
 
 
@@ -129,7 +130,7 @@ def test_commands_refuse_what_cannot_be_kept(store: Store) -> None:
     refused with what was expected, and nothing is stored."""
     start(store)
     with pytest.raises(peerflow.EventError, match="the payload must be JSON"):
-        store.submit("p1", "peer_learning_agreement", at=START, actor=FACILITATOR, signed=START)
+        store.submit("p1", "peer_learning_agreement", at=START, actor=MENTOR, signed=START)
     assert store.state("p1").version == 1 and len(store.events("p1")) == 1
     prospect = peerflow.definition("prospect-peer-mentoring")
     with pytest.raises(peerflow.EventError, match="participants must be a list of"):

@@ -94,7 +94,8 @@ class Event:
         }
 
     def to_line(self) -> str:
-        return json.dumps(self.to_json(), ensure_ascii=False)
+        """One line of JSON; refuses NaN and infinities, which JSON does not have."""
+        return json.dumps(self.to_json(), ensure_ascii=False, allow_nan=False)
 
 
 def parse_timestamp(text: Any, what: str = "at") -> datetime:

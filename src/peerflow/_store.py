@@ -181,11 +181,14 @@ class Store:
             if expected_version is not None and expected_version != row.next_seq:
                 raise ConcurrencyError(programme, expected_version, row.next_seq)
             state = self._state(row)
-            require_json(payload, row.next_seq)
             event = Event(programme, row.next_seq, event_id, at, actor, type, dict(payload))
             after = state.definition.apply(state, event)
             tx.save_programme(_row_of(after, row.digest), new=False)
-            tx.insert_events([event])
+            try:
+                tx.insert_events([event])
+            except (TypeError, ValueError):  # serialised here once; leaving rolls it all back
+                require_json(payload, event.seq)
+                raise
             return after
 
     def submit(
