@@ -132,6 +132,11 @@ def test_commands_refuse_what_cannot_be_kept(store: Store) -> None:
     with pytest.raises(peerflow.EventError, match="the payload must be JSON"):
         store.submit("p1", "peer_learning_agreement", at=START, actor=MENTOR, signed=START)
     assert store.state("p1").version == 1 and len(store.events("p1")) == 1
+    payload = {"deliverable": "peer_learning_agreement", "on": START}
+    signed = Event("p1", 1, "e1", START, MENTOR, "submit", payload)
+    with pytest.raises(peerflow.EventError, match="the payload must be JSON"):
+        store.append([signed], expected_version=1)
+    assert store.state("p1").version == 1 and len(store.events("p1")) == 1
     prospect = peerflow.definition("prospect-peer-mentoring")
     with pytest.raises(peerflow.EventError, match="participants must be a list of"):
         store.start(

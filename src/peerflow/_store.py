@@ -184,11 +184,7 @@ class Store:
             event = Event(programme, row.next_seq, event_id, at, actor, type, dict(payload))
             after = state.definition.apply(state, event)
             tx.save_programme(_row_of(after, row.digest), new=False)
-            try:
-                tx.insert_events([event])
-            except (TypeError, ValueError):  # serialised here once; leaving rolls it all back
-                require_json(payload, event.seq)
-                raise
+            _insert(tx, [event])
             return after
 
     def submit(
@@ -277,7 +273,7 @@ class Store:
             for event in rest:
                 state = state.definition.apply(state, event)
             tx.save_programme(_row_of(state, digest), new=row is None)
-            tx.insert_events(events)
+            _insert(tx, events)
             return state
 
     # --- reading -----------------------------------------------------------------------
@@ -394,6 +390,17 @@ def _row_of(state: ProgrammeState, digest: str) -> ProgrammeRow:
 
 DEFAULT_STORE = "peerflow.sqlite3"
 """The store the command line uses when no ``--db`` is given: a SQLite file here."""
+
+
+def _insert(tx: Transaction, events: Sequence[Event]) -> None:
+    """Write the events; one whose payload is not JSON is found here, where it is
+    serialised, and refused (leaving the transaction rolls everything back)."""
+    try:
+        tx.insert_events(events)
+    except (TypeError, ValueError):
+        for event in events:
+            require_json(event.payload, event.seq)
+        raise
 
 
 def open_store(url: str | None = None) -> Store:
