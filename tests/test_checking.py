@@ -104,3 +104,20 @@ def test_the_failing_check_shown_in_the_docs_is_what_check_prints(
     printed = capsys.readouterr().out.splitlines()
     missing = [line for line in shown if line not in printed]
     assert not missing, f"docs/checking.md shows lines check no longer prints: {missing}"
+
+
+def test_a_cut_exploration_says_what_it_could_not_see(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bound that cuts the exploration short cannot show a state unreachable: the report
+    says so, and a bound below one node is refused."""
+    report = check(peerflow.definition("mia-tutoring"), max_nodes=3)
+    assert not report.complete
+    failed = [c for c in report.checks if not c.passed]
+    assert failed and all("raise --max-nodes to know" in c.detail for c in failed)
+    full = check(peerflow.definition("mia-tutoring"))
+    assert full.complete and not any("raise --max-nodes" in c.detail for c in full.checks)
+    with pytest.raises(ValueError, match="max_nodes must be 1 or more"):
+        check(peerflow.definition("mia-tutoring"), max_nodes=0)
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "mia-tutoring", "--max-nodes", "0"])
+    assert exited.value.code == 2
+    assert "expected a whole number 1 or more, got '0'" in capsys.readouterr().err

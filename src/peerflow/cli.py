@@ -198,6 +198,16 @@ def _share_read(done: int, total: int) -> str:
     return f"replayed {done * 100 // max(total, 1)}% of the input"
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number 1 or more, got {text!r}")
+    return value
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from peerflow import _exports, _stats  # noqa: PLC0415 - only this command needs them
 
@@ -312,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument(
         "--max-nodes",
-        type=int,
+        type=_at_least_one,
         default=50_000,
         metavar="N",
         help="stop exploring after N nodes (default 50000); the report says if it did",
@@ -345,7 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     p.add_argument(
-        "-j", "--jobs", type=int, default=1, metavar="N", help="replay in N processes (default 1)"
+        "-j",
+        "--jobs",
+        type=_at_least_one,
+        default=1,
+        metavar="N",
+        help="replay in N processes (default 1)",
     )
     p.set_defaults(func=cmd_replay)
 
