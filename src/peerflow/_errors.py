@@ -52,8 +52,7 @@ class EventError(PeerflowError, ValueError):
     def __init__(self, message: str, *, seq: int | None = None) -> None:
         self.seq = seq
         self.reason = message
-        prefix = f"event seq {seq}: " if seq is not None else ""
-        super().__init__(prefix + message)
+        super().__init__(_with_seq(message, seq))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # an exception pickles its message as its only argument: ours take their parts
@@ -120,6 +119,9 @@ def _rebuilt(kind: type[EventError], fields: dict[str, Any]) -> EventError:
     """An unpickled :class:`EventError` (or subclass) with the fields it was sent with."""
     error = kind.__new__(kind)
     error.__dict__.update(fields)
-    prefix = f"event seq {error.seq}: " if error.seq is not None else ""
-    Exception.__init__(error, prefix + error.reason)
+    Exception.__init__(error, _with_seq(error.reason, error.seq))
     return error
+
+
+def _with_seq(message: str, seq: int | None) -> str:
+    return message if seq is None else f"event seq {seq}: {message}"

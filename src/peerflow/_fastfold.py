@@ -74,9 +74,7 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
     found = _PLANS.get(compiled)
     if found is not None:
         return found
-    anchors = {
-        (ref.anchor_kind, ref.anchor_index) for ref in compiled._bound_refs if ref is not None
-    }
+    anchors = {(ref.anchor_kind, ref.anchor_index) for ref in compiled._bound_refs}
     windows: dict[tuple[int, int, bool], _Bounds] = {}  # one object per distinct set of bounds
 
     def plan(spec: _StepSpec, action: int, moved: tuple[int, int] | None) -> _Plan:

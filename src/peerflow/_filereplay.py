@@ -18,9 +18,7 @@ from peerflow._bulk import no_cyclic_gc
 from peerflow._engine import CompiledDefinition
 from peerflow._events import Row
 from peerflow._history import Histories, read_file
-from peerflow._replay import Replay, _finished, _jobs, _Run, _step_name
-
-_NAME_KEYS = {"fire": "event", "submit": "deliverable", "schedule": "date"}
+from peerflow._replay import _NAME_KEYS, Replay, _finished, _jobs, _Run, _step_name
 
 
 class _Slimmer:
