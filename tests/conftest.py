@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import peerflow
-from peerflow import Actor, CompiledDefinition, Programme
+from peerflow import Actor, CompiledDefinition, Programme, Store, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,6 +73,36 @@ def oriented(new_programme: Callable[[], Programme]) -> Programme:
         p.submit("availability_confirmation", at=cet(1, 12, hour), actor=who)
     p.fire("hold_orientation", at=cet(2, 1, 10), actor=FACILITATOR)
     return p
+
+
+# --- the store's backends: every store test runs on each -------------------------------
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("PEERFLOW_TEST_POSTGRES") else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    else:
+        yield _fresh_postgres_schema(os.environ["PEERFLOW_TEST_POSTGRES"])
+
+
+def _fresh_postgres_schema(url: str) -> str:
+    """A new, empty schema for one test, named in the URL's search_path."""
+    import psycopg  # noqa: PLC0415 - only with a server
+
+    schema = f"contract_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:
+    with open_store(url) as opened:
+        yield opened
 
 
 def pytest_report_header() -> str:

@@ -53,7 +53,7 @@ from peerflow import (
 )
 from peerflow._blockers import WAIVABLE_KINDS
 from peerflow._engine import MachineContext
-from peerflow.checking import Exploration, explore
+from peerflow.checking import Exploration, explore, split_cast
 
 START = datetime(2027, 1, 11, 9, tzinfo=timezone(timedelta(hours=1)))
 WAIVABLE = sorted(WAIVABLE_KINDS)
@@ -111,18 +111,21 @@ class ProgrammeRun(RuleBasedStateMachine):
         if data.draw(st.booleans(), label="start somewhere the explorer reached?"):
             node = data.draw(st.integers(0, len(explored.states) - 1), label="explored node")
             self.programme = Programme.from_history(explored.history_to(node))
-            self.cast = list(explored.cast)
+            self.cast = [a for a in explored.cast if self.state.role_of(a.id) == a.role]
             self.at = explored.moments[node]
         else:
             for name, role in t.roles.items():
                 upper = role.max if role.max is not None else role.min + 2
                 count = data.draw(st.integers(role.min, max(role.min, min(upper, role.min + 2))))
                 self.cast.extend(Actor(name, f"{name}-{i}") for i in range(count))
+            # those of roles that join later join by the join rule below
+            starter, listed, _ = split_cast(self.definition, tuple(self.cast))
+            self.cast = list(listed)
             self.programme = Programme.start(
                 self.definition,
                 "prop",
                 at=START,
-                actor=self.cast[0],
+                actor=starter,
                 participants=[(a.id, a.role) for a in self.cast],
             )
         # Escapes (cancel, reject: an end that needs nothing) are kept rare, or no run gets far.
@@ -275,7 +278,8 @@ class ProgrammeRun(RuleBasedStateMachine):
     @rule(data=st.data())
     def join(self, data: st.DataObject) -> None:
         role = data.draw(st.sampled_from(sorted(self.definition.type.roles)), label="role")
-        newcomer = Actor(role, data.draw(st.sampled_from(["new-1", "new-2", self.cast[0].id])))
+        ids = [f"new-{i}" for i in range(1, 10)]
+        newcomer = Actor(role, data.draw(st.sampled_from([*ids, self.cast[0].id])))
         by_self = data.draw(st.booleans(), label="joins themselves?")
         actor = newcomer if by_self else data.draw(st.sampled_from(self.cast), label="actor")
         if self.try_event(

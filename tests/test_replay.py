@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import random
+import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -108,10 +109,8 @@ def write_broken_file(path: Path) -> tuple[Any, list[str]]:
 
     broken = list(lines)
     broken[line_of(programmes[1], 3)] = "{not json"
-    broken[line_of(programmes[2], 4)] = (
-        broken[line_of(programmes[2], 4)]
-        .replace('"type": "submit"', '"type": "upload"')
-        .replace('"type": "fire"', '"type": "upload"')
+    broken[line_of(programmes[2], 4)] = re.sub(
+        r'"type": "\w+"', '"type": "upload"', broken[line_of(programmes[2], 4)]
     )
     no_offset = json.loads(broken[line_of(programmes[3], 2)])
     no_offset["at"] = no_offset["at"][:19]

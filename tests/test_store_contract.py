@@ -11,13 +11,13 @@ import os
 import signal
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import BACKENDS
 
 import peerflow
 from peerflow import Actor, ConcurrencyError, Event, Store, StoreError, open_store
@@ -27,7 +27,6 @@ CET = timezone(timedelta(hours=1))
 START = datetime(2027, 1, 11, 9, tzinfo=CET)
 FACILITATOR = Actor("facilitator", "anna-facilitator")
 MENTOR = Actor("mentor", "ghent-mentor")
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("PEERFLOW_TEST_POSTGRES") else [])
 
 
 def test_postgresql_is_tested_in_ci() -> None:
@@ -38,31 +37,6 @@ def test_postgresql_is_tested_in_ci() -> None:
         pytest.skip(
             "PostgreSQL contract NOT RUN: set PEERFLOW_TEST_POSTGRES=postgresql://... to run it"
         )
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    else:
-        yield _fresh_postgres_schema(os.environ["PEERFLOW_TEST_POSTGRES"])
-
-
-def _fresh_postgres_schema(url: str) -> str:
-    """A new, empty schema for one test, named in the URL's search_path."""
-    import psycopg  # noqa: PLC0415 - only with a server
-
-    schema = f"contract_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as db:
-        db.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}"
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    with open_store(url) as opened:
-        yield opened
 
 
 def example() -> list[Event]:

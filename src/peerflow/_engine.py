@@ -591,6 +591,7 @@ class CompiledDefinition:
                 seq=event.seq,
             )
         members = _participants(p.get("participants"), t, event.seq)
+        _check_starter(event.actor, members, t, event.seq)
         tz = p.get("timezone", t.timezone)
         country = p.get("country", t.country)
         try:
@@ -1024,6 +1025,49 @@ def _require_actor(event: Event) -> None:
         raise EventError(
             f"actor must be a peerflow.Actor(role, id), got {event.actor!r}", seq=event.seq
         )
+
+
+def _check_starter(
+    actor: Actor, members: tuple[tuple[str, str], ...], t: ProgrammeType, seq: int
+) -> None:
+    """Who may start a programme, and whom they may list in it.
+
+    The starter must be one of the start's participants, in a role that may start it. A role
+    whose participants join later may be listed at the start only by a role that may add them
+    then (``joined_by``) in the initial state (``join_during``): a start is not a way around
+    the join rules, and participants who join themselves are never listed by someone else.
+    """
+    listed = dict(members)
+    if listed.get(actor.id) != actor.role:
+        people = ", ".join(f"{pid} ({role})" for pid, role in members)
+        raise EventError(
+            f"actor '{actor.id}' ({actor.role}) must be listed in payload.participants in that "
+            f"role to start the programme (listed: {people or 'nobody'})",
+            seq=seq,
+        )
+    starters = t.starters()
+    if actor.role not in starters:
+        raise EventError(
+            f"role '{actor.role}' may not start a '{t.id}' programme "
+            f"(roles that may: {', '.join(starters)})",
+            seq=seq,
+        )
+    for i, (pid, role_name) in enumerate(members):
+        role = t.roles[role_name]
+        if not role.joins_later:
+            continue
+        during = role.join_during or t.live_states()
+        if actor.role not in role.joined_by or t.initial not in during:
+            how = (
+                "they join themselves"
+                if SELF in role.joined_by
+                else f"they are added by {', '.join(role.joined_by)} with a join event"
+            )
+            raise EventError(
+                f"payload.participants[{i}]: '{pid}' cannot be listed at the start as "
+                f"'{role_name}': {how} during {', '.join(during)}",
+                seq=seq,
+            )
 
 
 def _participants(value: Any, t: ProgrammeType, seq: int) -> tuple[tuple[str, str], ...]:

@@ -208,6 +208,14 @@ class _Checker:
                 self.add(join_path(path, "join_during"), "join_during needs joined_by")
         for i, role_name in enumerate(d.waivable_by):
             self.known(join_path("waivable_by", i), "role", role_name, d.roles)
+        for i, role_name in enumerate(d.started_by):
+            if self.known(join_path("started_by", i), "role", role_name, d.roles) and (
+                d.roles[role_name].joins_later
+            ):
+                self.add(
+                    join_path("started_by", i),
+                    f"role '{role_name}' joins after the start, so it cannot start the programme",
+                )
         self.check_names()
         for name, deliverable in d.deliverables.items():
             path = join_path("deliverables", name)

@@ -237,9 +237,17 @@ class ProgrammeType:
     deadline: Bound | None = None
     deadline_rules: tuple[str, ...] = ()
     waivable_by: tuple[str, ...] = ()
+    started_by: tuple[str, ...] = ()
     budget: Budget | None = None
     source: str = ""
     description: str = ""
+
+    def starters(self) -> tuple[str, ...]:
+        """The roles that may start a programme: ``started_by``, else ``waivable_by``, else any.
+
+        The starting actor must also be listed among the start's participants in that role.
+        """
+        return self.started_by or self.waivable_by or tuple(self.roles)
 
     def terminal_states(self) -> tuple[str, ...]:
         return tuple(name for name, state in self.states.items() if state.terminal)

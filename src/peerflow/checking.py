@@ -25,6 +25,7 @@ import attrs
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import EventError
 from peerflow._events import Actor, Event
+from peerflow._model import SELF
 from peerflow._state import ProgrammeState
 from peerflow._steps import FIRE, SCHEDULE, SUBMIT, Step
 
@@ -166,6 +167,52 @@ def default_cast(definition: CompiledDefinition) -> tuple[Actor, ...]:
     return tuple(actors)
 
 
+def split_cast(
+    definition: CompiledDefinition, cast: tuple[Actor, ...]
+) -> tuple[Actor, tuple[Actor, ...], tuple[Actor, ...]]:
+    """Who starts a programme with ``cast``, whom its start lists, and who joins later.
+
+    Roles whose participants join later (``joined_by``) are never listed at the start here:
+    they join with a join event, as the definition says.
+    """
+    t = definition.type
+    listed = tuple(a for a in cast if not t.roles[a.role].joins_later)
+    later = tuple(a for a in cast if t.roles[a.role].joins_later)
+    starters = t.starters()
+    starter = next((a for a in listed if a.role in starters), None)
+    if starter is None:
+        raise ValueError(
+            f"no participant of the cast may start '{t.id}' (roles that may: {', '.join(starters)})"
+        )
+    return starter, listed, later
+
+
+def join_moves(
+    definition: CompiledDefinition, st: ProgrammeState, later: tuple[Actor, ...]
+) -> list[tuple[Actor, Actor]]:
+    """``(acting, joining)`` for each role's next participant still to join, where the
+    definition lets them join now: themselves, or added by a participant of ``joined_by``."""
+    t = definition.type
+    moves: list[tuple[Actor, Actor]] = []
+    roles_seen: set[str] = set()
+    for newcomer in later:
+        if newcomer.role in roles_seen or st.index_of(newcomer.id) is not None:
+            continue
+        roles_seen.add(newcomer.role)  # participants of one role are interchangeable
+        role = t.roles[newcomer.role]
+        if st.state not in (role.join_during or t.live_states()):
+            continue
+        if role.max is not None and st.count(newcomer.role) >= role.max:
+            continue
+        if SELF in role.joined_by:
+            moves.append((newcomer, newcomer))
+            continue
+        holders = st.holders(role.joined_by)
+        if holders:
+            moves.append((Actor(st.role_of(holders[0]) or "", holders[0]), newcomer))
+    return moves
+
+
 def _key(st: ProgrammeState, at: datetime) -> _KEY:
     waivers = tuple(
         sorted((w.step_kind, w.step, w.blocker, w.participant or "") for w in st.waivers)
@@ -174,7 +221,13 @@ def _key(st: ProgrammeState, at: datetime) -> _KEY:
 
 
 def _describe(at: datetime, actor: Actor, kind: str, name: str, extra: str = "") -> str:
-    verb = {FIRE: "fires", SUBMIT: "submits", SCHEDULE: "schedules", "waive": "waives"}[kind]
+    verb = {
+        FIRE: "fires",
+        SUBMIT: "submits",
+        SCHEDULE: "schedules",
+        "waive": "waives",
+        "join": "joins",
+    }[kind]
     return f"{at:%Y-%m-%d %H:%M} {actor.id} ({actor.role}) {verb} {name}{extra}"
 
 
@@ -195,6 +248,7 @@ class _Explorer:
         t = definition.type
         self.start_at = start or datetime(2027, 1, 11, 9, tzinfo=ZoneInfo(t.timezone))
         self.cast = default_cast(definition)
+        self.starter, self.listed, self.later = split_cast(definition, self.cast)
         self.waiver_actor = next((a for a in self.cast if a.role in t.waivable_by), None)
         self.horizon = self.start_at + timedelta(days=horizon_days)
 
@@ -204,12 +258,12 @@ class _Explorer:
             0,
             "check-0",
             self.start_at,
-            self.cast[0],
+            self.starter,
             "start",
             {
                 "definition": self.d.id,
                 "version": self.d.version,
-                "participants": [{"id": a.id, "role": a.role} for a in self.cast],
+                "participants": [{"id": a.id, "role": a.role} for a in self.listed],
             },
         )
         root = self.d.start(first)
@@ -275,7 +329,19 @@ class _Explorer:
         entered = ex.parent_edge[node]
         entered_by_clock = entered is not None and entered.kind == "clock"
         tried: set[tuple[str, str, str]] = set()
+        for actor, newcomer in join_moves(self.d, st, self.later):
+            payload = {"participant": newcomer.id, "role": newcomer.role}
+            event = Event("check", st.version, f"check-{st.version}", at, actor, "join", payload)
+            try:
+                new_st = self.d.apply(st, event)
+            except EventError as exc:
+                ex.unsafe.append((node, f"join {newcomer.role} offered but refused: {exc}"))
+                continue
+            label = _describe(at, actor, "join", f"{newcomer.id} as {newcomer.role}")
+            yield "join", label, actor, f"join {newcomer.role}", event, new_st, at
         for actor in self.cast:
+            if st.index_of(actor.id) is None:
+                continue  # not joined (yet)
             for step in self.d.next_steps(st, at, actor):
                 if not step.allowed:
                     continue

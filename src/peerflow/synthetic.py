@@ -21,7 +21,7 @@ from peerflow._errors import EventError, StepNotAvailable
 from peerflow._events import Actor, Event
 from peerflow._replay import DEVIATION_KINDS
 from peerflow._steps import FIRE, SCHEDULE, SUBMIT, Step
-from peerflow.checking import complete_content
+from peerflow.checking import complete_content, join_moves, split_cast
 
 __all__ = ["INJECTABLE", "Injected", "Synthetic", "generate"]
 
@@ -87,17 +87,18 @@ class _Walk:
                 count = role.min - 1
             self.cast.extend(Actor(name, f"{programme}-{name}-{i + 1}") for i in range(count))
         self.cast = [a for a in self.cast if t.roles[a.role].max != 0]
+        starter, listed, self.joiners = split_cast(d, tuple(self.cast))
         first = Event(
             programme,
             0,
             f"{programme}-0",
             start,
-            self.cast[0],
+            starter,
             "start",
             {
                 "definition": d.id,
                 "version": d.version,
-                "participants": [{"id": a.id, "role": a.role} for a in self.cast],
+                "participants": [{"id": a.id, "role": a.role} for a in listed],
             },
         )
         self.st = d.start(first)
@@ -140,9 +141,21 @@ class _Walk:
             "value": (day + timedelta(days=self.rng.randint(28, 56))).isoformat(),
         }
 
+    @property
+    def members(self) -> list[Actor]:
+        """The cast's participants who have joined so far."""
+        return [a for a in self.cast if self.st.index_of(a.id) is not None]
+
+    def join_all(self, at: datetime) -> None:
+        """Whoever of the cast may join now joins (each role's participants in turn)."""
+        while moves := join_moves(self.d, self.st, self.joiners):
+            actor, newcomer = moves[0]
+            payload: dict[str, object] = {"participant": newcomer.id, "role": newcomer.role}
+            self.record(self.event(actor, "join", payload, at))
+
     def allowed(self, at: datetime, reschedule: bool = False) -> list[tuple[Actor, Step]]:
         out = []
-        for actor in self.cast:
+        for actor in self.members:
             for step in self.d.next_steps(self.st, at, actor):
                 if not step.allowed or step.name in self.escapes:
                     continue
@@ -158,6 +171,7 @@ class _Walk:
         """Take one allowed step, letting time pass a little; False when none can be taken."""
         if self.st.terminal or len(self.events) >= _MAX_EVENTS:
             return False
+        self.join_all(self.at)
         later = self.later(self.at, timedelta(minutes=self.rng.randint(30, 36 * 60)))
         options = self.allowed(later)
         at = later
@@ -213,7 +227,7 @@ class _Walk:
     def _candidates(self, at: datetime) -> list[tuple[Actor, Step]]:
         return [
             (actor, step)
-            for actor in self.cast
+            for actor in self.members
             for step in self.d.next_steps(self.st, at, actor)
             if step.kind in (FIRE, SUBMIT) and step.name not in self.escapes
         ]
@@ -251,7 +265,7 @@ class _Walk:
         for _, step in self._candidates(self.at):
             if not step.allowed:
                 continue
-            for other in self.cast:
+            for other in self.members:
                 if other.role not in step.roles:
                     event = self.event(other, step.kind, self.payload(step, self.at), self.at)
                     if self._only(event, "role"):

@@ -1,0 +1,226 @@
+"""Hostile input at every way in: each is refused with one line and nothing recorded.
+
+Who may write: a start by a stranger or in a role the starter does not hold, participants
+listed at the start past the join rules. Each case runs on the engine, the embedding API, and
+the store on every backend (``store`` fixture), and through ``peerflow import``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import peerflow
+from peerflow import Actor, Event, EventError, Programme, Store
+from peerflow.cli import main
+
+CET = timezone(timedelta(hours=1))
+START = datetime(2027, 1, 11, 9, tzinfo=CET)
+
+PROSPECT_CAST = [
+    {"id": "anna", "role": "facilitator"},
+    {"id": "ghent", "role": "mentor"},
+    {"id": "porto", "role": "mentee"},
+    {"id": "finance", "role": "finance_coordinator"},
+]
+
+
+def start_event(
+    definition: str,
+    actor: Actor,
+    participants: list[dict[str, str]],
+    programme: str = "hostile",
+    event_id: str = "hostile-0",
+) -> Event:
+    return Event(
+        programme,
+        0,
+        event_id,
+        START,
+        actor,
+        "start",
+        {"definition": definition, "version": 1, "participants": participants},
+    )
+
+
+# --- 1. who may start a programme -------------------------------------------------------
+
+BAD_STARTS: list[tuple[str, Actor, list[dict[str, str]], str]] = [
+    (
+        "a stranger, listed nowhere",
+        Actor("facilitator", "mallory"),
+        PROSPECT_CAST,
+        "must be listed in payload.participants",
+    ),
+    ("an empty actor", Actor("", ""), PROSPECT_CAST, "must be listed in payload.participants"),
+    (
+        "a mentee claiming to be the facilitator",
+        Actor("facilitator", "porto"),
+        PROSPECT_CAST,
+        "must be listed in payload.participants in that role",
+    ),
+    (
+        "a mentee, as a mentee",
+        Actor("mentee", "porto"),
+        PROSPECT_CAST,
+        "role 'mentee' may not start",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("actor", "participants", "message"),
+    [case[1:] for case in BAD_STARTS],
+    ids=[case[0] for case in BAD_STARTS],
+)
+def test_only_a_listed_participant_in_a_starting_role_may_start(
+    actor: Actor, participants: list[dict[str, str]], message: str
+) -> None:
+    prospect = peerflow.definition("prospect-peer-mentoring")
+    with pytest.raises(EventError, match=message):
+        prospect.start(start_event(prospect.id, actor, participants))
+    with pytest.raises(EventError, match=message):
+        Programme.start(
+            prospect,
+            "hostile",
+            at=START,
+            actor=actor,
+            participants=[(p["id"], p["role"]) for p in participants],
+        )
+
+
+def test_the_facilitator_starts_prospect() -> None:
+    """The counterpart that must pass: PROSPECT's facilitator, listed as such."""
+    prospect = peerflow.definition("prospect-peer-mentoring")
+    st = prospect.start(start_event(prospect.id, Actor("facilitator", "anna"), PROSPECT_CAST))
+    assert st.state == "preparation"
+
+
+@pytest.mark.parametrize(
+    ("actor", "participants", "message"),
+    [case[1:] for case in BAD_STARTS],
+    ids=[case[0] for case in BAD_STARTS],
+)
+def test_the_store_refuses_a_bad_start_and_keeps_nothing(
+    store: Store, actor: Actor, participants: list[dict[str, str]], message: str
+) -> None:
+    prospect = peerflow.definition("prospect-peer-mentoring")
+    with pytest.raises(EventError, match=message):
+        store.append([start_event(prospect.id, actor, participants)], expected_version=0)
+    with pytest.raises(EventError, match=message):
+        store.start(
+            prospect,
+            "hostile",
+            at=START,
+            actor=actor,
+            participants=[(p["id"], p["role"]) for p in participants],
+        )
+    assert store.programmes() == []
+    assert list(store.export()) == []
+
+
+def test_import_refuses_a_start_by_a_stranger(tmp_path: Path, capsys: Any) -> None:
+    history = tmp_path / "h.jsonl"
+    bad = start_event("prospect-peer-mentoring", Actor("facilitator", "mallory"), PROSPECT_CAST)
+    history.write_text(bad.to_line() + "\n")
+    db = tmp_path / "s.sqlite3"
+    assert main(["import", str(history), "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert "hostile: not imported" in err and "must be listed" in err
+    with peerflow.open_store(str(db)) as store:
+        assert store.programmes() == []
+
+
+def test_started_by_names_the_roles_that_may_start(tmp_path: Path) -> None:
+    text = (
+        peerflow.builtin_files()["prospect-peer-mentoring"]
+        .read_text()
+        .replace("waivable_by: [facilitator]", "waivable_by: [facilitator]\nstarted_by: [mentor]")
+    )
+    own = peerflow.compile_text(text, "own.yaml")
+    with pytest.raises(EventError, match="role 'facilitator' may not start"):
+        own.start(start_event(own.id, Actor("facilitator", "anna"), PROSPECT_CAST))
+    assert own.start(start_event(own.id, Actor("mentor", "ghent"), PROSPECT_CAST)).version == 1
+    bad = text.replace("started_by: [mentor]", "started_by: [mentr]")
+    with pytest.raises(peerflow.DefinitionError, match=r"started_by\[0\]: unknown role 'mentr'"):
+        peerflow.compile_text(bad, "own.yaml")
+
+
+# --- 2. the start's participant list keeps the join rules -------------------------------
+
+PEER_GROUP = [{"id": "barcelona", "role": "coordinator"}]
+SITE_VISIT = [{"id": "sec", "role": "secretariat"}, {"id": "eindhoven", "role": "host"}]
+TUTORING = [
+    {"id": "agency", "role": "coordinator"},
+    {"id": "sisak", "role": "trainee"},
+]
+
+LISTED_PAST_THE_JOIN_RULES: list[tuple[str, str, Actor, list[dict[str, str]]]] = [
+    (
+        "six peers listed by the coordinator (peers join themselves)",
+        "mia-peer-groups",
+        Actor("coordinator", "barcelona"),
+        PEER_GROUP + [{"id": f"peer-{i}", "role": "peer"} for i in range(6)],
+    ),
+    (
+        "visitor cities listed by the secretariat before their call",
+        "sc-site-visit",
+        Actor("secretariat", "sec"),
+        [*SITE_VISIT, {"id": "graz", "role": "visitor"}],
+    ),
+    (
+        "a tutor listed before the programme design stage",
+        "mia-tutoring",
+        Actor("coordinator", "agency"),
+        [*TUTORING, {"id": "tutor", "role": "tutor"}],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("definition_id", "actor", "participants"),
+    [case[1:] for case in LISTED_PAST_THE_JOIN_RULES],
+    ids=[case[0] for case in LISTED_PAST_THE_JOIN_RULES],
+)
+def test_a_start_may_not_list_who_must_join(
+    definition_id: str, actor: Actor, participants: list[dict[str, str]]
+) -> None:
+    compiled = peerflow.definition(definition_id)
+    with pytest.raises(EventError, match="cannot be listed at the start"):
+        compiled.start(start_event(definition_id, actor, participants))
+    without = [p for p in participants if not compiled.type.roles[p["role"]].joins_later]
+    assert compiled.start(start_event(definition_id, actor, without)).version == 1
+
+
+def test_a_start_that_lists_joiners_is_refused_by_the_store(store: Store) -> None:
+    _, definition_id, actor, participants = LISTED_PAST_THE_JOIN_RULES[0]
+    with pytest.raises(EventError, match="cannot be listed at the start"):
+        store.append([start_event(definition_id, actor, participants)], expected_version=0)
+    assert store.programmes() == []
+
+
+ALLOWED_AT_THE_START = """
+id: listed-helpers
+version: 1
+title: Helpers a lead may add from the first day
+initial: open
+waivable_by: [lead]
+roles:
+  lead: {}
+  helper: {min: 0, max: 2, joined_by: [lead], join_during: [open]}
+states:
+  open: {}
+  done: {terminal: true}
+transitions:
+  - {event: finish, from: open, to: done, by: lead}
+"""
+
+
+def test_a_start_may_list_whom_the_starter_may_add_in_the_initial_state() -> None:
+    compiled = peerflow.compile_text(ALLOWED_AT_THE_START, "helpers.yaml")
+    lead = Actor("lead", "lea")
+    people = [{"id": "lea", "role": "lead"}, {"id": "hal", "role": "helper"}]
+    assert compiled.start(start_event(compiled.id, lead, people)).count("helper") == 1
