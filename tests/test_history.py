@@ -44,7 +44,7 @@ def test_good_line_reads() -> None:
         (('"type": "start"', '"type": {"a": 1}'), "unknown event type {'a': 1}"),
         (('"seq": 0', '"seq": "0"'), "'seq' must be a whole number 0 or more"),
         (('"seq": 0', '"seq": true'), "'seq' must be a whole number 0 or more"),
-        (('"programme": "p"', '"programme": ["p"]'), "'programme' must be a non-empty string"),
+        (('"programme": "p"', '"programme": ["p"]'), "'programme' must be a string, got list"),
         (('"role": "facilitator"', '"role": ["facilitator"]'), "'actor' must be an object"),
         (('"payload": {}', '"payload": []'), "'payload' must be an object"),
         (("2027-", "0202-"), "'at' is in the year 202"),

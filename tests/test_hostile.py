@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 import peerflow
-from peerflow import Actor, Event, EventError, Programme, Store
+from peerflow import Actor, Event, EventError, Programme, Store, StoreError
+from peerflow._budget import assess_claim
 from peerflow.cli import main
 
 CET = timezone(timedelta(hours=1))
@@ -55,7 +56,7 @@ BAD_STARTS: list[tuple[str, Actor, list[dict[str, str]], str]] = [
         PROSPECT_CAST,
         "must be listed in payload.participants",
     ),
-    ("an empty actor", Actor("", ""), PROSPECT_CAST, "must be listed in payload.participants"),
+    ("an empty actor", Actor("", ""), PROSPECT_CAST, "actor.id must not be empty"),
     (
         "a mentee claiming to be the facilitator",
         Actor("facilitator", "porto"),
@@ -224,3 +225,142 @@ def test_a_start_may_list_whom_the_starter_may_add_in_the_initial_state() -> Non
     lead = Actor("lead", "lea")
     people = [{"id": "lea", "role": "lead"}, {"id": "hal", "role": "helper"}]
     assert compiled.start(start_event(compiled.id, lead, people)).count("helper") == 1
+
+
+# --- 3. one id rule everywhere ------------------------------------------------------------
+
+ODD_IDS = {
+    "unit separator": "anna\x1fghent",
+    "NUL": "anna\x00",
+    "newline": "anna\nghent: conforming",
+    "ANSI escape": "\x1b[2Jghent",
+    "lone surrogate": "ghent\ud800",
+    "right-to-left override": "ghent\u202e",
+    "too long": "g" * 201,
+    "empty": "",
+}
+
+
+def _prospect_start(programme: str = "p", actor_id: str = "anna", **ids: str) -> Event:
+    cast = [dict(p) for p in PROSPECT_CAST]
+    cast[0]["id"] = actor_id
+    cast[1]["id"] = ids.get("mentor", "ghent")
+    return Event(
+        programme,
+        0,
+        ids.get("event", "e0"),
+        START,
+        Actor("facilitator", actor_id),
+        "start",
+        {"definition": "prospect-peer-mentoring", "version": 1, "participants": cast},
+    )
+
+
+@pytest.mark.parametrize("odd", ODD_IDS.values(), ids=ODD_IDS.keys())
+@pytest.mark.parametrize("where", ["programme", "actor", "mentor", "event"])
+def test_the_engine_refuses_odd_ids(odd: str, where: str) -> None:
+    prospect = peerflow.definition("prospect-peer-mentoring")
+    if where == "programme":
+        event = _prospect_start(programme=odd)
+    elif where == "actor":
+        event = _prospect_start(actor_id=odd)
+    else:
+        event = _prospect_start(**{where: odd})
+    with pytest.raises(EventError) as refused:
+        prospect.start(event)
+    assert "\n" not in str(refused.value).replace(repr(odd), "")
+
+
+def test_a_packed_separator_no_longer_passes_as_another_participant() -> None:
+    """``anna\\x1fghent`` once matched the participant ``anna`` in the packed state."""
+    prospect = peerflow.definition("prospect-peer-mentoring")
+    st = prospect.start(_prospect_start())
+    forged = Event(
+        "p", 1, "e1", START, Actor("facilitator", "anna\x1fghent"), "fire", {"event": "cancel"}
+    )
+    with pytest.raises(EventError, match=r"actor.id .*unprintable character '\\x1f'"):
+        prospect.apply(st, forged)
+    with pytest.raises(EventError, match="unprintable"):
+        prospect.audit(st, forged)
+
+
+@pytest.mark.parametrize("odd", ODD_IDS.values(), ids=ODD_IDS.keys())
+def test_the_store_refuses_odd_ids_before_the_database_sees_them(store: Store, odd: str) -> None:
+    prospect = peerflow.definition("prospect-peer-mentoring")
+    with pytest.raises((EventError, StoreError)):
+        store.append([_prospect_start(programme=odd)], expected_version=0)
+    with pytest.raises((EventError, StoreError)):
+        store.append([_prospect_start(mentor=odd)], expected_version=0)
+    with pytest.raises(StoreError, match="event id"):
+        store.append([_prospect_start(event=odd)], expected_version=0)
+    assert store.programmes() == []
+    store.start(
+        prospect,
+        "p",
+        at=START,
+        actor=Actor("facilitator", "anna"),
+        participants=[(p["id"], p["role"]) for p in PROSPECT_CAST],
+    )
+    with pytest.raises(StoreError, match="programme"):
+        store.state(odd)
+    with pytest.raises(StoreError, match="event id"):
+        store.fire("p", "cancel", at=START, actor=Actor("facilitator", "anna"), event_id=odd)
+    with pytest.raises(EventError, match=r"actor\.id"):
+        store.fire("p", "cancel", at=START, actor=Actor("facilitator", odd))
+    assert store.state("p").version == 1
+    assert [e.seq for e in store.events("p")] == [0]
+
+
+@pytest.mark.parametrize("odd", ODD_IDS.values(), ids=ODD_IDS.keys())
+@pytest.mark.parametrize("field", ["programme", "id", "actor.id"])
+def test_a_history_line_with_an_odd_id_is_a_bad_line(tmp_path: Path, odd: str, field: str) -> None:
+    good = _prospect_start().to_json()
+    if field == "actor.id":
+        good["actor"]["id"] = odd
+    else:
+        good[field] = odd
+    path = tmp_path / "odd.jsonl"
+    import json  # noqa: PLC0415
+
+    path.write_text(json.dumps(good) + "\n" + _prospect_start("q").to_line() + "\n")
+    found = peerflow.read_histories(path)
+    assert [p.line for p in found.problems] == [1]
+    assert f"'{field}'" in found.problems[0].reason
+    assert found.rows["q"], "the next programme still reads"
+
+
+def test_a_claim_id_and_a_joiner_keep_the_id_rule() -> None:
+    site_visit = peerflow.definition("sc-site-visit")
+    st = site_visit.start(
+        start_event(site_visit.id, Actor("secretariat", "sec"), SITE_VISIT, programme="sv")
+    )
+    join = Event(
+        "sv",
+        1,
+        "j",
+        START,
+        Actor("secretariat", "sec"),
+        "join",
+        {"participant": "graz\nsec (secretariat)", "role": "visitor"},
+    )
+    with pytest.raises(EventError, match=r"payload\.participant must be"):
+        site_visit.apply(st, join)
+    budget = site_visit.type.budget
+    assert budget is not None
+    payload = {"claim": "c\x1b[31m", "items": [{"item": "meeting_rooms", "amount": "1"}]}
+    with pytest.raises(EventError, match=r"payload\.claim must name the claim"):
+        assess_claim(budget, "host", "eindhoven", payload, (), 1, START.date())
+
+
+@pytest.mark.parametrize("odd", ["p\x1b[2J", "p\nfake: conforming", "p\x00"])
+def test_the_command_line_refuses_an_odd_id_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], odd: str
+) -> None:
+    db = str(tmp_path / "s.sqlite3")
+    argv = ["new", "prospect-peer-mentoring", odd, "--db", db, "--by", "anna"]
+    for p in PROSPECT_CAST:
+        argv += ["-p", f"{p['id']}:{p['role']}"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.rstrip("\n").isprintable()
+    assert "\x00" not in err and err.startswith("peerflow: ")

@@ -20,6 +20,7 @@ import attrs
 
 from peerflow._blockers import Blocker, MissingReceipts, OverBudget
 from peerflow._errors import EventError
+from peerflow._events import id_problem
 from peerflow._model import Budget, CostItem, RoleBudget
 
 _CENT = Decimal("0.01")
@@ -151,8 +152,9 @@ def assess_claim(
             seq=seq,
         )
     claim_id = payload.get("claim", f"claim-{seq}")
-    if not isinstance(claim_id, str) or not claim_id:
-        raise EventError("payload.claim must name the claim (a string)", seq=seq)
+    problem = id_problem(claim_id)
+    if problem is not None:
+        raise EventError(f"payload.claim must name the claim: it {problem}", seq=seq)
     if any(c.id == claim_id for c in claims):
         raise EventError(f"payload.claim: claim '{claim_id}' is already recorded", seq=seq)
     invoice = payload.get("invoice_date")

@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from peerflow._events import Actor, parse_timestamp
+from peerflow._events import Actor, one_line, parse_timestamp
 from peerflow._history import read_histories
 from peerflow._registry import definition
 from peerflow._render import status_json, status_text
@@ -157,7 +157,7 @@ def cmd_agenda(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     histories = read_histories(*args.files)
     for problem in histories.problems:
-        print(problem, file=sys.stderr)
+        print(one_line(problem), file=sys.stderr)
     imported = refused = 0
     with store_of(args) as store:
         for programme in histories.programmes:
@@ -169,7 +169,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 store.append(events, expected_version=0)
             except (StoreError, ValueError) as exc:
                 refused += 1
-                print(f"peerflow: {programme}: not imported: {exc}", file=sys.stderr)
+                print(one_line(f"peerflow: {programme}: not imported: {exc}"), file=sys.stderr)
             else:
                 imported += 1
     print(f"imported {imported} programme(s); {refused} not imported")

@@ -41,7 +41,7 @@ from peerflow._calendar import (
 )
 from peerflow._content import check_content
 from peerflow._errors import EventError, StepBlocked, StepNotAvailable
-from peerflow._events import Actor, Event, check_year
+from peerflow._events import Actor, Event, check_year, id_problem
 from peerflow._model import SELF, START_ANCHOR, Bound, Budget, ProgrammeType, Window
 from peerflow._state import ID_SEPARATOR, ProgrammeState, Waiver
 from peerflow._steps import FIRE, SCHEDULE, STEP_KINDS, SUBMIT, Deadline, Step
@@ -809,9 +809,11 @@ class CompiledDefinition:
     ) -> ProgrammeState:
         p = event.payload
         pid, role_name = p.get("participant"), p.get("role")
-        if not isinstance(pid, str) or not pid or not pid.isprintable():
+        problem = id_problem(pid)
+        if problem is not None or not isinstance(pid, str):
             raise EventError(
-                "payload.participant must be the joining participant's id", seq=event.seq
+                f"payload.participant must be the joining participant's id: it {problem}",
+                seq=event.seq,
             )
         role = self.type.roles.get(role_name) if isinstance(role_name, str) else None
         if role is None or not role.joins_later:
@@ -1021,10 +1023,20 @@ def require_json(payload: Any, seq: int) -> None:
 
 
 def _require_actor(event: Event) -> None:
+    """The actor is an :class:`Actor`, and the event's ids keep the one id rule."""
     if type(event.actor) is not Actor:
         raise EventError(
             f"actor must be a peerflow.Actor(role, id), got {event.actor!r}", seq=event.seq
         )
+    for field, value in (
+        ("programme", event.programme),
+        ("id", event.id),
+        ("actor.id", event.actor.id),
+        ("actor.role", event.actor.role),
+    ):
+        problem = id_problem(value)
+        if problem is not None:
+            raise EventError(f"{field} {problem}", seq=event.seq)
 
 
 def _check_starter(
@@ -1082,10 +1094,9 @@ def _participants(value: Any, t: ProgrammeType, seq: int) -> tuple[tuple[str, st
         ):
             raise EventError(f"payload.participants[{i}] must be {{id, role}}", seq=seq)
         pid, role = item["id"], item["role"]
-        if not pid or not pid.isprintable():
-            raise EventError(
-                f"payload.participants[{i}]: id {pid!r} must be printable text", seq=seq
-            )
+        problem = id_problem(pid)
+        if problem is not None:
+            raise EventError(f"payload.participants[{i}].id {problem}", seq=seq)
         if role not in t.roles:
             raise EventError(
                 f"payload.participants[{i}]: unknown role '{role}' (roles: {', '.join(t.roles)})",

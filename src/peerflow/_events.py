@@ -26,6 +26,46 @@ EVENT_TYPES = ("start", "submit", "schedule", "fire", "waive", "join", "claim", 
 _ENVELOPE_KEYS = frozenset({"v", "programme", "seq", "id", "at", "actor", "type", "payload"})
 
 
+ID_MAX_LENGTH = 200
+"""The longest id (programme, participant, actor, event, claim) peerflow takes."""
+
+
+def id_problem(value: object) -> str | None:
+    """Why ``value`` is not an id, or None if it is one.
+
+    One rule everywhere: a non-empty string of at most :data:`ID_MAX_LENGTH` printable
+    characters. No control characters (a newline or an escape sequence would forge report
+    lines on a terminal; NUL is refused by PostgreSQL), no separators, no lone surrogates.
+    """
+    if not isinstance(value, str):
+        return f"must be a string, got {type(value).__name__}"
+    if not value:
+        return "must not be empty"
+    if len(value) > ID_MAX_LENGTH:
+        return f"is {len(value):,} characters long (at most {ID_MAX_LENGTH})"
+    if not value.isprintable():
+        odd = next(c for c in value if not c.isprintable())
+        return f"{value!r} holds the unprintable character {odd!a}"
+    return None
+
+
+def one_line(text: object) -> str:
+    """``text`` with every unprintable character escaped, so that what a history or a user
+    put in a message cannot start a new line or move the cursor on a terminal."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def check_id(value: object, field: str) -> str:
+    """``value`` if it is an id; otherwise ``ValueError`` naming ``field``."""
+    problem = id_problem(value)
+    if problem is not None:
+        raise ValueError(f"'{field}' {problem}")
+    return value  # type: ignore[return-value]
+
+
 @attrs.frozen
 class Actor:
     """Who acted: the role they acted in and their participant id."""
@@ -169,15 +209,22 @@ def quick_row(data: Any) -> Row | None:
     if (
         type(programme) is not str
         or not programme
+        or not programme.isprintable()
+        or len(programme) > ID_MAX_LENGTH
         or type(seq) is not int
         or seq < 0
         or type(event_id) is not str
         or not event_id
+        or not event_id.isprintable()
+        or len(event_id) > ID_MAX_LENGTH
         or type(kind) is not str
         or kind not in _EVENT_TYPE_SET
         or type(actor) is not dict
         or type(role) is not str
         or type(who) is not str
+        or not who.isprintable()
+        or not who
+        or len(who) > ID_MAX_LENGTH
         or type(payload) is not dict
         or type(at) is not str
         or len(data) != 6 + (payload is not _NO_PAYLOAD) + (version is not _NO_VERSION)
@@ -244,12 +291,10 @@ def _checked_event(data: Any) -> Event:
     if extra:
         raise ValueError(f"unknown field(s) {sorted(extra)}: event fields go under 'payload'")
     programme, seq, event_id, kind = data["programme"], data["seq"], data["id"], data["type"]
-    if not isinstance(programme, str) or not programme:
-        raise ValueError("'programme' must be a non-empty string")
+    check_id(programme, "programme")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise ValueError(f"'seq' must be a whole number 0 or more, got {seq!r}")
-    if not isinstance(event_id, str) or not event_id:
-        raise ValueError("'id' must be a non-empty string")
+    check_id(event_id, "id")
     if kind not in EVENT_TYPES:
         raise ValueError(f"unknown event type {kind!r} (expected one of {', '.join(EVENT_TYPES)})")
     actor = data["actor"]
@@ -259,6 +304,7 @@ def _checked_event(data: Any) -> Event:
         or not isinstance(actor.get("id"), str)
     ):
         raise ValueError("'actor' must be an object with string fields 'role' and 'id'")
+    check_id(actor["id"], "actor.id")
     payload = data.get("payload", {})
     if not isinstance(payload, dict):
         raise ValueError("'payload' must be an object")

@@ -88,7 +88,15 @@ class Programme:
             payload["timezone"] = timezone
         if country is not None:
             payload["country"] = country
-        event = Event(programme, 0, event_id or str(uuid.uuid4()), at, actor, "start", payload)
+        event = Event(
+            programme,
+            0,
+            str(uuid.uuid4()) if event_id is None else event_id,
+            at,
+            actor,
+            "start",
+            payload,
+        )
         return cls(definition.start(event), [event])
 
     @classmethod
@@ -112,7 +120,7 @@ class Programme:
         event = Event(
             self.state.programme,
             self.state.version,
-            event_id or str(uuid.uuid4()),
+            str(uuid.uuid4()) if event_id is None else event_id,
             at,
             actor,
             type,

@@ -29,7 +29,7 @@ import attrs
 
 from peerflow._engine import CompiledDefinition, participants_payload, require_json
 from peerflow._errors import PeerflowError
-from peerflow._events import Actor, Event, event_from_json
+from peerflow._events import Actor, Event, event_from_json, id_problem
 from peerflow._registry import compile_text
 from peerflow._snapshot import dump_state, load_state
 from peerflow._state import ProgrammeState
@@ -152,7 +152,15 @@ class Store:
             payload["timezone"] = timezone
         if country is not None:
             payload["country"] = country
-        event = Event(programme, 0, event_id or str(uuid.uuid4()), at, actor, "start", payload)
+        event = Event(
+            programme,
+            0,
+            str(uuid.uuid4()) if event_id is None else event_id,
+            at,
+            actor,
+            "start",
+            payload,
+        )
         return self.append([event], expected_version=0, definition=definition)
 
     def record(
@@ -172,7 +180,8 @@ class Store:
         into :class:`ConcurrencyError`; without it the event applies to whatever is current.
         A retried ``event_id`` returns the state after that event, unchanged.
         """
-        event_id = event_id or str(uuid.uuid4())
+        event_id = str(uuid.uuid4()) if event_id is None else event_id
+        _check_ids(programme, event_id)
         with self.backend.write(programme) as tx:
             row = self._row(tx, programme)
             done = tx.event_position(event_id)
@@ -247,6 +256,8 @@ class Store:
         programme = events[0].programme
         if any(e.programme != programme for e in events):
             raise StoreError("a batch holds the events of one programme")
+        for event in events:
+            _check_ids(programme, event.id)
         with self.backend.write(programme) as tx:
             known = [tx.event_position(e.id) for e in events]
             if all(k is not None for k in known):
@@ -279,6 +290,7 @@ class Store:
     # --- reading -----------------------------------------------------------------------
 
     def state(self, programme: str) -> ProgrammeState:
+        _check_ids(programme)
         row = self.backend.programme(programme)
         if row is None:
             raise StoreError(f"no programme '{programme}' in the store")
@@ -286,6 +298,7 @@ class Store:
 
     def events(self, programme: str, start: int = 0, stop: int | None = None) -> list[Event]:
         """The programme's events with ``start <= seq < stop``, in order."""
+        _check_ids(programme)
         return [
             event_from_json(json.loads(b)) for b in self.backend.read_events(programme, start, stop)
         ]
@@ -362,6 +375,17 @@ class Store:
 
     def _state(self, row: ProgrammeRow) -> ProgrammeState:
         return load_state(json.loads(row.snapshot), self._definition(row))
+
+
+def _check_ids(programme: str, event_id: str | None = None) -> None:
+    """Ids are checked before the database sees them (PostgreSQL refuses NUL with an error
+    of its own; a control character would be stored and forge lines in reports)."""
+    for field, value in (("programme", programme), ("event id", event_id)):
+        if value is None:
+            continue
+        problem = id_problem(value)
+        if problem is not None:
+            raise StoreError(f"{field} {problem}")
 
 
 def _concerns(st: ProgrammeState, deadline: Deadline, role: str) -> bool:

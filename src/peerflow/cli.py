@@ -22,7 +22,7 @@ from peerflow import __version__
 from peerflow._cli_store import add_store_commands, next_in_store
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
-from peerflow._events import Event, parse_timestamp, read_history
+from peerflow._events import Event, one_line, parse_timestamp, read_history
 from peerflow._filereplay import replay_files
 from peerflow._history import read_histories
 from peerflow._loading import read_definition_file
@@ -42,7 +42,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
 def _err(message: str) -> None:
-    print(f"peerflow: {message}", file=sys.stderr)
+    print(f"peerflow: {one_line(message)}", file=sys.stderr)
 
 
 def cmd_definitions(args: argparse.Namespace) -> int:
@@ -226,7 +226,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         progress = _Progress(sys.stderr, _share_read)
         result = replay_files(*args.files, definition=compiled, progress=progress)
     for problem in result.bad_lines:
-        print(problem, file=sys.stderr)
+        print(one_line(problem), file=sys.stderr)
     programmes = result.programmes
     with _output(args.output) as out:
         if args.format == "json":
@@ -380,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except DefinitionError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            print(one_line(problem), file=sys.stderr)
         return EXIT_PROBLEMS
     except (HistoryError, EventError, StoreError, LookupError, ValueError) as exc:
         _err(str(exc))
