@@ -168,6 +168,40 @@ def test_a_retried_event_id_is_a_no_op(store: Store) -> None:
         store.append([reschedule("p1", 4, 5, "y")], expected_version=4)
 
 
+REUSED_WITH_ANOTHER = {
+    "type": ("fire", {"event": "cancel"}),
+    "payload": ("schedule", {"date": "orientation_date", "value": "2027-03-01"}),
+    "actor": ("schedule", {"date": "orientation_date", "value": "2027-02-01"}),
+}
+
+
+@pytest.mark.parametrize("what", REUSED_WITH_ANOTHER)
+def test_an_event_id_reused_for_another_event_is_refused(store: Store, what: str) -> None:
+    """Same id and same content is a retry; same id and other content is an error that names
+    the id, and nothing is written (it used to return success silently)."""
+    start(store)
+    payload = {"date": "orientation_date", "value": "2027-02-01"}
+    store.record("p1", "schedule", payload, at=START, actor=FACILITATOR, event_id="x")
+    kind, other = REUSED_WITH_ANOTHER[what]
+    actor = MENTOR if what == "actor" else FACILITATOR
+    with pytest.raises(StoreError, match=rf"event id 'x' is already stored .*different {what}"):
+        store.record("p1", kind, other, at=START, actor=actor, event_id="x")
+    changed = Event("p1", 1, "x", START, actor, kind, other)
+    with pytest.raises(StoreError, match=rf"event id 'x' is already stored .*different {what}"):
+        store.append([changed], expected_version=1)
+    assert [e.id for e in store.events("p1")][1:] == ["x"]
+    assert store.events("p1")[1].payload == payload
+
+
+def test_an_event_id_reused_at_another_seq_is_refused(store: Store) -> None:
+    start(store)
+    store.append([reschedule("p1", 1, 3, "y")], expected_version=1)
+    moved = reschedule("p1", 2, 3, "y")
+    with pytest.raises(StoreError, match="event id 'y' is already stored .*different seq"):
+        store.append([moved], expected_version=2)
+    assert len(store.events("p1")) == 2
+
+
 def test_a_programme_keeps_the_definition_text_it_started_on(store: Store) -> None:
     start(store)
     (row,) = store.programmes()

@@ -186,6 +186,8 @@ class Store:
             row = self._row(tx, programme)
             done = tx.event_position(event_id)
             if done is not None:
+                retry = Event(programme, done[1], event_id, at, actor, type, dict(payload))
+                self._same_as_stored(retry, done)
                 return self._retried(tx, row, done, event_id)
             if expected_version is not None and expected_version != row.next_seq:
                 raise ConcurrencyError(programme, expected_version, row.next_seq)
@@ -260,13 +262,17 @@ class Store:
             _check_ids(programme, event.id)
         with self.backend.write(programme) as tx:
             known = [tx.event_position(e.id) for e in events]
+            for event, place in zip(events, known, strict=True):
+                if place is not None:
+                    self._same_as_stored(event, place)
             if all(k is not None for k in known):
-                stored = self._row(tx, programme)
-                if all(k == (e.programme, e.seq) for k, e in zip(known, events, strict=True)):
-                    return self._state(stored)
+                return self._state(self._row(tx, programme))
             if any(k is not None for k in known):
                 first = next(e for e, k in zip(events, known, strict=True) if k is not None)
-                raise StoreError(f"event id '{first.id}' is already stored at another place")
+                raise StoreError(
+                    f"event id '{first.id}' is already stored, but the batch holds new events "
+                    "too: a retry repeats the whole batch"
+                )
             row = tx.programme(programme)
             current = 0 if row is None else row.next_seq
             if current != expected_version:
@@ -351,6 +357,33 @@ class Store:
             raise StoreError(f"no programme '{programme}' in the store: start it first")
         return row
 
+    def _same_as_stored(self, event: Event, place: tuple[str, int]) -> None:
+        """A retry repeats what was written; an event id reused for anything else is an error.
+
+        The moment may differ (a client retrying after a timeout may stamp it anew); the
+        programme, place, type, actor and payload may not.
+        """
+        programme, seq = place
+        bodies = self.backend.read_events(programme, seq, seq + 1)
+        stored = event_from_json(json.loads(bodies[0])) if bodies else None
+        differs = [
+            name
+            for name, mine, theirs in (
+                ("programme", event.programme, programme),
+                ("seq", event.seq, seq),
+                ("type", event.type, stored and stored.type),
+                ("actor", event.actor, stored and stored.actor),
+                ("payload", _as_json(event.payload), stored and stored.payload),
+            )
+            if mine != theirs
+        ]
+        if differs:
+            raise StoreError(
+                f"event id '{event.id}' is already stored (programme '{programme}', seq {seq}) "
+                f"with a different {', '.join(differs)}: an event id names one event; "
+                "use a new id for a new event"
+            )
+
     def _retried(
         self, tx: Transaction, row: ProgrammeRow, done: tuple[str, int], event_id: str
     ) -> ProgrammeState:
@@ -375,6 +408,14 @@ class Store:
 
     def _state(self, row: ProgrammeRow) -> ProgrammeState:
         return load_state(json.loads(row.snapshot), self._definition(row))
+
+
+def _as_json(payload: Mapping[str, Any]) -> Any:
+    """The payload as it reads back from the store (tuples become lists, and so on)."""
+    try:
+        return json.loads(json.dumps(dict(payload), allow_nan=False))
+    except (TypeError, ValueError):
+        return payload  # not JSON: differs from anything stored
 
 
 def _check_ids(programme: str, event_id: str | None = None) -> None:
