@@ -364,3 +364,27 @@ def test_the_command_line_refuses_an_odd_id_in_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.rstrip("\n").isprintable()
     assert "\x00" not in err and err.startswith("peerflow: ")
+
+
+# --- 5. definition() takes ids, never paths -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../etc/passwd",
+        "/etc/passwd",
+        str(Path(__file__).resolve().parents[1] / "definitions" / "sc-site-visit.yaml"),
+        "sc-site-visit.yaml",
+        ".",
+        "",
+    ],
+)
+def test_definition_takes_ids_not_paths(name: str) -> None:
+    with pytest.raises(LookupError, match="no built-in definition"):
+        peerflow.definition(name)
+
+
+def test_own_files_load_with_load_definition() -> None:
+    path = Path(__file__).resolve().parents[1] / "definitions" / "sc-site-visit.yaml"
+    assert peerflow.load_definition(path).id == "sc-site-visit"

@@ -18,7 +18,7 @@ from typing import Any
 
 from peerflow._events import Actor, one_line, parse_timestamp
 from peerflow._history import read_histories
-from peerflow._registry import definition
+from peerflow._registry import definition_or_file
 from peerflow._render import status_json, status_text
 from peerflow._state import ProgrammeState
 from peerflow._store import DEFAULT_STORE, Store, StoreError, open_store
@@ -69,7 +69,7 @@ def _report(state: ProgrammeState, at: datetime, as_json: bool) -> None:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    compiled = definition(args.definition)
+    compiled = definition_or_file(args.definition)
     participants: list[tuple[str, str]] = []
     for text in args.participant:
         pid, _, role = text.partition(":")

@@ -71,32 +71,44 @@ def builtin_definition(name: str, version: int | None = None) -> CompiledDefinit
 
     A history is data from elsewhere: the name it gives is never taken for a file to read.
     """
-    if name not in _builtins and name not in builtin_files():
-        known = ", ".join(builtin_files()) or "none"
-        raise LookupError(
-            f"no built-in definition {name!r} (built-in: {known}); "
-            "give the definition explicitly (--definition FILE)"
-        )
-    return definition(name, version)
+    try:
+        return definition(name, version)
+    except LookupError as exc:
+        raise LookupError(f"{exc}; give the definition explicitly (--definition FILE)") from None
 
 
 def definition(name: str, version: int | None = None) -> CompiledDefinition:
-    """A built-in definition by id, or a definition file by path.
+    """A built-in definition by its id (``"prospect-peer-mentoring"``).
 
-    ``version`` guards against running a programme on a definition it was not
-    started on.
+    Only ids: a portal passing a user's text here never reads a file. Read your own
+    definition files with :func:`load_definition`. ``version`` guards against running a
+    programme on a definition it was not started on.
     """
-    compiled = _builtins.get(name)  # replaying thousands of programmes asks once each
-    files = builtin_files() if compiled is None else {}
-    if compiled is not None:
-        pass
-    elif name in files:
+    compiled = _builtins.get(name) if isinstance(name, str) else None
+    if compiled is None:
+        files = builtin_files()
+        if not isinstance(name, str) or name not in files:
+            known = ", ".join(files) or "none"
+            hint = (
+                "; to read a file, use peerflow.load_definition(path)"
+                if isinstance(name, str) and ("/" in name or name.endswith((".yaml", ".yml")))
+                else ""
+            )
+            raise LookupError(f"no built-in definition {name!r} (built-in: {known}){hint}")
         compiled = _builtins[name] = load_definition(files[name])
-    elif Path(name).suffix in {".yaml", ".yml"} or Path(name).exists():
-        compiled = load_definition(name)
-    else:
-        known = ", ".join(files) or "none"
-        raise LookupError(f"no built-in definition '{name}' (built-in: {known}) and no such file")
     if version is not None and compiled.version != version:
         raise LookupError(f"definition '{name}' is at version {compiled.version}, not {version}")
     return compiled
+
+
+def definition_or_file(text: str) -> CompiledDefinition:
+    """What a person typed where a definition is asked for: a built-in id, or a file path.
+
+    For the command line, whose user names their own files; never for data from elsewhere.
+    """
+    if text in builtin_files():
+        return definition(text)
+    if Path(text).suffix in {".yaml", ".yml"} or Path(text).exists():
+        return load_definition(text)
+    known = ", ".join(builtin_files()) or "none"
+    raise LookupError(f"no built-in definition '{text}' (built-in: {known}) and no such file")

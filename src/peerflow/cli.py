@@ -27,7 +27,7 @@ from peerflow._filereplay import replay_files
 from peerflow._history import read_histories
 from peerflow._loading import read_definition_file
 from peerflow._programme import definition_of
-from peerflow._registry import builtin_files, definition
+from peerflow._registry import builtin_files, definition, definition_or_file
 from peerflow._render import (
     definition_json,
     definition_text,
@@ -47,8 +47,8 @@ def _err(message: str) -> None:
 
 def cmd_definitions(args: argparse.Namespace) -> int:
     rows: list[dict[str, str | int]] = []
-    for name, path in builtin_files().items():
-        d = definition(str(path)).type
+    for name in builtin_files():
+        d = definition(name).type
         rows.append({"id": name, "version": d.version, "title": d.title})
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -60,7 +60,7 @@ def cmd_definitions(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    compiled = definition(args.definition)
+    compiled = definition_or_file(args.definition)
     if args.format == "markdown":
         from peerflow._pages import programme_page  # noqa: PLC0415 - only pages need it
 
@@ -133,7 +133,9 @@ def cmd_next(args: argparse.Namespace) -> int:
     if not Path(args.history).is_file() and not args.history.endswith(".jsonl"):
         return next_in_store(args, at)
     _, numbered = _programme_events(args.history, args.programme)
-    compiled = definition(args.definition) if args.definition else definition_of(numbered[0][1])
+    compiled = (
+        definition_or_file(args.definition) if args.definition else definition_of(numbered[0][1])
+    )
     # As it stood at --at, replayed as an audit: real histories deviate, and still have a state.
     audited = replay_programme([event for _, event in numbered], compiled, until=at)
     line_of = {event.seq: line for line, event in numbered}
@@ -166,7 +168,7 @@ def example_path(definition_id: str) -> Path:
 def cmd_check(args: argparse.Namespace) -> int:
     from peerflow.checking import check  # noqa: PLC0415 - only this command needs it
 
-    compiled: CompiledDefinition = definition(args.definition)
+    compiled: CompiledDefinition = definition_or_file(args.definition)
     report = check(compiled, max_nodes=args.max_nodes)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
@@ -214,7 +216,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.format == "xes" and args.summary:
         _err("--summary has no XES form: XES holds events (use --format json or csv)")
         return EXIT_USAGE
-    compiled = definition(args.definition) if args.definition else None
+    compiled = definition_or_file(args.definition) if args.definition else None
     if args.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
@@ -260,7 +262,7 @@ def _output(path: str | None) -> Iterator[TextIO]:
 def cmd_demo(args: argparse.Namespace) -> int:
     from peerflow._demo import run_demo  # noqa: PLC0415 - only the demo needs it
 
-    compiled: CompiledDefinition = definition(args.definition)
+    compiled: CompiledDefinition = definition_or_file(args.definition)
     with tempfile.TemporaryDirectory() as scratch:
         url = args.db or str(Path(scratch) / "demo.sqlite3")
         with open_store(url) as store:
