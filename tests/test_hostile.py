@@ -388,3 +388,61 @@ def test_definition_takes_ids_not_paths(name: str) -> None:
 def test_own_files_load_with_load_definition() -> None:
     path = Path(__file__).resolve().parents[1] / "definitions" / "sc-site-visit.yaml"
     assert peerflow.load_definition(path).id == "sc-site-visit"
+
+
+# --- 6. one byte that is not UTF-8 spoils one line, not a chunk ---------------------------
+
+
+def _synthetic_file(tmp_path: Path, count: int = 120) -> tuple[Path, list[bytes]]:
+    from peerflow.synthetic import generate  # noqa: PLC0415
+
+    lines = [
+        line.encode()
+        for line in generate(
+            peerflow.definition("sc-expert-review"), count, seed=3, deviation_share=0
+        ).lines()
+    ]
+    return tmp_path / "h.jsonl", lines
+
+
+def test_a_line_that_is_not_utf8_is_one_bad_line(tmp_path: Path) -> None:
+    path, lines = _synthetic_file(tmp_path)
+    bad = len(lines) // 2
+    victim = lines[bad].split(b'"programme": "')[1].split(b'"')[0].decode()
+    spoilt = list(lines)
+    spoilt[bad] = spoilt[bad].replace(b'"payload": {', b'"payload": {"note": "\xff", ', 1)
+    path.write_bytes(b"\n".join(spoilt) + b"\n")
+    clean = tmp_path / "clean.jsonl"
+    clean.write_bytes(b"\n".join(lines) + b"\n")
+
+    found = peerflow.read_histories(path)
+    expected = peerflow.read_histories(clean)
+    assert [(p.line, p.programme) for p in found.problems] == [(bad + 1, victim)]
+    assert "not UTF-8" in found.problems[0].reason
+    assert found.cut.keys() == {victim}
+    for programme in expected.programmes:
+        if programme != victim:
+            assert found.rows[programme] == expected.rows[programme]
+    kept = len(found.rows[victim]) + found.left_out.get(victim, 0) + 1
+    assert kept == len(expected.rows[victim]), "every line of the cut programme is counted"
+
+    result = peerflow.replay_files(path)
+    (cut,) = [p for p in result.programmes if p.problems]
+    assert cut.programme == victim and not cut.conforming
+    assert len(result.programmes) == len(expected.programmes)
+    with pytest.raises(peerflow.HistoryError, match=rf":{bad + 1}: not UTF-8"):
+        peerflow.read_history(path)
+
+
+def test_replay_and_import_exit_1_on_a_line_that_is_not_utf8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, lines = _synthetic_file(tmp_path, 20)
+    lines[5] = lines[5] + b"\xc3"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert main(["replay", str(path), "--summary"]) == 1
+    assert f"{path}:6: not UTF-8 text" in capsys.readouterr().err
+    db = str(tmp_path / "s.sqlite3")
+    assert main(["import", str(path), "--db", db]) == 1
+    out = capsys.readouterr().out
+    assert "imported 19 programme(s); 1 not imported" in out

@@ -352,10 +352,18 @@ def read_history(path: str | Path) -> list[tuple[int, Event]]:
     """Every event of a JSON Lines file with its line number; the first bad line raises."""
     path = Path(path)
     try:
-        with path.open(encoding="utf-8-sig") as stream:
-            return _strict(iter_lines(stream, str(path)))
+        data = path.read_bytes()
     except OSError as exc:
         raise HistoryError(str(path), 0, f"cannot read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise HistoryError(
+            str(path), line, f"not UTF-8 text: {exc.reason} at byte {column}"
+        ) from None
+    return _strict(iter_lines(text.split("\n"), str(path)))
 
 
 def read_history_text(text: str, file: str = "<string>") -> list[tuple[int, Event]]:

@@ -97,6 +97,12 @@ class Histories:
         touched, self._touched = self._touched or [], []
         return touched
 
+    def add_problem(self, problem: HistoryError) -> None:
+        """A bad line found before its text could be read (not UTF-8): its programme is cut."""
+        self.problems.append(problem)
+        if problem.programme is not None:
+            self._cut(problem.programme, problem)
+
     def _add_checked(self, data: Any, file: str, line: int) -> None:
         try:
             event = event_from_json(data)
@@ -157,20 +163,57 @@ def read_file(found: Histories, path: str | Path, read_some: Callable[[list[str]
     """Add one file's lines to ``found`` a chunk at a time, calling ``read_some`` with each
     chunk once it is added; a file that cannot be read at all is a problem of its own.
 
-    A byte order mark at the start (as some Windows tools write) is skipped, not taken for
-    a bad first line."""
+    Lines are decoded one by one: a line that is not UTF-8 is a bad line of its own (tied to
+    its programme where the rest of it names one), and every other line is read. A byte order
+    mark at the start (as some Windows tools write) is skipped, not taken for a bad line."""
     name = str(path)
     try:
-        with Path(path).open(encoding="utf-8-sig") as stream, no_cyclic_gc():
+        with Path(path).open("rb") as stream, no_cyclic_gc():
             number = 1
             while chunk := list(islice(stream, _CHUNK)):
-                found.add_lines(chunk, name, number)
+                if number == 1 and chunk[0].startswith(_BOM):
+                    chunk[0] = chunk[0][len(_BOM) :]
+                lines = decode_lines(chunk, name, number, found.add_problem)
+                found.add_lines(lines, name, number)
                 number += len(chunk)
-                read_some(chunk)
+                read_some(lines)
     except OSError as exc:
         found.problems.append(HistoryError(name, 0, f"cannot read: {exc.strerror}"))
-    except UnicodeDecodeError as exc:
-        found.problems.append(HistoryError(name, 0, f"not UTF-8 text: {exc.reason}"))
+
+
+_BOM = "\ufeff".encode()
+
+
+def decode_lines(
+    chunk: list[bytes], file: str, first_line: int, report: Callable[[HistoryError], None]
+) -> list[str]:
+    """``chunk``'s lines as text; a line that is not UTF-8 is reported and left blank, so the
+    lines after it keep their numbers."""
+    try:
+        return [line.decode() for line in chunk]
+    except UnicodeDecodeError:
+        pass
+    lines = []
+    for number, raw in enumerate(chunk, start=first_line):
+        try:
+            lines.append(raw.decode())
+        except UnicodeDecodeError as exc:
+            lines.append("")
+            report(not_utf8(exc, raw, file, number))
+    return lines
+
+
+def not_utf8(exc: UnicodeDecodeError, raw: bytes, file: str, line: int) -> HistoryError:
+    """A line that is not UTF-8, tied to its programme if the rest of the line names one."""
+    try:
+        data = json.loads(raw.decode(errors="replace"))
+    except ValueError:
+        data = None
+    named = data.get("programme") if isinstance(data, dict) else None
+    programme = named if isinstance(named, str) and named and named.isprintable() else None
+    return HistoryError(
+        file, line, f"not UTF-8 text: {exc.reason} at byte {exc.start + 1}", programme
+    )
 
 
 def _ignore(_: object) -> None:
