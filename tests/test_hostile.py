@@ -446,3 +446,58 @@ def test_replay_and_import_exit_1_on_a_line_that_is_not_utf8(
     assert main(["import", str(path), "--db", db]) == 1
     out = capsys.readouterr().out
     assert "imported 19 programme(s); 1 not imported" in out
+
+
+# --- 7. an invalid start loses nothing silently --------------------------------------------
+
+BAD_START_PAYLOADS = {
+    "unknown definition": {"definition": "no-such-programme", "version": 1},
+    "definition of the wrong type": {"definition": ["prospect-peer-mentoring"], "version": 1},
+    "missing definition": {"definition": None},
+    "participants of the wrong type": {"participants": "anna"},
+    "version of the wrong type": {"version": "one"},
+}
+
+
+@pytest.mark.parametrize("change", BAD_START_PAYLOADS.values(), ids=BAD_START_PAYLOADS.keys())
+def test_a_programme_whose_start_is_invalid_is_reported_and_its_lines_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, Any]
+) -> None:
+    import json  # noqa: PLC0415
+
+    from peerflow.cli import example_path  # noqa: PLC0415
+
+    lines = example_path("prospect-peer-mentoring").read_text().splitlines()
+    start = json.loads(lines[0])
+    start["payload"].update(change)
+    start["payload"] = {k: v for k, v in start["payload"].items() if v is not None}
+    broken = [json.dumps(start), *lines[1:]]
+    other = [line.replace("prospect-2027-ghent", "other") for line in lines]
+    path = tmp_path / "h.jsonl"
+    path.write_text("\n".join(broken + other) + "\n")
+
+    result = peerflow.replay_files(path)
+    (bad,) = result.not_started
+    assert bad.programme == "prospect-2027-ghent"
+    assert bad.left_out == len(lines) - 1, "every later line is accounted for"
+    assert not result.ok
+    assert peerflow.replay(peerflow.read_histories(path)).not_started[0].left_out == len(lines) - 1
+
+    assert main(["replay", str(path), "--summary"]) == 1
+    err = capsys.readouterr().err
+    assert "programme 'prospect-2027-ghent' not replayed" in err
+    assert f"({len(lines) - 1} later event(s) left out)" in err
+    assert main(["import", str(path), "--db", str(tmp_path / "s.sqlite3")]) == 1
+
+
+def test_next_exits_1_on_a_gap_as_replay_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from peerflow.cli import example_path  # noqa: PLC0415
+
+    lines = example_path("prospect-peer-mentoring").read_text().splitlines()
+    path = tmp_path / "gap.jsonl"
+    path.write_text("\n".join(lines[:5] + lines[6:]) + "\n")
+    assert main(["replay", str(path), "--summary"]) == 1
+    assert main(["next", str(path), "--at", "2027-12-01T00:00+01:00"]) == 1
+    assert "expected seq 5, got 6 (a gap)" in capsys.readouterr().err

@@ -441,6 +441,8 @@ class _Run:
         if self.fast is None or self.compiled is None:
             found = () if self.invalid is None else (self.invalid,)
             programme = rows[0][0] if rows else (problems[0].programme if problems else None)
+            # nothing after a start that could not be applied replays: count it as left out
+            left_out += max(len(rows) - 1, 0)
             return ProgrammeReplay(
                 programme or "", None, None, False, False, (), found, problems, left_out
             )
@@ -604,3 +606,14 @@ class Replay:
 
     def __len__(self) -> int:
         return len(self.programmes)
+
+    @property
+    def not_started(self) -> tuple[ProgrammeReplay, ...]:
+        """Programmes that could not be replayed at all: their start was refused (an unknown
+        definition, a malformed start) or their history has no start."""
+        return tuple(p for p in self.programmes if p.final is None)
+
+    @property
+    def ok(self) -> bool:
+        """No bad line and every programme replayed: what a command's exit status 0 says."""
+        return not self.bad_lines and not self.not_started

@@ -24,7 +24,7 @@ from peerflow._engine import CompiledDefinition
 from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
 from peerflow._events import Event, one_line, parse_timestamp, read_history
 from peerflow._filereplay import replay_files
-from peerflow._history import read_histories
+from peerflow._history import histories_of, read_histories
 from peerflow._loading import read_definition_file
 from peerflow._programme import definition_of
 from peerflow._registry import builtin_files, definition, definition_or_file
@@ -35,7 +35,7 @@ from peerflow._render import (
     status_json,
     status_text,
 )
-from peerflow._replay import replay_many, replay_programme
+from peerflow._replay import ProgrammeReplay, replay_many, replay_programme
 from peerflow._store import StoreError, open_store
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -133,12 +133,15 @@ def cmd_next(args: argparse.Namespace) -> int:
     if not Path(args.history).is_file() and not args.history.endswith(".jsonl"):
         return next_in_store(args, at)
     _, numbered = _programme_events(args.history, args.programme)
-    compiled = (
-        definition_or_file(args.definition) if args.definition else definition_of(numbered[0][1])
-    )
-    # As it stood at --at, replayed as an audit: real histories deviate, and still have a state.
-    audited = replay_programme([event for _, event in numbered], compiled, until=at)
+    first = numbered[0][1]
+    compiled = definition_or_file(args.definition) if args.definition else definition_of(first)
+    # The same reading as replay's: a gap or a repeated seq is a bad line, and exits 1.
+    found = histories_of(event for _, event in numbered)
     line_of = {event.seq: line for line, event in numbered}
+    for problem in found.problems:
+        _err(f"{args.history}: {problem.reason}")
+    # As it stood at --at, replayed as an audit: real histories deviate, and still have a state.
+    audited = replay_programme(found.events.get(first.programme, []), compiled, until=at)
     for deviation in audited.deviations:
         _err(
             f"{args.history}:{line_of.get(deviation.seq, 0)}: seq {deviation.seq}: "
@@ -154,7 +157,7 @@ def cmd_next(args: argparse.Namespace) -> int:
         print(json.dumps(status_json(state, at, steps, deadlines), indent=2, ensure_ascii=False))
     else:
         print(status_text(state, at, steps, deadlines))
-    return EXIT_OK
+    return EXIT_PROBLEMS if found.problems else EXIT_OK
 
 
 def example_path(definition_id: str) -> Path:
@@ -229,6 +232,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         result = replay_files(*args.files, definition=compiled, progress=progress)
     for problem in result.bad_lines:
         print(one_line(problem), file=sys.stderr)
+    for p in result.not_started:
+        _not_replayed(p)
     programmes = result.programmes
     with _output(args.output) as out:
         if args.format == "json":
@@ -247,7 +252,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     cut = f"; cut at a bad line ({len(p.problems)})" if p.problems else ""
                     print(f"{p.programme}: {p.state or 'not started'}; {said}{cut}", file=out)
             print(_stats.summary_text(_stats.summarise(programmes)), file=out)
-    return EXIT_PROBLEMS if result.bad_lines else EXIT_OK
+    return EXIT_OK if result.ok else EXIT_PROBLEMS
+
+
+def _not_replayed(p: ProgrammeReplay) -> None:
+    why = "; ".join(f"seq {d.seq}: {d.detail}" for d in p.deviations) or "it has no start event"
+    later = f" ({p.left_out} later event(s) left out)" if p.left_out else ""
+    _err(f"programme '{p.programme}' not replayed: {why}{later}")
 
 
 @contextmanager
