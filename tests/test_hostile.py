@@ -501,3 +501,41 @@ def test_next_exits_1_on_a_gap_as_replay_does(
     assert main(["replay", str(path), "--summary"]) == 1
     assert main(["next", str(path), "--at", "2027-12-01T00:00+01:00"]) == 1
     assert "expected seq 5, got 6 (a gap)" in capsys.readouterr().err
+
+
+# --- 8. one reading of a line everywhere ----------------------------------------------------
+
+AMBIGUOUS_LINES = {
+    "v true": ('"v": 1', '"v": true', "format version True"),
+    "v 1.0": ('"v": 1', '"v": 1.0', "format version 1.0"),
+    "a key twice": ('"seq": 0,', '"seq": 0, "seq": 0,', "the key 'seq' appears twice"),
+    "a payload key twice": (
+        '"payload": {',
+        '"payload": {"definition": "x", ',
+        "the key 'definition' appears twice",
+    ),
+    "NaN": ('"payload": {', '"payload": {"amount": NaN, ', "NaN is not a number"),
+    "Infinity": ('"seq": 0', '"seq": Infinity', "Infinity is not a number"),
+}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"), AMBIGUOUS_LINES.values(), ids=AMBIGUOUS_LINES.keys()
+)
+def test_an_ambiguous_line_is_a_bad_line_everywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str
+) -> None:
+    from peerflow.cli import example_path  # noqa: PLC0415
+
+    lines = example_path("prospect-peer-mentoring").read_text().splitlines()
+    assert old in lines[0]
+    path = tmp_path / "h.jsonl"
+    path.write_text("\n".join([lines[0].replace(old, new, 1), *lines[1:]]) + "\n")
+    found = peerflow.read_histories(path)
+    assert [(p.line, message in p.reason) for p in found.problems] == [(1, True)]
+    with pytest.raises(peerflow.HistoryError, match=message):
+        peerflow.read_history(path)
+    assert main(["replay", str(path)]) == 1
+    assert main(["next", str(path)]) == 1
+    assert main(["import", str(path), "--db", str(tmp_path / "s.sqlite3")]) == 1
+    assert message in capsys.readouterr().err

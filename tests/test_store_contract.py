@@ -197,7 +197,7 @@ def test_an_event_id_reused_at_another_seq_is_refused(store: Store) -> None:
     start(store)
     store.append([reschedule("p1", 1, 3, "y")], expected_version=1)
     moved = reschedule("p1", 2, 3, "y")
-    with pytest.raises(StoreError, match="event id 'y' is already stored .*different seq"):
+    with pytest.raises(StoreError, match=r"event id 'y' is already stored .*different seq"):
         store.append([moved], expected_version=2)
     assert len(store.events("p1")) == 2
 

@@ -49,6 +49,30 @@ def id_problem(value: object) -> str | None:
     return None
 
 
+class AmbiguousLine(ValueError):
+    """A line JSON can read in more than one way: a key twice, NaN or Infinity."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise AmbiguousLine(f"the key {key!r} appears twice: a line must have one reading")
+            seen.add(key)
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    raise AmbiguousLine(f"{name} is not a number JSON has (write a number or a string)")
+
+
+decode_line = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant).decode
+"""The one reading of a line everywhere (history files, the store, the command line): JSON
+where every object's keys are unique and NaN and Infinity are refused."""
+
+
 def one_line(text: object) -> str:
     """``text`` with every unprintable character escaped, so that what a history or a user
     put in a message cannot start a new line or move the cursor on a terminal."""
@@ -228,7 +252,7 @@ def quick_row(data: Any) -> Row | None:
         or type(payload) is not dict
         or type(at) is not str
         or len(data) != 6 + (payload is not _NO_PAYLOAD) + (version is not _NO_VERSION)
-        or (version is not _NO_VERSION and version != FORMAT_VERSION)
+        or (version is not _NO_VERSION and (type(version) is not int or version != FORMAT_VERSION))
     ):
         return None
     try:
@@ -282,7 +306,7 @@ def _checked_event(data: Any) -> Event:
     if not isinstance(data, dict):
         raise ValueError("a line must be a JSON object")
     version = data.get("v", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:
         raise ValueError(f"format version {version!r} is not supported (expected {FORMAT_VERSION})")
     for key in ("programme", "seq", "id", "at", "actor", "type"):
         if key not in data:
@@ -325,9 +349,9 @@ def iter_lines(stream: Iterable[str], file: str) -> Iterator[tuple[int, Event | 
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            data = decode_line(line)
         except ValueError as exc:
-            yield number, not_json(exc, file, number)
+            yield number, not_json(exc, file, number, line)
             continue
         try:
             yield number, event_from_json(data)
@@ -335,7 +359,15 @@ def iter_lines(stream: Iterable[str], file: str) -> Iterator[tuple[int, Event | 
             yield number, bad_envelope(exc, data, file, number)
 
 
-def not_json(exc: ValueError, file: str, line: int) -> HistoryError:
+def not_json(exc: ValueError, file: str, line: int, text: str = "") -> HistoryError:
+    """The error for a line that is not JSON, or JSON with more than one reading (tied to its
+    programme when every reading names the same one, so that programme is cut there)."""
+    if isinstance(exc, AmbiguousLine):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        return bad_envelope(exc, data, file, line)
     where = f" (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
     message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
     return HistoryError(file, line, f"not JSON: {message}{where}")

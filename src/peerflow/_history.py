@@ -28,6 +28,7 @@ from peerflow._events import (
     Event,
     Row,
     bad_envelope,
+    decode_line,
     event_from_json,
     event_of,
     not_json,
@@ -68,7 +69,7 @@ class Histories:
     def add_lines(self, lines: Iterable[str], file: str, first_line: int = 1) -> None:
         """Read ``lines`` (numbered from ``first_line`` in ``file``)."""
         self._events = None
-        loads, quick, still_open = json.loads, quick_row, self._open
+        loads, quick, still_open = decode_line, quick_row, self._open
         grew = _ignore if self._touched is None else self._touched.append
         last: list[Row] | None = None
         for number, line in enumerate(lines, start=first_line):
@@ -76,7 +77,7 @@ class Histories:
                 data = loads(line)
             except ValueError as exc:
                 if line.strip():
-                    self.problems.append(not_json(exc, file, number))
+                    self.add_problem(not_json(exc, file, number, line))
                 continue
             row = quick(data)
             if row is not None:

@@ -29,7 +29,7 @@ import attrs
 
 from peerflow._engine import CompiledDefinition, participants_payload, require_json
 from peerflow._errors import PeerflowError
-from peerflow._events import Actor, Event, event_from_json, id_problem
+from peerflow._events import Actor, Event, decode_line, event_from_json, id_problem
 from peerflow._registry import compile_text
 from peerflow._snapshot import dump_state, load_state
 from peerflow._state import ProgrammeState
@@ -306,7 +306,8 @@ class Store:
         """The programme's events with ``start <= seq < stop``, in order."""
         _check_ids(programme)
         return [
-            event_from_json(json.loads(b)) for b in self.backend.read_events(programme, start, stop)
+            event_from_json(decode_line(b))
+            for b in self.backend.read_events(programme, start, stop)
         ]
 
     def programmes(
@@ -347,7 +348,7 @@ class Store:
     def export(self, after: int = 0) -> Iterator[tuple[int, Event]]:
         """Every event in commit order (global position), from ``after`` on."""
         for position, body in self.backend.all_events(after):
-            yield position, event_from_json(json.loads(body))
+            yield position, event_from_json(decode_line(body))
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -365,7 +366,7 @@ class Store:
         """
         programme, seq = place
         bodies = self.backend.read_events(programme, seq, seq + 1)
-        stored = event_from_json(json.loads(bodies[0])) if bodies else None
+        stored = event_from_json(decode_line(bodies[0])) if bodies else None
         differs = [
             name
             for name, mine, theirs in (
