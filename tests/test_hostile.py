@@ -539,3 +539,136 @@ def test_an_ambiguous_line_is_a_bad_line_everywhere(
     assert main(["next", str(path)]) == 1
     assert main(["import", str(path), "--db", str(tmp_path / "s.sqlite3")]) == 1
     assert message in capsys.readouterr().err
+
+
+# --- 9. bounded on hostile input ------------------------------------------------------------
+
+ALIAS_BOMB = """id: bomb
+version: 1
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+HOSTILE_DEFINITIONS = {
+    "alias bomb": (ALIAS_BOMB, 3, "anchors and aliases"),
+    "recursive alias": ("id: x\na: &a [*a]\n", 2, "anchors and aliases"),
+    "NUL byte": ("id: x\ntitle: a\x00b\n", 2, r"the character '\x00' is not allowed"),
+    "2,000 levels": ("id: x\na: " + "[" * 2000 + "]" * 2000 + "\n", 2, "nest"),
+    "200 block levels": (
+        "id: x\n" + "".join(" " * i + f"k{i}:\n" for i in range(200)),
+        34,
+        "nested deeper than 32",
+    ),
+    "300 KB": ("id: x\ntitle: " + "a" * 300_000 + "\n", 1, "at most 262,144"),
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"), HOSTILE_DEFINITIONS.values(), ids=HOSTILE_DEFINITIONS.keys()
+)
+def test_hostile_yaml_is_refused_in_one_line_without_building_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    line: int,
+    message: str,
+) -> None:
+    import tracemalloc  # noqa: PLC0415
+
+    tracemalloc.start()
+    with pytest.raises(peerflow.DefinitionError) as refused:
+        peerflow.parse_definition(text, "hostile.yaml")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    (problem,) = refused.value.problems
+    assert problem.line == line
+    assert message.replace("\\", "") in problem.message or message in problem.message
+    assert peak < 50 * len(text) + 10_000_000, f"peak {peak:,} bytes for {len(text):,}"
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"{path}:{line}: ")
+
+
+def _chain(states: int) -> str:
+    lines = [
+        "id: chain",
+        "version: 1",
+        "title: A long chain",
+        "initial: s0",
+        "waivable_by: [a]",
+        "roles:",
+        "  a: {}",
+        "states:",
+    ]
+    lines += [f"  s{i}: {{}}" for i in range(states)] + [f"  s{states}: {{terminal: true}}"]
+    lines.append("transitions:")
+    lines.append("  - {event: e0, from: s0, to: s1, by: a}")
+    lines += [
+        f"  - {{event: e{i}, from: s{i}, to: s{i + 1}, by: a,"
+        f" window: {{closes: {{after: e{i - 1}, days: 3}}}}}}"
+        for i in range(1, states)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_checking_a_definition_takes_memory_linear_in_its_size() -> None:
+    """A table of every state's must-have-fired events grew as states x events (400 MB for
+    a chain of 4,000 states): doubling the chain must about double the peak, not quadruple."""
+    import tracemalloc  # noqa: PLC0415
+
+    peaks = []
+    for states in (400, 800):
+        text = _chain(states)
+        tracemalloc.start()
+        peerflow.parse_definition(text, "chain.yaml")
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 2.6 * peaks[0], peaks
+
+
+DEEP_JSON = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize("depth", [40, 900, 100_000])
+def test_a_deeply_nested_line_is_one_bad_line(tmp_path: Path, depth: int) -> None:
+    from peerflow.cli import example_path  # noqa: PLC0415
+
+    lines = example_path("prospect-peer-mentoring").read_text().splitlines()
+    deep = lines[3].replace('"payload": {', '"payload": {"x": ' + "[" * depth + "]" * depth + ", ")
+    path = tmp_path / "deep.jsonl"
+    path.write_text("\n".join([*lines[:3], deep, *lines[4:]]) + "\n")
+    result = peerflow.replay_files(path)
+    assert [(p.line, p.reason) for p in result.bad_lines] == [(4, "nested deeper than 32 levels")]
+    assert main(["replay", str(path), "-j", "2", "--summary"]) == 1
+
+
+def test_a_deeply_nested_payload_is_refused_live(store: Store) -> None:
+    prospect = peerflow.definition("prospect-peer-mentoring")
+    facilitator = Actor("facilitator", "anna")
+    store.start(
+        prospect,
+        "p",
+        at=START,
+        actor=facilitator,
+        participants=[(p["id"], p["role"]) for p in PROSPECT_CAST],
+    )
+    deep: Any = []
+    for _ in range(5000):
+        deep = [deep]
+    payload = {"deliverable": "peer_learning_agreement", "x": deep}
+    mentor = Actor("mentor", "ghent")
+    with pytest.raises(EventError, match="nested deeper than 32 levels"):
+        store.record("p", "submit", payload, at=START, actor=mentor)
+    programme = Programme.from_history(store.events("p"))
+    with pytest.raises(EventError, match="nested deeper than 32 levels"):
+        programme.record("submit", payload, at=START, actor=mentor)
+    assert store.state("p").version == 1 and len(programme.history) == 1

@@ -41,7 +41,7 @@ from peerflow._calendar import (
 )
 from peerflow._content import check_content
 from peerflow._errors import EventError, StepBlocked, StepNotAvailable
-from peerflow._events import Actor, Event, check_year, id_problem
+from peerflow._events import Actor, Event, check_year, id_problem, nesting_problem
 from peerflow._model import SELF, START_ANCHOR, Bound, Budget, ProgrammeType, Window
 from peerflow._state import ID_SEPARATOR, ProgrammeState, Waiver
 from peerflow._steps import FIRE, SCHEDULE, STEP_KINDS, SUBMIT, Deadline, Step
@@ -1014,6 +1014,9 @@ def participants_payload(participants: Any) -> list[dict[str, Any]]:
 def require_json(payload: Any, seq: int) -> None:
     """Events are kept as JSON: a payload that is not JSON is refused before it is recorded,
     not found out when the history is written."""
+    problem = nesting_problem(payload)
+    if problem is not None:
+        raise EventError(f"the payload is {problem}", seq=seq)
     try:
         json.dumps(payload, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -1023,7 +1026,8 @@ def require_json(payload: Any, seq: int) -> None:
 
 
 def _require_actor(event: Event) -> None:
-    """The actor is an :class:`Actor`, and the event's ids keep the one id rule."""
+    """The actor is an :class:`Actor`, the event's ids keep the one id rule, and its payload
+    is not nested past the limit (deep input would exhaust the stack where it is written)."""
     if type(event.actor) is not Actor:
         raise EventError(
             f"actor must be a peerflow.Actor(role, id), got {event.actor!r}", seq=event.seq
@@ -1037,6 +1041,9 @@ def _require_actor(event: Event) -> None:
         problem = id_problem(value)
         if problem is not None:
             raise EventError(f"{field} {problem}", seq=event.seq)
+    problem = nesting_problem(event.payload)
+    if problem is not None:
+        raise EventError(f"the payload is {problem}", seq=event.seq)
 
 
 def _check_starter(

@@ -8,6 +8,7 @@ The envelope is the interchange format other portals and analysts depend on
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
@@ -50,7 +51,8 @@ def id_problem(value: object) -> str | None:
 
 
 class AmbiguousLine(ValueError):
-    """A line JSON can read in more than one way: a key twice, NaN or Infinity."""
+    """A line that is JSON but not one we read: a key twice, NaN or Infinity (JSON could read
+    it in more than one way), or nesting past the limit."""
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -68,9 +70,45 @@ def _no_constant(name: str) -> Any:
     raise AmbiguousLine(f"{name} is not a number JSON has (write a number or a string)")
 
 
-decode_line = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant).decode
-"""The one reading of a line everywhere (history files, the store, the command line): JSON
-where every object's keys are unique and NaN and Infinity are refused."""
+MAX_NESTING = 32
+"""The deepest nesting of objects and lists in a line (an event needs 5: content lists)."""
+
+
+def nesting_problem(data: Any, limit: int = MAX_NESTING) -> str | None:
+    """Why ``data`` is nested too deeply, or None. Iterative: deep input cannot exhaust the
+    stack here, and each container is looked at once."""
+    todo: list[tuple[Any, int]] = [(data, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if depth > limit:
+            return f"nested deeper than {limit} levels"
+        if type(value) is dict or isinstance(value, Mapping):
+            todo.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list | tuple):
+            todo.extend((v, depth + 1) for v in value if isinstance(v, dict | list | tuple))
+    return None
+
+
+_decode = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant).decode
+
+
+def decode_line(line: str | bytes) -> Any:
+    """The one reading of a line everywhere (history files, the store, the command line): JSON
+    where every object's keys are unique, NaN and Infinity are refused, and nothing is nested
+    deeper than :data:`MAX_NESTING` (a line of a few thousand brackets once stopped a whole
+    replay with RecursionError)."""
+    try:
+        data = _decode(line if isinstance(line, str) else line.decode())
+    except RecursionError:
+        raise AmbiguousLine(f"nested deeper than {MAX_NESTING} levels") from None
+    # a line with few brackets cannot nest deeply: only the others are walked
+    if (line.count("{") + line.count("[") if isinstance(line, str) else MAX_NESTING + 1) > (
+        MAX_NESTING
+    ):
+        problem = nesting_problem(data)
+        if problem is not None:
+            raise AmbiguousLine(problem)
+    return data
 
 
 def one_line(text: object) -> str:
@@ -359,14 +397,18 @@ def iter_lines(stream: Iterable[str], file: str) -> Iterator[tuple[int, Event | 
             yield number, bad_envelope(exc, data, file, number)
 
 
+_PROGRAMME_FIELD = re.compile(r'"programme"\s*:\s*("(?:[^"\\]|\\.)*")')
+
+
 def not_json(exc: ValueError, file: str, line: int, text: str = "") -> HistoryError:
     """The error for a line that is not JSON, or JSON with more than one reading (tied to its
     programme when every reading names the same one, so that programme is cut there)."""
     if isinstance(exc, AmbiguousLine):
         try:
             data = json.loads(text)
-        except ValueError:
-            data = None
+        except (ValueError, RecursionError):  # too deep to read at all: look for the field
+            found = _PROGRAMME_FIELD.search(text)
+            data = {"programme": json.loads(found[1])} if found else None
         return bad_envelope(exc, data, file, line)
     where = f" (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
     message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)

@@ -208,7 +208,7 @@ def not_utf8(exc: UnicodeDecodeError, raw: bytes, file: str, line: int) -> Histo
     """A line that is not UTF-8, tied to its programme if the rest of the line names one."""
     try:
         data = json.loads(raw.decode(errors="replace"))
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     named = data.get("programme") if isinstance(data, dict) else None
     programme = named if isinstance(named, str) and named and named.isprintable() else None

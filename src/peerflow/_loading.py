@@ -393,11 +393,13 @@ class _Checker:
                     f"state '{name}' is not terminal but no transition leaves it "
                     "(a dead end): add a transition or mark it 'terminal: true'",
                 )
-        terminals = set(d.terminal_states())
+        incoming: dict[str, set[str]] = {name: set() for name in d.states}
+        for src, dests in outgoing.items():
+            for dest in dests:
+                incoming[dest].add(src)
+        ends = _closure(set(d.terminal_states()), incoming)  # one walk back from the ends
         for name in sorted(reachable):
-            if name in terminals or not outgoing[name]:
-                continue
-            if not _closure({name}, outgoing) & terminals:
+            if name not in ends and outgoing[name]:
                 self.add(
                     join_path("states", name),
                     f"no terminal state can be reached from state '{name}' (a trap)",
@@ -405,29 +407,36 @@ class _Checker:
 
     def check_anchors_happened(self) -> None:
         """A window may only count from an event that has fired on every path to it."""
-        must = must_have_fired(self.d)
+        asked: dict[str, list[tuple[str, str]]] = {}  # anchor -> (path, state) to check
         for i, t in enumerate(self.d.transitions):
             for bound_path, bound in _bounds(
                 join_path(join_path("transitions", i), "window"), t.window
             ):
                 for src in self.d.sources_of(t):
-                    self._check_anchor(bound_path, bound, src, must)
+                    self._ask(asked, bound_path, bound, src)
         for name, deliverable in self.d.deliverables.items():
             path = join_path(join_path("deliverables", name), "window")
             states = deliverable.during or self.d.live_states()
             for bound_path, bound in _bounds(path, deliverable.window):
                 for state in states:
-                    self._check_anchor(bound_path, bound, state, must)
+                    self._ask(asked, bound_path, bound, state)
+        for anchor, places in asked.items():
+            maybe_not = reachable_without(self.d, anchor)  # one walk per anchor: linear memory
+            reported: set[tuple[str, str]] = set()
+            for path, state in places:
+                if state in maybe_not and (path, state) not in reported:
+                    reported.add((path, state))
+                    self.add(
+                        path,
+                        f"anchor '{anchor}' may not have happened on every path to "
+                        f"state '{state}': anchor on an earlier step, or restrict 'during'",
+                    )
 
-    def _check_anchor(
-        self, path: str, bound: Bound, state: str, must: dict[str, frozenset[str]]
+    def _ask(
+        self, asked: dict[str, list[tuple[str, str]]], path: str, bound: Bound, state: str
     ) -> None:
-        if bound.anchor in self.events and bound.anchor not in must.get(state, frozenset()):
-            self.add(
-                path,
-                f"anchor '{bound.anchor}' may not have happened on every path to "
-                f"state '{state}': anchor on an earlier step, or restrict 'during'",
-            )
+        if bound.anchor in self.events:
+            asked.setdefault(bound.anchor, []).append((path, state))
 
 
 def _bounds(path: str, window: Window | None) -> list[tuple[str, Bound]]:
@@ -452,32 +461,19 @@ def _closure(start: set[str], edges: dict[str, set[str]]) -> set[str]:
     return seen
 
 
-def must_have_fired(definition: ProgrammeType) -> dict[str, frozenset[str]]:
-    """For each state, the events that have fired on *every* path into it.
+def reachable_without(definition: ProgrammeType, event: str) -> set[str]:
+    """The states some path from the initial state reaches without ``event`` firing.
 
-    The classic forward must-analysis: intersect over incoming edges, starting
-    from "everything" and shrinking to the fixpoint.
-    """
-    everything = frozenset(t.event for t in definition.transitions)
-    must = {name: everything for name in definition.states}
-    must[definition.initial] = frozenset()
-    changed = True
-    while changed:
-        changed = False
-        for state in definition.states:
-            if state == definition.initial:
-                continue
-            incoming = [
-                must[src] | {t.event}
-                for t in definition.transitions
-                if t.dest == state
-                for src in definition.sources_of(t)
-            ]
-            new = frozenset.intersection(*incoming) if incoming else everything
-            if new != must[state]:
-                must[state] = new
-                changed = True
-    return must
+    ``event`` has fired on every path into a state exactly when the state is not in this set
+    (a state is entered by a step, so the step into it counts as having fired). One walk,
+    memory linear in the definition (a table of every state's must-have-fired events grew
+    with states times events: 400 MB for a chain of 4,000 states)."""
+    edges: dict[str, set[str]] = {}
+    for t in definition.transitions:
+        if t.event != event:
+            for src in definition.sources_of(t):
+                edges.setdefault(src, set()).add(t.dest)
+    return _closure({definition.initial}, edges)
 
 
 # --- entry points ---------------------------------------------------------------

@@ -43,13 +43,57 @@ def join_path(parent: str, key: str | int) -> str:
     return f"{parent}.{key}" if parent else key
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser where PyYAML has it (its wheels do): ten times the pure-Python speed."""
+
+MAX_BYTES = 256 * 1024
+"""The largest definition read (the built-in ones are under 12 KiB)."""
+
+MAX_DEPTH = 32
+"""The deepest nesting of mappings and lists in a definition (the language needs 7)."""
+
+
+def _limits(text: str) -> YamlProblem | None:
+    """Size, nesting and aliases, checked on the parser's events before anything is built:
+    a 600-byte alias bomb expands to gigabytes, and deep nesting exhausts the composer's
+    recursion. The parse stops at the first problem, so the check is bounded."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BYTES:
+        return YamlProblem(1, f"the definition is {size:,} bytes long: at most {MAX_BYTES:,}")
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            return YamlProblem(
+                _line_of(event),
+                "anchors and aliases (&name, *name) are not allowed in definitions: "
+                "write the value out",
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return YamlProblem(_line_of(event), f"nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
+def _line_of(event: yaml.Event) -> int:
+    mark = event.start_mark
+    return 1 if mark is None else mark.line + 1
+
+
 def read_yaml(text: str) -> tuple[Any, SourceMap, list[YamlProblem]]:
     """Parse ``text``; return the data, its source map and any problems found.
 
-    A syntax error yields ``None`` data and one problem with its line.
+    A syntax error, or text past the limits (:data:`MAX_BYTES`, :data:`MAX_DEPTH`, no
+    aliases), yields ``None`` data and one problem with its line.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _Loader("")
     try:
+        over = _limits(text)
+        if over is not None:
+            return None, SourceMap({"": over.line}), [over]
+        loader = _Loader(text)
         node = loader.get_single_node()
         if node is None:
             return None, SourceMap({"": 1}), [YamlProblem(1, "the file is empty")]
@@ -62,6 +106,11 @@ def read_yaml(text: str) -> tuple[Any, SourceMap, list[YamlProblem]]:
         line = mark.line + 1 if mark is not None else 1
         what = exc.problem or exc.context or "invalid YAML"
         return None, SourceMap({"": line}), [YamlProblem(line, f"YAML syntax error: {what}")]
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, ...)
+        line = text.count("\n", 0, exc.position) + 1
+        odd = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        what = f"the character {odd!a} is not allowed in YAML"
+        return None, SourceMap({"": line}), [YamlProblem(line, what)]
     except yaml.YAMLError as exc:
         return None, SourceMap({"": 1}), [YamlProblem(1, f"YAML error: {exc}")]
     finally:
@@ -69,7 +118,7 @@ def read_yaml(text: str) -> tuple[Any, SourceMap, list[YamlProblem]]:
 
 
 def _build(
-    loader: yaml.SafeLoader,
+    loader: Any,
     node: yaml.Node,
     path: str,
     lines: dict[str, int],
