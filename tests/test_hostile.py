@@ -672,3 +672,52 @@ def test_a_deeply_nested_payload_is_refused_live(store: Store) -> None:
     with pytest.raises(EventError, match="nested deeper than 32 levels"):
         programme.record("submit", payload, at=START, actor=mentor)
     assert store.state("p").version == 1 and len(programme.history) == 1
+
+
+# --- 10. the model checker has a time budget -------------------------------------------------
+
+
+def _many_deliverables(count: int = 40) -> str:
+    lines = [
+        "id: many",
+        "version: 1",
+        "title: Forty independent deliverables",
+        "initial: open",
+        "waivable_by: [lead]",
+        "roles:",
+        "  lead: {}",
+        "  member: {min: 2, max: 2}",
+        "deliverables:",
+    ]
+    lines += [f"  d{i}: {{title: D{i}, owed_by: member, each: true}}" for i in range(count)]
+    lines += [
+        "states:",
+        "  open: {}",
+        "  done: {terminal: true}",
+        "transitions:",
+        f"  - {{event: finish, from: open, to: done, by: lead, requires: "
+        f"[{', '.join(f'd{i}' for i in range(count))}]}}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_check_stops_at_its_time_budget_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from peerflow.checking import check  # noqa: PLC0415
+
+    text = _many_deliverables()
+    assert len(text) < 3000
+    compiled = peerflow.compile_text(text, "many.yaml")
+    report = check(compiled, max_seconds=1.0)
+    assert not report.complete
+    assert report.bound.startswith("--max-seconds 1 (")
+    path = tmp_path / "many.yaml"
+    path.write_text(text)
+    main(["check", str(path), "--max-seconds", "1"])
+    out = capsys.readouterr().out
+    assert "cut by a bound: --max-seconds 1" in out
+    with pytest.raises(ValueError, match="max_seconds must be more than 0"):
+        check(compiled, max_seconds=0)
+    with pytest.raises(SystemExit):
+        main(["check", str(path), "--max-seconds", "nan"])

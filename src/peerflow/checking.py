@@ -15,6 +15,7 @@ number of days ahead (``schedule_days``). Exploration is breadth-first and stops
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -69,6 +70,8 @@ class Exploration:
     cut: set[int] = attrs.field(factory=set)
     horizon: datetime | None = None
     start_event: Event | None = None
+    timed_out: bool = False
+    """The time budget ran out before every node was expanded."""
 
     def edges_to(self, node: int) -> list[Edge]:
         """The tree edges from the start to ``node``."""
@@ -146,7 +149,7 @@ class Report:
             f"{paths} paths to completion"
             + ("" if self.complete else f" (cut by a bound: {self.bound})"),
             f"  with lateness waivers: {self.waiver_nodes:,} nodes"
-            + ("" if self.waivers_complete else " (cut by the node bound)"),
+            + ("" if self.waivers_complete else " (cut by a bound)"),
         ]
         for c in self.checks:
             lines.append(f"  [{'ok' if c.passed else 'FAILED'}] {c.name}: {c.detail}")
@@ -154,6 +157,10 @@ class Report:
                 lines.append("      counterexample:")
                 lines.extend(f"        {i}. {move}" for i, move in enumerate(c.counterexample, 1))
         return "\n".join(lines)
+
+
+DEFAULT_MAX_SECONDS = 20.0
+"""How long ``check`` explores by default, waivers included."""
 
 
 def default_cast(definition: CompiledDefinition) -> tuple[Actor, ...]:
@@ -240,8 +247,10 @@ class _Explorer:
         waivers: bool,
         start: datetime | None,
         horizon_days: int,
+        max_seconds: float | None = None,
     ) -> None:
         self.d = definition
+        self.max_seconds = max_seconds
         self.max_nodes = max_nodes
         self.schedule_days = schedule_days
         self.waivers = waivers
@@ -273,7 +282,14 @@ class _Explorer:
         ex.start_event = first
         index = {_key(root, self.start_at): 0}
         queue = deque([0])
+        # A time budget of the tool's own, not of the programme: the engine still reads no clock.
+        stop_at = None if self.max_seconds is None else time.monotonic() + self.max_seconds
         while queue:
+            if stop_at is not None and time.monotonic() > stop_at:
+                ex.complete = False
+                ex.timed_out = True
+                ex.cut.update(queue)
+                break
             node = queue.popleft()
             ex.expanded.add(node)
             if ex.states[node].terminal:
@@ -480,13 +496,17 @@ def explore(
     waivers: bool = False,
     start: datetime | None = None,
     horizon_days: int = 3 * 366,
+    max_seconds: float | None = None,
 ) -> Exploration:
     """Enumerate the reachable (state, moment) nodes of ``definition`` breadth-first.
 
     The clock stops at ``horizon_days`` after the start: a programme that repeats a step
-    without end (workshops) would otherwise have no end to explore.
+    without end (workshops) would otherwise have no end to explore. ``max_seconds`` bounds
+    the time spent; the exploration then says it was cut (``timed_out``).
     """
-    return _Explorer(definition, max_nodes, schedule_days, waivers, start, horizon_days).run()
+    return _Explorer(
+        definition, max_nodes, schedule_days, waivers, start, horizon_days, max_seconds
+    ).run()
 
 
 def _escape_states(definition: CompiledDefinition) -> frozenset[str]:
@@ -544,18 +564,37 @@ def check(
     max_nodes: int = 50_000,
     schedule_days: int = 35,
     start: datetime | None = None,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
 ) -> Report:
-    """Explore ``definition`` (without and with waivers) and run every model check."""
+    """Explore ``definition`` (without and with waivers) and run every model check.
+
+    ``max_nodes`` and ``max_seconds`` bound the exploration (a definition with many
+    independent deliverables has more orderings than any budget); the report says which
+    bound cut it, and the reachability checks then speak only of the part explored.
+    """
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
         raise ValueError(f"max_nodes must be 1 or more, got {max_nodes!r}")
-    plain = explore(definition, max_nodes=max_nodes, schedule_days=schedule_days, start=start)
-    # Waivers multiply the space; their exploration gets a fifth of the budget and says if cut.
+    if (
+        isinstance(max_seconds, bool)
+        or not isinstance(max_seconds, int | float)
+        or not (max_seconds > 0)
+    ):
+        raise ValueError(f"max_seconds must be more than 0, got {max_seconds!r}")
+    plain = explore(
+        definition,
+        max_nodes=max_nodes,
+        schedule_days=schedule_days,
+        start=start,
+        max_seconds=max_seconds * 0.8,
+    )
+    # Waivers multiply the space; their exploration gets a fifth of each budget and says if cut.
     waived = explore(
         definition,
         max_nodes=max(1, max_nodes // 5),
         schedule_days=schedule_days,
         waivers=True,
         start=start,
+        max_seconds=max_seconds * 0.2,
     )
     t = definition.type
     checks: list[Check] = []
@@ -588,6 +627,8 @@ def check(
     }
     if plain.complete:
         bound = ""
+    elif plain.timed_out:
+        bound = f"--max-seconds {max_seconds:g} ({len(plain.states):,} nodes explored)"
     elif len(plain.states) >= max_nodes:
         bound = f"--max-nodes {max_nodes}"
     else:

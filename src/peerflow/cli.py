@@ -172,7 +172,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from peerflow.checking import check  # noqa: PLC0415 - only this command needs it
 
     compiled: CompiledDefinition = definition_or_file(args.definition)
-    report = check(compiled, max_nodes=args.max_nodes)
+    report = check(compiled, max_nodes=args.max_nodes, max_seconds=args.max_seconds)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -210,6 +210,16 @@ def _at_least_one(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number 1 or more, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
     return value
 
 
@@ -339,6 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=50_000,
         metavar="N",
         help="stop exploring after N nodes (default 50000); the report says if it did",
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=_positive_seconds,
+        default=20.0,
+        metavar="S",
+        help="stop exploring after S seconds (default 20); the report says if it did",
     )
     p.set_defaults(func=cmd_check)
 
