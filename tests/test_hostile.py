@@ -721,3 +721,130 @@ def test_check_stops_at_its_time_budget_and_says_so(
         check(compiled, max_seconds=0)
     with pytest.raises(SystemExit):
         main(["check", str(path), "--max-seconds", "nan"])
+
+
+# --- 11, 12. one line instead of a traceback; a read never creates a store ------------------
+
+
+def _example() -> str:
+    from peerflow.cli import example_path  # noqa: PLC0415
+
+    return str(example_path("prospect-peer-mentoring"))
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.count("\n") == 1 and err.startswith("peerflow: "), err
+    return err
+
+
+def test_output_to_a_missing_folder_or_a_directory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "no" / "such" / "out.csv")
+    assert "No such file or directory" in _one_error_line(
+        capsys, "replay", _example(), "-o", missing
+    )
+    assert "Is a directory" in _one_error_line(capsys, "replay", _example(), "-o", str(tmp_path))
+    db = str(tmp_path / "s.sqlite3")
+    assert main(["import", _example(), "--db", db]) == 0
+    capsys.readouterr()
+    assert "No such file" in _one_error_line(capsys, "export", "--db", db, "-o", missing)
+
+
+def test_a_file_that_is_not_a_database_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_db = tmp_path / "notes.txt"
+    not_db.write_text("hello, this is not a database\n" * 100)
+    for argv in (["agenda"], ["next", "p"], ["export"], ["import", _example()]):
+        err = _one_error_line(capsys, *argv, "--db", str(not_db))
+        assert f"cannot use {not_db} as a SQLite store: file is not a database" in err
+    assert not_db.read_text().startswith("hello")
+
+
+def test_a_read_never_creates_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nowhere = tmp_path / "typo.sqlite3"
+    for argv in (["agenda"], ["next", "p"], ["export"], ["export", "-o", str(tmp_path / "o")]):
+        assert f"no store at {nowhere}" in _one_error_line(capsys, *argv, "--db", str(nowhere))
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(StoreError, match="no store at"):
+        peerflow.open_store(str(nowhere), create=False)
+    assert "not a history file" in _one_error_line(capsys, "next", "/dev/null")
+
+
+def test_export_of_an_unknown_programme_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "s.sqlite3")
+    assert main(["import", _example(), "--db", db]) == 0
+    capsys.readouterr()
+    assert "no programme 'nope'" in _one_error_line(
+        capsys, "export", "--db", db, "--programme", "nope"
+    )
+
+
+@pytest.mark.parametrize("within", ["999999999999d", "5300w", "900000h"])
+def test_a_huge_within_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], within: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["agenda", "--within", within, "--db", str(tmp_path / "s.sqlite3")])
+    assert stopped.value.code == 2
+    assert "at most 100 years" in capsys.readouterr().err
+
+
+def test_postgresql_without_the_extra_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys  # noqa: PLC0415
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "peerflow._postgres", raising=False)
+    err = _one_error_line(capsys, "agenda", "--db", "postgresql://localhost/x")
+    assert "pip install 'peerflow[postgres]'" in err
+
+
+def test_deeply_nested_content_on_the_command_line_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "s.sqlite3")
+    assert main(["import", _example(), "--db", db]) == 0
+    capsys.readouterr()
+    deep = "[" * 5000 + "]" * 5000
+    err = _one_error_line(
+        capsys,
+        "submit",
+        "prospect-2027-ghent",
+        "learning_plan",
+        "--by",
+        "ghent-mentor",
+        "--content",
+        deep,
+        "--db",
+        db,
+    )
+    assert "nested deeper than 32 levels" in err
+
+
+def test_xes_of_odd_step_names_is_well_formed_xml(tmp_path: Path) -> None:
+    import json  # noqa: PLC0415
+    from xml.etree import ElementTree  # noqa: PLC0415
+
+    lines = Path(_example()).read_text().splitlines()
+    odd = json.loads(lines[1])
+    odd["type"] = "fire"
+    odd["payload"] = {"event": "no\x01such\x1b[2J\nstep"}
+    path = tmp_path / "odd.jsonl"
+    path.write_text("\n".join([lines[0], json.dumps(odd)]) + "\n")
+    out = tmp_path / "log.xes"
+    assert main(["replay", str(path), "--format", "xes", "-o", str(out)]) == 0
+    root = ElementTree.parse(out).getroot()
+    names = [
+        a.get("value")
+        for a in root.iter("{http://www.xes-standard.org/}string")
+        if a.get("key") == "concept:name"
+    ]
+    assert "fire no\\x01such\\x1b[2J\\nstep" in names

@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from peerflow._events import Actor, one_line, parse_timestamp
+from peerflow._events import Actor, decode_line, one_line, parse_timestamp
 from peerflow._history import read_histories
 from peerflow._registry import definition_or_file
 from peerflow._render import status_json, status_text
@@ -28,21 +28,24 @@ EXIT_OK, EXIT_PROBLEMS = 0, 1
 _DURATION = re.compile(r"^(\d+)([dwh])$")
 
 
+_LONGEST = timedelta(days=100 * 366)
+
+
 def duration(text: str) -> timedelta:
-    """``14d``, ``2w`` or ``36h``, for ``--within``."""
+    """``14d``, ``2w`` or ``36h``, for ``--within``: at most a hundred years."""
     found = _DURATION.match(text.strip())
     if found is None:
         raise argparse.ArgumentTypeError(f"expected a duration like 14d, 2w or 36h, got {text!r}")
     amount, unit = int(found.group(1)), found.group(2)
-    return {
-        "d": timedelta(days=amount),
-        "w": timedelta(weeks=amount),
-        "h": timedelta(hours=amount),
-    }[unit]
+    hours = amount * {"d": 24, "w": 24 * 7, "h": 1}[unit]
+    if hours > _LONGEST.days * 24:
+        raise argparse.ArgumentTypeError(f"{text!r} is too far ahead: at most 100 years")
+    return timedelta(hours=hours)
 
 
-def store_of(args: argparse.Namespace) -> Store:
-    return open_store(args.db or os.environ.get("PEERFLOW_DB") or DEFAULT_STORE)
+def store_of(args: argparse.Namespace, *, create: bool = True) -> Store:
+    """The store the command works on; a command that only reads never creates one."""
+    return open_store(args.db or os.environ.get("PEERFLOW_DB") or DEFAULT_STORE, create=create)
 
 
 def moment(args: argparse.Namespace) -> datetime:
@@ -117,9 +120,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
         payload["ref"] = args.ref
     if args.content:
         try:
-            payload["content"] = json.loads(args.content)
+            payload["content"] = decode_line(args.content)
         except json.JSONDecodeError as exc:
             raise StoreError(f"--content is not JSON: {exc.msg} (column {exc.colno})") from None
+        except ValueError as exc:  # a key twice, NaN, nested too deeply
+            raise StoreError(f"--content: {exc}") from None
     return _record(args, "submit", payload)
 
 
@@ -133,7 +138,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 def cmd_agenda(args: argparse.Namespace) -> int:
     at = moment(args)
-    with store_of(args) as store:
+    with store_of(args, create=False) as store:
         items = store.agenda(at, args.within, role=args.role)
     if args.json:
         print(
@@ -177,15 +182,17 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
-    try:
-        with store_of(args) as store:
+    with store_of(args, create=False) as store:
+        if args.programme is not None:
+            store.state(args.programme)  # an unknown programme is an error, not empty output
+        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+        try:
             for _, event in store.export():
                 if args.programme is None or event.programme == args.programme:
                     out.write(event.to_line() + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
+        finally:
+            if out is not sys.stdout:
+                out.close()
     return EXIT_OK
 
 
@@ -265,7 +272,7 @@ def add_store_commands(sub: Any) -> None:
 
 def next_in_store(args: argparse.Namespace, at: datetime) -> int:
     """``peerflow next PROGRAMME``: the programme as the store has it."""
-    with store_of(args) as store:
+    with store_of(args, create=False) as store:
         state = store.state(args.history)
     steps = state.definition.next_steps(state, at, args.role)
     due = state.definition.deadlines(state, at)

@@ -17,6 +17,7 @@ from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
 from peerflow._errors import HistoryError
+from peerflow._events import one_line
 from peerflow._replay import DEVIATION_KINDS, ProgrammeReplay
 from peerflow._stats import summarise
 
@@ -151,13 +152,15 @@ _XES_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
     <string key="lifecycle:transition" value="complete"/>
   </global>
   <classifier name="Activity" keys="concept:name"/>
-  <classifier name="Activity and role" keys="concept:name org:role"/>
+  <classifier name="ActivityAndRole" keys="concept:name org:role"/>
   <string key="concept:name" value="peerflow replay"/>
 """
 
 
 def _attr(kind: str, key: str, value: object) -> str:
-    return f"<{kind} key={quoteattr(key)} value={quoteattr(str(value))}/>"
+    """One attribute; anything unprintable is escaped as text, since XML 1.0 cannot hold
+    control characters at all (a history's odd step name once made the log unreadable)."""
+    return f"<{kind} key={quoteattr(key)} value={quoteattr(one_line(value))}/>"
 
 
 def write_xes(programmes: Sequence[ProgrammeReplay], stream: IO[str]) -> None:

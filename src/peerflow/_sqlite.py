@@ -79,27 +79,45 @@ class SQLiteTransaction:
 class SQLiteBackend(SqlReads):
     """A store in one SQLite file; each thread gets its own connection."""
 
-    def __init__(self, path: str | Path, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(
+        self, path: str | Path, busy_timeout_ms: int = 30_000, *, create: bool = True
+    ) -> None:
+        """``create=False`` opens an existing store only: a read never leaves an empty store
+        behind where a path was mistyped."""
         self.path = str(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.create = create
+        if not create and not Path(self.path).is_file():
+            raise StoreError(
+                f"no store at {self.path}: give the store with --db (or $PEERFLOW_DB), "
+                "or create one with 'peerflow new' or 'peerflow import'"
+            )
         self._local = threading.local()
         with self._connection() as db:  # create the schema once, up front
-            db.executescript(SCHEMA)
+            try:
+                db.executescript(SCHEMA)
+            except sqlite3.Error as exc:  # a read-only file, ...
+                self.close()
+                raise StoreError(f"cannot use {self.path} as a SQLite store: {exc}") from None
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
+            target = self.path if self.create else f"{Path(self.path).resolve().as_uri()}?mode=rw"
             try:
                 db = sqlite3.connect(
-                    self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000
+                    target,
+                    isolation_level=None,
+                    timeout=self.busy_timeout_ms / 1000,
+                    uri=not self.create,
                 )
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from None
-            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")
-            db.execute("PRAGMA foreign_keys = ON")
+                db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = FULL")
+                db.execute("PRAGMA foreign_keys = ON")
+            except sqlite3.Error as exc:  # "file is not a database", a directory, ...
+                raise StoreError(f"cannot use {self.path} as a SQLite store: {exc}") from None
             self._local.db = db
         yield db
 

@@ -469,12 +469,20 @@ def _insert(tx: Transaction, events: Sequence[Event]) -> None:
         raise
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(url: str | None = None, *, create: bool = True) -> Store:
     """A store from a URL: ``sqlite:///path/to/file`` or a plain path (SQLite), or
-    ``postgresql://user@host/db`` (PostgreSQL, with the ``postgres`` extra)."""
+    ``postgresql://user@host/db`` (PostgreSQL, with the ``postgres`` extra).
+
+    ``create=False`` opens a SQLite store only if its file exists (for reads: a mistyped
+    path is an error, not a new empty store)."""
     url = url or DEFAULT_STORE
     if url.startswith(("postgresql://", "postgres://")):
-        from peerflow._postgres import PostgresBackend  # noqa: PLC0415 - an optional extra
+        try:
+            from peerflow._postgres import PostgresBackend  # noqa: PLC0415 - an optional extra
+        except ImportError:
+            raise StoreError(
+                "a PostgreSQL store needs the postgres extra: pip install 'peerflow[postgres]'"
+            ) from None
 
         return Store(PostgresBackend(url))
     from peerflow._sqlite import SQLiteBackend  # noqa: PLC0415 - it imports this module
@@ -486,4 +494,4 @@ def open_store(url: str | None = None) -> Store:
             "postgresql://user@host/db"
         )
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
-    return Store(SQLiteBackend(path))
+    return Store(SQLiteBackend(path, create=create))

@@ -130,7 +130,10 @@ def _moment(text: str, option: str) -> datetime:
 
 def cmd_next(args: argparse.Namespace) -> int:
     at = _moment(args.at, "--at") if args.at else datetime.now(UTC).astimezone()
-    if not Path(args.history).is_file() and not args.history.endswith(".jsonl"):
+    where = Path(args.history)
+    if where.exists() and not where.is_file():
+        raise HistoryError(args.history, 0, "not a history file (a JSON Lines file is expected)")
+    if not where.exists() and not args.history.endswith(".jsonl"):
         return next_in_store(args, at)
     _, numbered = _programme_events(args.history, args.programme)
     first = numbered[0][1]
@@ -417,6 +420,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PROBLEMS
     except BrokenPipeError:  # e.g. piped into head
         return EXIT_OK
+    except OSError as exc:  # -o into a missing folder or onto a directory, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"{where}{exc.strerror or exc}")
+        return EXIT_PROBLEMS
     return code
 
 
