@@ -108,3 +108,38 @@ def test_zoneinfo_times_in_the_repeated_dst_hour_keep_their_order(
     p.schedule("orientation_date", date(2027, 11, 16), at=later, actor=FACILITATOR)
     assert p.history[-1].at.utcoffset() == timedelta(hours=1)
     assert p.state.last_at > p.history[-2].at
+
+
+# --- each country's own weekend and moved working days (the holidays package knows them) ---
+
+
+@pytest.mark.parametrize(
+    ("country", "after", "count", "expected"),
+    [
+        # Hungary works Saturday 3 August 2024 (moved for the bridge day of 19 August)
+        ("HU", date(2024, 7, 29), 5, date(2024, 8, 3)),
+        # Israel's weekend is Friday and Saturday: the working day after a Thursday is Sunday
+        ("IL", date(2024, 7, 25), 1, date(2024, 7, 28)),
+        # Belgium: Monday to Friday
+        ("BE", date(2024, 7, 25), 1, date(2024, 7, 26)),
+    ],
+)
+def test_working_days_follow_the_country_s_week(
+    country: str, after: date, count: int, expected: date
+) -> None:
+    assert add_working_days(after, count, country) == expected
+
+
+@pytest.mark.parametrize("country", ["HU", "LV", "CN", "IL", "AE", "BE", "DE"])
+def test_working_days_agree_with_the_holidays_package(country: str) -> None:
+    """holidays' own count (an implementation we do not write) over two years of start days."""
+    import holidays  # noqa: PLC0415
+
+    calendar = holidays.country_holidays(country, years=range(2023, 2027))
+    day = date(2024, 1, 1)
+    while day < date(2026, 1, 1):
+        for count in (1, 5, 10):
+            assert add_working_days(day, count, country) == calendar.get_nth_working_day(
+                day, count
+            ), (country, day, count)
+        day += timedelta(days=3)

@@ -4,7 +4,8 @@ Windows are whole days. A bound names a calendar day in the programme's time
 zone; a window opens at the first instant of its opening day and closes at the
 first instant after its closing day. Calendar arithmetic (months, DST) is
 pendulum's; working days skip weekends and the public holidays of the named
-country (the ``holidays`` package). Results are cached: thousands of
+country (the ``holidays`` package, which also knows each country's weekend and the weekend
+days it works). Results are cached: thousands of
 programmes share the same anchors and bounds, and the hot path must not redo
 calendar work.
 """
@@ -43,8 +44,15 @@ def holiday_calendar(country: str, subdivision: str | None = None) -> Any:
 
 
 def is_working_day(day: date, country: str, subdivision: str | None = None) -> bool:
-    """Monday to Friday and not a public holiday of ``country``."""
-    return day.weekday() < 5 and day not in holiday_calendar(country, subdivision)
+    """A working day of ``country`` as the ``holidays`` package knows it: its own weekend
+    (Friday and Saturday in Israel), its public holidays, and the weekend days it works
+    (Hungary, Latvia and China move working Saturdays). Not simply Monday to Friday."""
+    calendar = holiday_calendar(country, subdivision)
+    # ``in`` first: it fills the year, and with it the year's moved working days
+    # (holidays' own is_working_day reads those before the year is filled)
+    if day in calendar:
+        return False
+    return day.weekday() not in calendar.weekend or day in calendar.weekend_workdays
 
 
 def add_working_days(
