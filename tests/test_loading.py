@@ -93,7 +93,7 @@ def test_minimal_definition_parses() -> None:
         ),
         (
             ("version: 1", "version: one"),
-            "tiny.yaml:2: version: invalid value for type, expected int",
+            "tiny.yaml:2: version: expected a whole number, got str 'one'",
         ),
         (
             ("  - event: finish\n", "  - title: no event\n"),
@@ -164,3 +164,54 @@ def test_validate_accepts_builtins(capsys: pytest.CaptureFixture[str]) -> None:
     files = [str(p) for p in peerflow.builtin_files().values()]
     assert main(["validate", *files]) == 0
     assert capsys.readouterr().out.count(": ok") == len(files)
+
+
+def _with_country(code: str) -> str:
+    text = peerflow.builtin_files()["sc-expert-review"].read_text()
+    assert "\ncountry: " not in text or True
+    lines = [line for line in text.splitlines() if not line.startswith("country:")]
+    at = next(i for i, line in enumerate(lines) if line.startswith("timezone:"))
+    return "\n".join([*lines[: at + 1], f"country: {code}", *lines[at + 1 :]]) + "\n"
+
+
+def test_country_no_is_norway_not_false() -> None:
+    """YAML 1.1 reads NO, ON, YES, OFF as booleans; definitions read YAML 1.2 (true/false)."""
+    assert peerflow.parse_definition(_with_country("NO"), "er.yaml").country == "NO"
+    with pytest.raises(peerflow.DefinitionError, match="unknown country 'ON'"):
+        peerflow.parse_definition(_with_country("ON"), "er.yaml")
+
+
+@pytest.mark.parametrize("word", ["yes", "no", "on", "off", "y", "n", "Yes", "OFF"])
+def test_only_true_and_false_are_booleans(word: str) -> None:
+    text = MINIMAL.replace("terminal: true", f"terminal: {word}")
+    with pytest.raises(peerflow.DefinitionError, match=f"expected true or false, got str '{word}'"):
+        parse_definition(text, "tiny.yaml")
+
+
+def test_numbers_read_as_yaml_1_2() -> None:
+    from peerflow._yamlsource import read_yaml  # noqa: PLC0415
+
+    data, _, problems = read_yaml("a: 010\nb: 1:30\nc: 2027-02-01\nd: 92.50\ne: 450\nf: 0x1F\n")
+    assert not problems
+    assert data == {"a": "010", "b": "1:30", "c": "2027-02-01", "d": 92.5, "e": 450, "f": "0x1F"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("cap: 150", "cap: lots", "expected an amount like 450 or '92.50', got 'lots'"),
+        ("each: true", "each: maybe", "expected true or false, got str 'maybe'"),
+        ("min: 1", "min: one", "expected a whole number, got str 'one'"),
+    ],
+)
+def test_a_bad_value_is_named_at_its_own_line_in_the_language_s_words(
+    old: str, new: str, message: str
+) -> None:
+    text = peerflow.builtin_files()["prospect-peer-mentoring"].read_text()
+    assert old in text
+    line = text[: text.index(old)].count("\n") + 1
+    with pytest.raises(peerflow.DefinitionError) as refused:
+        parse_definition(text.replace(old, new, 1), "p.yaml")
+    (problem,) = refused.value.problems
+    assert (problem.line, problem.message) == (line, message)
+    assert "decimal" not in str(problem) and "tuple[" not in str(problem)

@@ -14,7 +14,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import attrs
 import cattrs
+import cattrs.v
 import pendulum
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
@@ -40,21 +42,58 @@ _CALENDAR_UNITS = ("days", "weeks", "months", "years")
 # --- shape: cattrs --------------------------------------------------------------
 
 
+class ShapeError(TypeError):
+    """A value of the wrong shape, said in the definition language's words (its message is
+    shown as it is, not replaced by cattrs' ``expected decimal.Decimal | None``)."""
+
+
+_WORDS: dict[Any, str] = {
+    str: "a string",
+    int: "a whole number",
+    bool: "true or false",
+    Decimal: "an amount like 450 or '92.50'",
+    tuple[str, ...]: "a name or a list of names",
+    tuple[int | str, ...]: "a non-empty list of allowed values",
+}
+
+
+def _words(kind: Any) -> str:
+    """A type as the definition language names it."""
+    if kind in _WORDS:
+        return _WORDS[kind]
+    args = [a for a in getattr(kind, "__args__", ()) if a is not type(None)]
+    if len(args) == 1 and type(None) in getattr(kind, "__args__", ()):
+        return f"{_words(args[0])} or null"
+    if getattr(kind, "__origin__", None) is dict:
+        return "a mapping of names"
+    if attrs.has(kind):
+        return f"a mapping (a {kind.__name__.lower()})"
+    return getattr(kind, "__name__", str(kind))
+
+
+def _shape_message(exc: BaseException, kind: Any) -> str:
+    if isinstance(exc, ShapeError):
+        return str(exc)
+    if isinstance(exc, TypeError | ValueError) and kind is not None:
+        return f"expected {_words(kind)}"
+    return cattrs.v.format_exception(exc, kind)
+
+
 def _strict_str(value: Any, _: type) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__} {value!r}")
+        raise ShapeError(f"expected a string, got {type(value).__name__} {value!r}")
     return value
 
 
 def _strict_int(value: Any, _: type) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected a whole number, got {type(value).__name__} {value!r}")
+        raise ShapeError(f"expected a whole number, got {type(value).__name__} {value!r}")
     return value
 
 
 def _strict_bool(value: Any, _: type) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {type(value).__name__} {value!r}")
+        raise ShapeError(f"expected true or false, got {type(value).__name__} {value!r}")
     return value
 
 
@@ -63,32 +102,32 @@ def _names(value: Any, _: type) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if not isinstance(value, list):
-        raise TypeError(f"expected a name or a list of names, got {type(value).__name__}")
+        raise ShapeError(f"expected a name or a list of names, got {type(value).__name__}")
     for item in value:
         if not isinstance(item, str):
-            raise TypeError(f"expected names, got {type(item).__name__} {item!r} in the list")
+            raise ShapeError(f"expected names, got {type(item).__name__} {item!r} in the list")
     return tuple(value)
 
 
 def _money(value: Any, _: type) -> Decimal:
     """An amount of money: a whole number or a decimal, written as a number or quoted."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise TypeError(f"expected an amount like 450 or '92.50', got {type(value).__name__}")
+        raise ShapeError(f"expected an amount like 450 or '92.50', got {type(value).__name__}")
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise TypeError(f"expected an amount like 450 or '92.50', got {value!r}") from None
+        raise ShapeError(f"expected an amount like 450 or '92.50', got {value!r}") from None
     if not amount.is_finite() or amount < 0:
-        raise TypeError(f"expected an amount of 0 or more, got {value!r}")
+        raise ShapeError(f"expected an amount of 0 or more, got {value!r}")
     return amount
 
 
 def _choices(value: Any, _: type) -> tuple[int | str, ...]:
     if not isinstance(value, list) or not value:
-        raise TypeError("expected a non-empty list of allowed values")
+        raise ShapeError("expected a non-empty list of allowed values")
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int | str):
-            raise TypeError(f"allowed values must be numbers or names, got {item!r}")
+            raise ShapeError(f"allowed values must be numbers or names, got {item!r}")
     return tuple(value)
 
 
@@ -120,17 +159,19 @@ def make_converter() -> cattrs.Converter:
 
 CONVERTER = make_converter()
 
+_KEY_IN_BRACKETS = re.compile(r"\['((?:[^'\\]|\\.)*)'\]")
 _CATTRS_PATH = re.compile(r"^(?P<message>.*) @ \$(?P<path>.*)$")
 
 
 def _shape_problems(exc: Exception, file: str, source: SourceMap) -> list[Problem]:
     problems = []
-    for text in cattrs.transform_error(exc, path="$"):
+    for text in cattrs.transform_error(exc, path="$", format_exception=_shape_message):
         match = _CATTRS_PATH.match(text)
         if match is None:
             problems.append(Problem(file, source.line_of(""), "", text))
             continue
-        path = match["path"].lstrip(".")
+        # cattrs writes mapping keys as ['done']; the source map, as the user reads them
+        path = _KEY_IN_BRACKETS.sub(r".\1", match["path"]).lstrip(".")
         message = match["message"]
         if message == "required field missing":
             field = path.rsplit(".", 1)[-1]

@@ -6,6 +6,7 @@ once, building plain Python data and a ``path -> line`` map side by side.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -43,8 +44,64 @@ def join_path(parent: str, key: str | int) -> str:
     return f"{parent}.{key}" if parent else key
 
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's parser where PyYAML has it (its wheels do): ten times the pure-Python speed."""
+class _Core12Resolver(yaml.resolver.BaseResolver):
+    """YAML 1.2's core schema for plain scalars, not PyYAML's YAML 1.1 one.
+
+    Under YAML 1.1 ``country: NO`` (Norway) reads as false, as do ``no``, ``off`` and ``n``;
+    ``on`` and ``yes`` as true; ``010`` as 8, ``1:30`` as 90, ``2027-02-01`` as a date. Here
+    only ``true``/``false`` are booleans, ``null``/``~``/empty are null, and numbers are
+    plain decimal (a leading zero keeps the text as a string, which the loader then names).
+    """
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML's class-level table
+
+
+for _tag, _pattern, _first in (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("int", r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
+    (
+        "float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*|[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+)"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+):
+    _Core12Resolver.add_implicit_resolver(
+        f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first)
+    )
+
+
+_CParser: Any = getattr(yaml, "CParser", None)
+
+if _CParser is not None:
+
+    class _Loader(_CParser, yaml.constructor.SafeConstructor, _Core12Resolver):  # type: ignore[misc]
+        """libyaml's parser (ten times the pure-Python speed; PyYAML's wheels have it)."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _Core12Resolver.__init__(self)
+
+else:  # pragma: no cover - PyYAML built without libyaml
+
+    class _Loader(  # type: ignore[no-redef]
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        yaml.composer.Composer,
+        yaml.constructor.SafeConstructor,
+        _Core12Resolver,
+    ):
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _Core12Resolver.__init__(self)
+
 
 MAX_BYTES = 256 * 1024
 """The largest definition read (the built-in ones are under 12 KiB)."""
