@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -143,3 +143,26 @@ def test_working_days_agree_with_the_holidays_package(country: str) -> None:
                 day, count
             ), (country, day, count)
         day += timedelta(days=3)
+
+
+def test_a_day_starts_at_its_first_instant_where_midnight_repeats() -> None:
+    """Cuba ends summer time on the first Sunday of November at 01:00, back to 00:00
+    (tz database, zone America/Havana): on 2024-11-03 midnight happens twice, first at
+    UTC-4. The day starts then, and the window closing at the end of 2 November closes then."""
+    from peerflow._calendar import closing_instant, start_of_day  # noqa: PLC0415
+    from peerflow._model import Bound  # noqa: PLC0415
+
+    first = start_of_day(date(2024, 11, 3), "America/Havana")
+    assert first == datetime(2024, 11, 3, 4, tzinfo=UTC)
+    assert first.utcoffset() == timedelta(hours=-4)
+    one_day = Bound(after="start", days=1)
+    assert closing_instant(one_day, date(2024, 11, 1), "America/Havana", None) == first
+
+
+def test_a_day_whose_midnight_is_skipped_starts_at_one() -> None:
+    """Cuba starts summer time on the second Sunday of March at 00:00, straight to 01:00."""
+    from peerflow._calendar import start_of_day  # noqa: PLC0415
+
+    first = start_of_day(date(2024, 3, 10), "America/Havana")
+    assert first == datetime(2024, 3, 10, 5, tzinfo=UTC)
+    assert (first.hour, first.utcoffset()) == (1, timedelta(hours=-4))

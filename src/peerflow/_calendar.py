@@ -12,7 +12,7 @@ calendar work.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,14 +101,15 @@ def bound_day(bound: Bound, anchor_day: date, default_country: str | None) -> da
 def start_of_day(day: date, tz: str) -> datetime:
     """The first instant of ``day`` in ``tz``, as a plain datetime with a fixed offset.
 
-    pendulum resolves DST (a day may start at 01:00 where midnight is skipped);
-    the result is a stdlib datetime so later comparisons stay cheap.
+    Midnight read with ``fold=0`` is the earlier of two when it repeats (Havana falls back
+    from 01:00 to 00:00) and, when it is skipped (a spring-forward at midnight), names the
+    instant the day's clock starts at 01:00: either way the day's first instant. The result
+    is a stdlib datetime with a fixed offset, so later comparisons stay cheap.
     """
-    moment = pendulum.datetime(day.year, day.month, day.day, tz=tz)
-    offset = moment.utcoffset() or timedelta(0)
-    return datetime(
-        day.year, day.month, day.day, moment.hour, moment.minute, tzinfo=timezone(offset)
-    )
+    first = datetime(day.year, day.month, day.day, tzinfo=zone(tz)).astimezone(UTC)
+    local = first.astimezone(zone(tz))
+    offset = local.utcoffset() or timedelta(0)
+    return local.replace(tzinfo=timezone(offset))
 
 
 @lru_cache(maxsize=65536)
