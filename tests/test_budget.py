@@ -146,3 +146,62 @@ def test_a_transferability_rating_must_be_1_2_or_3() -> None:
     content["measures"][0]["transferability"] = 2
     with pytest.raises(StepBlocked, match=r"measures\[0\].governance is missing"):
         p.submit("transferability_assessment", at=when, actor=PORTO, content=content)
+
+
+RATE_BUDGET = {
+    "currency": "EUR",
+    "paid_by": ["lead"],
+    "receipts_required": False,
+    "roles": {
+        "lead": {
+            "items": {
+                "fee": {"per_day": "33.335"},
+                "rooms": {"cap": 700},
+            }
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        {},
+        {"prec": 3},
+        {"rounding": "ROUND_DOWN"},
+        {"rounding": "ROUND_HALF_EVEN", "prec": 5},
+    ],
+    ids=["default", "prec 3", "round down", "half even, prec 5"],
+)
+def test_money_does_not_depend_on_the_caller_s_decimal_context(caller: dict[str, Any]) -> None:
+    """33.335 a day x 3 days is 100.005, rounded half up to 100.01 whatever the host
+    application set its decimal context to (it gave 100.00 or 100.01 by the caller)."""
+    import decimal  # noqa: PLC0415
+
+    from peerflow._budget import assess_claim  # noqa: PLC0415
+    from peerflow._loading import CONVERTER  # noqa: PLC0415
+    from peerflow._model import Budget  # noqa: PLC0415
+
+    budget = CONVERTER.structure(RATE_BUDGET, Budget)
+    payload = {
+        "claim": "c1",
+        "items": [
+            {"item": "fee", "amount": "120.00", "days": 3},
+            {"item": "rooms", "amount": "123.45"},
+            {"item": "rooms", "amount": "1.11"},
+        ],
+    }
+    context = decimal.Context(
+        **{k: getattr(decimal, v) if k == "rounding" else v for k, v in caller.items()}
+    )
+    with decimal.localcontext(context):
+        claim, blockers = assess_claim(budget, "lead", "lea", payload, (), 1, at(1).date())
+        assert [i.reimbursable for i in claim.items] == [
+            Decimal("100.01"),
+            Decimal("123.45"),
+            Decimal("1.11"),
+        ]
+        assert claim.claimed == Decimal("244.56")
+        assert claim.reimbursable == Decimal("224.57")
+        assert claim.excess == Decimal("19.99")
+    assert [b.kind for b in blockers] == ["over_budget"]

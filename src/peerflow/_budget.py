@@ -11,10 +11,19 @@ flagged. Money is never a float: JSON amounts are strings or whole numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import (
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
+from typing import Any, ParamSpec, TypeVar
 
 import attrs
 
@@ -24,6 +33,32 @@ from peerflow._events import id_problem
 from peerflow._model import Budget, CostItem, RoleBudget
 
 _CENT = Decimal("0.01")
+
+MONEY = Context(
+    prec=34,
+    rounding=ROUND_HALF_UP,
+    Emin=-999_999,
+    Emax=999_999,
+    traps=[InvalidOperation, DivisionByZero, Overflow],
+)
+"""The arithmetic every amount is worked out in, whatever the host application's decimal
+context: 34 digits (sums of amounts are exact), and a rate times days is rounded to the cent
+half up (33.335 x 3 = 100.005 gives 100.01). A caller with ``prec=3`` or ``ROUND_DOWN``
+gets the same reimbursement as everyone else."""
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def in_money_context(work: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``work`` in :data:`MONEY`, not in the caller's decimal context."""
+
+    @functools.wraps(work)
+    def in_context(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with localcontext(MONEY):
+            return work(*args, **kwargs)
+
+    return in_context
 
 
 @attrs.frozen
@@ -38,6 +73,7 @@ class ClaimedItem:
     nights: int | None = None
 
     @property
+    @in_money_context
     def excess(self) -> Decimal:
         return self.claimed - self.reimbursable
 
@@ -56,18 +92,22 @@ class Claim:
     paid: Decimal | None = None
 
     @property
+    @in_money_context
     def claimed(self) -> Decimal:
         return sum((i.claimed for i in self.items), Decimal(0))
 
     @property
+    @in_money_context
     def reimbursable(self) -> Decimal:
         return sum((i.reimbursable for i in self.items), Decimal(0))
 
     @property
+    @in_money_context
     def excess(self) -> Decimal:
         return self.claimed - self.reimbursable
 
 
+@in_money_context
 def amount(value: Any, what: str, seq: int | None) -> Decimal:
     """A non-negative amount of money from JSON: a string like "92.50" or a whole number."""
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -98,6 +138,7 @@ def _count(value: Any, what: str, seq: int) -> int:
     return value
 
 
+@in_money_context
 def _used(claims: tuple[Claim, ...], claimant: str, item: str | None) -> Decimal:
     """What ``claimant``'s earlier claims already take from an item (or, None, in all)."""
     return sum(
@@ -135,6 +176,7 @@ def _limits(
     return limits, days, nights
 
 
+@in_money_context
 def assess_claim(
     budget: Budget,
     role: str,
@@ -194,7 +236,9 @@ def assess_claim(
             before = used.setdefault(name, _used(claims, claimant, name))
             left = max(spec.cap - before, Decimal(0))
         limits, days, nights = _limits(name, spec, entry, left, currency, seq)
-        reimbursable = min([claimed, *(limit for limit, _ in limits)]).quantize(_CENT)
+        reimbursable = min([claimed, *(limit for limit, _ in limits)]).quantize(
+            _CENT, ROUND_HALF_UP
+        )
         if reimbursable < claimed:
             limit, rule = min(limits, key=lambda pair: pair[0])
             blockers.append(OverBudget(name, limit, claimed, claimed - limit, rule))
@@ -222,6 +266,7 @@ def assess_claim(
     return claim, blockers
 
 
+@in_money_context
 def _trim(items: list[ClaimedItem], excess: Decimal) -> list[ClaimedItem]:
     """Take ``excess`` off the reimbursable amounts, last items first."""
     trimmed = []

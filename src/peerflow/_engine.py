@@ -31,7 +31,7 @@ from peerflow._blockers import (
     WindowClosed,
     WindowNotOpen,
 )
-from peerflow._budget import Claim, amount, assess_claim
+from peerflow._budget import Claim, amount, assess_claim, in_money_context
 from peerflow._calendar import (
     closing_instant,
     known_countries,
@@ -881,6 +881,7 @@ class CompiledDefinition:
         _blocked(f"claim {claim.id}", blockers, event, found)
         return _advanced(st, event.at, claims=(*st.claims, claim))
 
+    @in_money_context
     def _pay_event(
         self, st: ProgrammeState, event: Event, found: list[Blocker] | None
     ) -> ProgrammeState:
