@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import peerflow
-from peerflow import read_histories, replay, replay_files, state_at
+from peerflow import Actor, Event, read_histories, replay, replay_files, state_at
 from peerflow._content import check_content
 from peerflow._fastfold import FastFold, _complete, _shape
 from peerflow._history import histories_of
@@ -607,3 +607,62 @@ def test_any_broken_file_is_read_and_replayed_the_same_both_ways(
     as_json = [json.dumps([p.to_dict() for p in r], ensure_ascii=False) for r in (got, expected)]
     assert as_json[0] == as_json[1]
     assert [str(p) for p in got.bad_lines] == [str(p) for p in found.problems]
+
+
+TWO_WINDOWS_ON_ONE_EVENT = """\
+id: two-windows
+version: 1
+title: One event, two windows from two states
+timezone: Europe/Brussels
+country: BE
+waivable_by: [lead]
+roles:
+  lead: {}
+states:
+  a: {}
+  b: {}
+  done: {terminal: true}
+initial: a
+transitions:
+  - {event: go, from: a, to: b, by: lead}
+  - event: finish
+    from: a
+    to: done
+    by: lead
+    window: {closes: {after: start, days: 2}}
+  - event: finish
+    from: b
+    to: done
+    by: lead
+    window: {closes: {after: go, working_days: 3}}
+"""
+
+
+def test_a_late_step_is_measured_against_the_window_of_the_state_it_left() -> None:
+    """finish from b closes 3 working days (BE) after go on Monday 2027-01-11: at the end of
+    Thursday 14 January. Fired on Tuesday 19 January it is 5 days late, 3 working days
+    (Friday 15, Monday 18, Tuesday 19). Replay once took the window of finish from a."""
+    compiled = peerflow.compile_text(TWO_WINDOWS_ON_ONE_EVENT, "two.yaml")
+    cet = timezone(timedelta(hours=1))
+    lead = Actor("lead", "lea")
+    events = [
+        Event(
+            "p",
+            0,
+            "e0",
+            datetime(2027, 1, 11, 9, tzinfo=cet),
+            lead,
+            "start",
+            {
+                "definition": "two-windows",
+                "version": 1,
+                "participants": [{"id": "lea", "role": "lead"}],
+            },
+        ),
+        Event("p", 1, "e1", datetime(2027, 1, 11, 10, tzinfo=cet), lead, "fire", {"event": "go"}),
+        Event(
+            "p", 2, "e2", datetime(2027, 1, 19, 10, tzinfo=cet), lead, "fire", {"event": "finish"}
+        ),
+    ]
+    (late,) = replay(events, compiled).programmes[0].deviations
+    assert (late.kind, late.days, late.working_days) == ("late", 5, 3)

@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 
 import attrs
 
+from peerflow._model import Bound
+
 
 def _when(moment: datetime | None) -> str:
     return moment.isoformat() if moment is not None else "an unknown time"
@@ -31,6 +33,8 @@ class Blocker:
         """JSON-ready form: ``kind`` plus the fields, datetimes as ISO-8601."""
         out: dict[str, Any] = {"kind": self.kind}
         for field in attrs.fields(type(self)):
+            if field.metadata.get("json", True) is False:
+                continue
             value = getattr(self, field.name)
             if isinstance(value, datetime):
                 value = value.isoformat()
@@ -84,11 +88,16 @@ class WindowNotOpen(Blocker):
 
 @attrs.frozen
 class WindowClosed(Blocker):
-    """Too late: the window (or the programme's deadline) closed at ``closed_at``."""
+    """Too late: the window (or the programme's deadline) closed at ``closed_at``.
+
+    ``bound`` is the bound that closed it, as the engine found it for this step from this
+    state, so a report of how late (in working days, say) never works it out again.
+    """
 
     kind: ClassVar[str] = "window_closed"
     closed_at: datetime
     rule: str
+    bound: Bound | None = attrs.field(default=None, eq=False, metadata={"json": False})
 
     def describe(self) -> str:
         return f"window closed at {_when(self.closed_at)} ({self.rule})"

@@ -410,6 +410,7 @@ class CompiledDefinition:
         opens_at: datetime | None = None
         closes_at: datetime | None = None
         closes_rule = ""
+        closes_bound: Bound | None = None
         ref = spec.opens
         if ref is not None:
             day = self._anchor_day(m, ref)
@@ -427,14 +428,16 @@ class CompiledDefinition:
             if isinstance(day, date):
                 closes_at = self._instant(ref, day, st, closing=True)
                 closes_rule = "closes " + ref.text
+                closes_bound = ref.bound
             elif day is not None and day not in blockers:
                 blockers.append(day)
         deadline = m.deadline
         if spec.deadline and deadline is not None and (closes_at is None or deadline < closes_at):
             closes_at = deadline
             closes_rule = "programme deadline: " + self._deadline.text  # type: ignore[union-attr]
+            closes_bound = self.type.deadline
         if closes_at is not None and at >= closes_at:
-            blockers.append(WindowClosed(closes_at, closes_rule))
+            blockers.append(WindowClosed(closes_at, closes_rule, closes_bound))
         waived: list[Blocker] = []
         if st.waivers and blockers:
             for blocker in list(blockers):

@@ -25,7 +25,6 @@ from peerflow._errors import EventError, HistoryError, StepNotAvailable
 from peerflow._events import Event, Row, event_of, row_of
 from peerflow._fastfold import FastFold
 from peerflow._history import Histories, histories_of
-from peerflow._model import Bound
 from peerflow._programme import definition_of
 from peerflow._state import ProgrammeState
 
@@ -282,22 +281,6 @@ def _unknown_name(compiled: CompiledDefinition, event: Event) -> bool:
     return not isinstance(name, str) or name not in names
 
 
-def _closing_bound(
-    compiled: CompiledDefinition, event: Event, blocker: WindowClosed
-) -> Bound | None:
-    """The bound that closed the window a late event missed (None: not one we can name)."""
-    t = compiled.type
-    if blocker.rule.startswith("programme deadline"):
-        return t.deadline
-    name = event.payload.get(_NAME_KEYS.get(event.type, ""), "")
-    window = None
-    if event.type == "fire":
-        window = next((tr.window for tr in t.transitions if tr.event == name and tr.window), None)
-    elif event.type == "submit" and name in t.deliverables:
-        window = t.deliverables[name].window
-    return window.closes if window is not None else None
-
-
 def _working_days_between(first: date, last: date, country: str, subdivision: str | None) -> int:
     """Working days after ``first`` up to and including ``last``."""
     count, day = 0, first
@@ -321,7 +304,7 @@ def _deviation(
         day = local_date(event.at, st.timezone)
         days = (day - last_day).days
         working = None
-        bound = _closing_bound(compiled, event, blocker)
+        bound = blocker.bound  # the engine's own, for this step from this state
         if bound is not None and bound.working_days:
             country = bound.country or st.country or compiled.type.country
             if country is not None:
