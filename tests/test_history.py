@@ -128,3 +128,21 @@ def test_a_byte_order_mark_is_not_a_bad_line(tmp_path: Path) -> None:
         e for _, e in peerflow.read_history(plain)
     ]
     assert not peerflow.replay_files(marked).bad_lines
+
+
+def test_a_line_without_a_payload_is_a_bad_line(tmp_path: Path) -> None:
+    """It replayed as 'submit None', and the exports carried None as a step name."""
+    import json  # noqa: PLC0415
+
+    from peerflow.cli import example_path  # noqa: PLC0415
+
+    lines = example_path("prospect-peer-mentoring").read_text().splitlines()
+    no_payload = json.loads(lines[3])
+    del no_payload["payload"]
+    path = tmp_path / "h.jsonl"
+    path.write_text("\n".join([*lines[:3], json.dumps(no_payload), *lines[4:]]) + "\n")
+    found = peerflow.read_histories(path)
+    assert [p.line for p in found.problems] == [4]
+    assert found.problems[0].reason.startswith("missing field 'payload'")
+    result = peerflow.replay_files(path)
+    assert all("None" not in r.step for p in result for r in p.events)

@@ -266,7 +266,7 @@ def quick_row(data: Any) -> Row | None:
         role, who = actor["role"], actor["id"]
     except (KeyError, TypeError):
         return None
-    payload = data.get("payload", _NO_PAYLOAD)
+    payload = data.get("payload")
     version = data.get("v", _NO_VERSION)
     if (
         type(programme) is not str
@@ -289,7 +289,7 @@ def quick_row(data: Any) -> Row | None:
         or len(who) > ID_MAX_LENGTH
         or type(payload) is not dict
         or type(at) is not str
-        or len(data) != 6 + (payload is not _NO_PAYLOAD) + (version is not _NO_VERSION)
+        or len(data) != 7 + (version is not _NO_VERSION)
         or (version is not _NO_VERSION and (type(version) is not int or version != FORMAT_VERSION))
     ):
         return None
@@ -301,14 +301,11 @@ def quick_row(data: Any) -> Row | None:
     if zone is None or moment.year not in YEARS:
         return None
     moment = _with_shared_zone(moment, zone)
-    if payload is _NO_PAYLOAD:
-        payload = {}
     return (programme, seq, event_id, moment, role, who, kind, payload)
 
 
 _NO_VERSION = object()
 _fromisoformat = datetime.fromisoformat
-_NO_PAYLOAD: dict[str, Any] = {}
 
 
 def event_of(row: Row) -> Event:
@@ -352,6 +349,8 @@ def _checked_event(data: Any) -> Event:
     extra = set(data) - _ENVELOPE_KEYS
     if extra:
         raise ValueError(f"unknown field(s) {sorted(extra)}: event fields go under 'payload'")
+    if "payload" not in data:
+        raise ValueError("missing field 'payload' (write {} where the type needs nothing)")
     programme, seq, event_id, kind = data["programme"], data["seq"], data["id"], data["type"]
     check_id(programme, "programme")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
@@ -367,7 +366,7 @@ def _checked_event(data: Any) -> Event:
     ):
         raise ValueError("'actor' must be an object with string fields 'role' and 'id'")
     check_id(actor["id"], "actor.id")
-    payload = data.get("payload", {})
+    payload = data["payload"]
     if not isinstance(payload, dict):
         raise ValueError("'payload' must be an object")
     return Event(
