@@ -188,3 +188,19 @@ def test_to_dataframe_gives_the_csv_rows(mixed: list[peerflow.Event]) -> None:
     assert int(events["late"].sum()) == sum(d.kind == "late" for p in result for d in p.deviations)
     per_programme = peerflow.to_dataframe(result.programmes, per="programme")
     assert list(per_programme["programme"]) == [p.programme for p in result]
+
+
+def test_csv_at_utc_keeps_the_microseconds_at_keeps(tmp_path: Path) -> None:
+
+    from peerflow._exports import write_events_csv  # noqa: PLC0415
+
+    lines = example_path("prospect-peer-mentoring").read_text().splitlines()
+    precise = lines[1].replace(':00+01:00"', ':00.123456+01:00"', 1)
+    assert precise != lines[1]
+    path = tmp_path / "h.jsonl"
+    path.write_text("\n".join([lines[0], precise]) + "\n")
+    out = io.StringIO()
+    write_events_csv(peerflow.replay_files(path).programmes, out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert rows[1]["at"].endswith(".123456+01:00")
+    assert rows[1]["at_utc"].endswith(".123456+00:00")

@@ -57,7 +57,9 @@ PROGRAMME_COLUMNS = (
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    """The instant in UTC to the microsecond, as ``at`` keeps it (milliseconds lost order
+    between events in the same millisecond)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def write_json(
