@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -73,6 +74,33 @@ def test_xes_reads_back_as_an_event_log_with_utc_timestamps(mixed: list[peerflow
             assert attrs_["lifecycle:transition"] == ("string", "complete")
             original = by_id[f"{programme.programme}-{record.seq}"]
             assert original.actor.id == record.actor
+
+
+NCNAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
+XS_DATETIME = re.compile(r"^-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
+
+
+def test_xes_keeps_the_ieee_1849_datatypes(mixed: list[peerflow.Event]) -> None:
+    """The types IEEE 1849-2016 gives the log's own names: a classifier's name and an
+    extension's name and prefix are xs:NCName (no spaces: 'Activity and role' was not),
+    a global's scope is trace or event, dates are xs:dateTime, ints xs:long, booleans
+    xs:boolean. (The standard's XSD is not ours to ship; these are its rules for what we
+    write.)"""
+    stream = io.StringIO()
+    write_xes(replay(mixed).programmes, stream)
+    root = ET.fromstring(stream.getvalue().encode("utf-8"))
+    for classifier in root.iter(f"{XES}classifier"):
+        assert NCNAME.match(classifier.get("name", "")), classifier.get("name")
+        assert classifier.get("keys", "").split()
+    for extension in root.iter(f"{XES}extension"):
+        assert NCNAME.match(extension.get("name", "")) and NCNAME.match(extension.get("prefix", ""))
+    assert {g.get("scope") for g in root.iter(f"{XES}global")} <= {"trace", "event"}
+    for element in root.iter(f"{XES}date"):
+        assert XS_DATETIME.match(element.get("value", "")), element.get("value")
+    for element in root.iter(f"{XES}int"):
+        assert -(2**63) <= int(element.get("value", "x")) < 2**63
+    for element in root.iter(f"{XES}boolean"):
+        assert element.get("value") in {"true", "false"}
 
 
 def test_pm4py_reads_the_xes_export(mixed: list[peerflow.Event], tmp_path: Path) -> None:
