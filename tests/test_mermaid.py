@@ -76,7 +76,7 @@ def test_every_line_is_in_mermaid_s_state_diagram_grammar() -> None:
 def test_odd_names_get_their_own_ids_and_keep_their_words() -> None:
     text = diagrams()["odd-names"]
     ids = dict(re.findall(r'state "([^"]*)" as (\S+)', text))
-    assert ids['He said #quot;go#quot; #35;1'] == "n1"
+    assert ids["He said #quot;go#quot; #35;1"] == "n1"
     assert ids["a-b"] == "n2_" and ids["A state already called n2"] == "n2"
     assert ids["State"] == "n3" and ids["note"] == "n4" and ids["class"] == "n5"
     assert "    n1 --> n2_ : first" in text.splitlines()

@@ -109,10 +109,16 @@ def _names(value: Any, _: type) -> tuple[str, ...]:
     return tuple(value)
 
 
+_AMOUNT_TEXT = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
+
 def _money(value: Any, _: type) -> Decimal:
     """An amount of money: a whole number or a decimal, written as a number or quoted."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ShapeError(f"expected an amount like 450 or '92.50', got {type(value).__name__}")
+    if isinstance(value, str) and not _AMOUNT_TEXT.match(value):
+        # the JSON Schema's pattern: no exponent, no spaces, no sign
+        raise ShapeError(f"expected an amount like 450 or '92.50', got {value!r}")
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
