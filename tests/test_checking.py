@@ -121,3 +121,80 @@ def test_a_cut_exploration_says_what_it_could_not_see(capsys: pytest.CaptureFixt
         main(["check", "mia-tutoring", "--max-nodes", "0"])
     assert exited.value.code == 2
     assert "expected a whole number 1 or more, got '0'" in capsys.readouterr().err
+
+
+OPTIONAL_HELPER = """\
+id: optional-helper
+version: 1
+title: A step only an optional role can take
+waivable_by: [lead]
+roles:
+  lead: {}
+  helper: {min: 0, max: 2}
+states:
+  open: {}
+  checked: {}
+  done: {terminal: true}
+initial: open
+transitions:
+  - {event: go, from: open, to: checked, by: lead}
+  - {event: approve, from: checked, to: done, by: helper}
+"""
+
+
+def test_a_deadlock_that_needs_an_empty_optional_role_is_found() -> None:
+    """With every role filled the helper approves; with nobody as helper, 'checked' is a
+    dead end. The checker tries both casts and shows the one that deadlocks."""
+    report = check(peerflow.compile_text(OPTIONAL_HELPER, "helper.yaml"), max_nodes=BUDGET)
+    (dead,) = [c for c in report.checks if c.name == "no dead end"]
+    assert not dead.passed
+    assert "nobody as helper" in dead.detail and "'checked'" in dead.detail
+    assert dead.counterexample[0] == "cast: lead-1 (lead); nobody as helper"
+    assert "fires go" in dead.counterexample[-1]
+
+
+LATE_JOINER = """\
+id: late-joiner
+version: 1
+title: A step only a role that has not joined yet may take
+waivable_by: [secretariat]
+roles:
+  secretariat: {}
+  visitor: {min: 1, max: 2, joined_by: [secretariat], join_during: [call]}
+states:
+  open: {}
+  call: {}
+  done: {terminal: true}
+  cancelled: {terminal: true}
+initial: open
+transitions:
+  - {event: visit_early, from: open, to: call, by: visitor}
+  - {event: open_call, from: open, to: call, by: secretariat}
+  - {event: finish, from: call, to: done, by: visitor}
+  - {event: cancel, from: "*", to: cancelled, by: secretariat}
+"""
+
+
+def test_a_step_only_a_not_yet_joined_role_may_take_is_found() -> None:
+    report = check(peerflow.compile_text(LATE_JOINER, "joiner.yaml"), max_nodes=BUDGET)
+    (every,) = [c for c in report.checks if c.name == "every step can be taken"]
+    assert not every.passed
+    assert "'visit_early' from 'open' is never allowed" in every.detail
+    finish = [c for c in report.checks if c.name == "no dead end"]
+    assert finish[0].passed  # visitors join in 'call' and finish
+
+
+def test_windows_that_contradict_are_found_even_where_exploration_never_went() -> None:
+    path = BROKEN / "check-contradictory-windows.yaml"
+    report = check(peerflow.load_definition(path), max_nodes=1)
+    (windows,) = [c for c in report.checks if c.name == "windows can be met"]
+    assert not windows.passed
+    assert "step follow_up closes (1 week after kick_off) before it opens" in windows.detail
+
+
+def test_a_deliverable_owed_by_nobody_is_refused() -> None:
+    text = OPTIONAL_HELPER.replace(
+        "states:", "deliverables:\n  note: {title: Note, owed_by: []}\nstates:"
+    )
+    with pytest.raises(peerflow.DefinitionError, match=r"owed_by: say which roles owe"):
+        peerflow.compile_text(text, "nobody.yaml")

@@ -267,6 +267,8 @@ class _Checker:
         for name, deliverable in d.deliverables.items():
             path = join_path("deliverables", name)
             self.check_refs(join_path(path, "owed_by"), "role", deliverable.owed_by, d.roles)
+            if not deliverable.owed_by:
+                self.add(join_path(path, "owed_by"), "say which roles owe this deliverable")
             self.check_refs(join_path(path, "during"), "state", deliverable.during, d.states)
             if deliverable.window is not None:
                 self.check_window(join_path(path, "window"), deliverable.window)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import attrs
 
+from peerflow._calendar import closing_instant, opening_instant
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import EventError
 from peerflow._events import Actor, Event
@@ -163,6 +164,26 @@ DEFAULT_MAX_SECONDS = 20.0
 """How long ``check`` explores by default, waivers included."""
 
 
+def smallest_cast(definition: CompiledDefinition) -> tuple[Actor, ...]:
+    """Each role at its minimum: roles with ``min: 0`` empty (but one starter, so a programme
+    can start at all). Deadlocks that only an empty optional role causes show here."""
+    t = definition.type
+    starter_role = next(
+        (r for r in t.starters() if not t.roles[r].joins_later), next(iter(t.roles))
+    )
+    actors: list[Actor] = []
+    for name, role in t.roles.items():
+        count = max(role.min, 1 if name == starter_role else 0)
+        actors.extend(Actor(name, f"{name}-{i + 1}") for i in range(count))
+    return tuple(actors)
+
+
+def _cast_text(cast: tuple[Actor, ...], definition: CompiledDefinition) -> str:
+    empty = [r for r in definition.type.roles if not any(a.role == r for a in cast)]
+    held = ", ".join(f"{a.id} ({a.role})" for a in cast)
+    return f"cast: {held}" + (f"; nobody as {', '.join(empty)}" if empty else "")
+
+
 def default_cast(definition: CompiledDefinition) -> tuple[Actor, ...]:
     """Each role filled to its minimum (at least one, at most two unless the minimum is more)."""
     actors: list[Actor] = []
@@ -248,6 +269,7 @@ class _Explorer:
         start: datetime | None,
         horizon_days: int,
         max_seconds: float | None = None,
+        cast: tuple[Actor, ...] | None = None,
     ) -> None:
         self.d = definition
         self.max_seconds = max_seconds
@@ -256,7 +278,7 @@ class _Explorer:
         self.waivers = waivers
         t = definition.type
         self.start_at = start or datetime(2027, 1, 11, 9, tzinfo=ZoneInfo(t.timezone))
-        self.cast = default_cast(definition)
+        self.cast = default_cast(definition) if cast is None else cast
         self.starter, self.listed, self.later = split_cast(definition, self.cast)
         self.waiver_actor = next((a for a in self.cast if a.role in t.waivable_by), None)
         self.horizon = self.start_at + timedelta(days=horizon_days)
@@ -497,6 +519,7 @@ def explore(
     start: datetime | None = None,
     horizon_days: int = 3 * 366,
     max_seconds: float | None = None,
+    cast: tuple[Actor, ...] | None = None,
 ) -> Exploration:
     """Enumerate the reachable (state, moment) nodes of ``definition`` breadth-first.
 
@@ -505,7 +528,7 @@ def explore(
     the time spent; the exploration then says it was cut (``timed_out``).
     """
     return _Explorer(
-        definition, max_nodes, schedule_days, waivers, start, horizon_days, max_seconds
+        definition, max_nodes, schedule_days, waivers, start, horizon_days, max_seconds, cast
     ).run()
 
 
@@ -594,8 +617,22 @@ def check(
         schedule_days=schedule_days,
         waivers=True,
         start=start,
-        max_seconds=max_seconds * 0.2,
+        max_seconds=max_seconds * 0.1,
     )
+    # Roles with min 0 left empty: a deadlock may need an optional role nobody holds.
+    smallest = smallest_cast(definition)
+    others = []
+    if smallest != plain.cast:
+        others.append(
+            explore(
+                definition,
+                max_nodes=max_nodes,
+                schedule_days=schedule_days,
+                start=start,
+                max_seconds=max_seconds * 0.1,
+                cast=smallest,
+            )
+        )
     t = definition.type
     checks: list[Check] = []
     seen_states = {st.state for st in plain.states}
@@ -603,8 +640,8 @@ def check(
     checks.append(_unreached(definition, plain, "every state is reachable", unreachable))
     terminals = [s for s in t.terminal_states() if s not in seen_states]
     checks.append(_unreached(definition, plain, "every terminal state is reachable", terminals))
-    checks.append(_dead_ends(definition, plain, waived))
-    unsafe = plain.unsafe + waived.unsafe
+    checks.append(_dead_ends(definition, plain, waived, others))
+    unsafe = plain.unsafe + waived.unsafe + [u for other in others for u in other.unsafe]
     checks.append(
         Check(
             "no step is allowed while blocked",
@@ -615,7 +652,7 @@ def check(
             tuple(plain.path_to(unsafe[0][0])) if unsafe and unsafe[0] in plain.unsafe else (),
         )
     )
-    checks.append(_windows(plain))
+    checks.append(_windows(definition, plain, *others))
     checks.append(_every_step(definition, plain))
     checks.append(_submitters(definition, plain))
     if not plain.complete:  # what was not reached may lie past the cut
@@ -664,13 +701,24 @@ def _within_the_cut(check: Check) -> Check:
     )
 
 
-def _dead_ends(definition: CompiledDefinition, plain: Exploration, waived: Exploration) -> Check:
+def _stuck(ex: Exploration) -> list[int]:
+    """Nodes from which no terminal state can be reached (a bound's frontier may, for all
+    we know)."""
+    terminal = {i for i, st in enumerate(ex.states) if st.terminal}
+    frontier = (set(range(len(ex.states))) - ex.expanded) | ex.cut
+    reach_any = _can_reach(ex, terminal | frontier)
+    return [i for i in range(len(ex.states)) if i not in reach_any]
+
+
+def _dead_ends(
+    definition: CompiledDefinition,
+    plain: Exploration,
+    waived: Exploration,
+    others: Sequence[Exploration] = (),
+) -> Check:
     escapes = _escape_states(definition)
     terminal = {i for i, st in enumerate(plain.states) if st.terminal}
-    # A node a bound left unexpanded may reach an end for all we know.
-    frontier = (set(range(len(plain.states))) - plain.expanded) | plain.cut
-    reach_any = _can_reach(plain, terminal | frontier)
-    stuck = [i for i in range(len(plain.states)) if i not in reach_any]
+    stuck = _stuck(plain)
     if stuck:
         node = stuck[0]
         return Check(
@@ -680,6 +728,19 @@ def _dead_ends(definition: CompiledDefinition, plain: Exploration, waived: Explo
             f"'{plain.states[node].state}'",
             tuple(plain.path_to(node)),
         )
+    for other in others:
+        stuck = _stuck(other)
+        if stuck:
+            # the node where nothing moves on is the clearest counterexample
+            leaving = {e.source for e in other.edges if e.target != e.source}
+            node = next((i for i in stuck if i not in leaving), stuck[0])
+            return Check(
+                "no dead end",
+                False,
+                f"with {_cast_text(other.cast, definition)}: {len(stuck)} node(s) reach no "
+                f"terminal state; first in state '{other.states[node].state}'",
+                (_cast_text(other.cast, definition), *other.path_to(node)),
+            )
     complete = {i for i in terminal if plain.states[i].state not in escapes}
     plain_ok = _can_reach(plain, complete)
     w_complete = {
@@ -695,11 +756,43 @@ def _dead_ends(definition: CompiledDefinition, plain: Exploration, waived: Explo
     )
 
 
-def _windows(plain: Exploration) -> Check:
-    if plain.contradictions:
-        node, what = plain.contradictions[0]
-        return Check("windows can be met", False, what, tuple(plain.path_to(node)))
+def _windows(definition: CompiledDefinition, *explored: Exploration) -> Check:
+    for ex in explored:
+        if ex.contradictions:
+            node, what = ex.contradictions[0]
+            return Check("windows can be met", False, what, tuple(ex.path_to(node)))
+    static = _same_anchor_contradictions(definition)
+    if static:
+        return Check("windows can be met", False, static[0], ())
     return Check("windows can be met", True, "no step's window closes before it opens")
+
+
+def _same_anchor_contradictions(definition: CompiledDefinition) -> list[str]:
+    """Windows whose two bounds count from the same anchor and close before they open for
+    some anchor day of a year: found without exploring, so a step the exploration never
+    reached (anchored on a step, not only on a date scheduled late) is still checked."""
+    t = definition.type
+    windows = [(f"step {tr.event}", tr.window) for tr in t.transitions]
+    windows += [(f"deliverable {name}", d.window) for name, d in t.deliverables.items()]
+    found = []
+    first = date(2027, 1, 1)
+    for what, window in windows:
+        if window is None or window.opens is None or window.closes is None:
+            continue
+        if window.opens.anchor != window.closes.anchor:
+            continue
+        for offset in range(0, 366, 7):
+            day = first + timedelta(days=offset)
+            opens = opening_instant(window.opens, day, t.timezone, t.country)
+            closes = closing_instant(window.closes, day, t.timezone, t.country)
+            if closes <= opens:
+                found.append(
+                    f"{what} closes ({window.closes.describe()}) before it opens "
+                    f"({window.opens.describe()}), counted from {window.opens.anchor} on "
+                    f"{day.isoformat()}"
+                )
+                break
+    return found
 
 
 def _blocked_at(
