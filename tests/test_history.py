@@ -146,3 +146,15 @@ def test_a_line_without_a_payload_is_a_bad_line(tmp_path: Path) -> None:
     assert found.problems[0].reason.startswith("missing field 'payload'")
     result = peerflow.replay_files(path)
     assert all("None" not in r.step for p in result for r in p.events)
+
+
+def test_a_line_of_separators_is_a_bad_line_not_a_blank_one(tmp_path: Path) -> None:
+    """str.strip() takes the ASCII separators (\\x1c-\\x1f) for white space; JSON does not,
+    so such a line was skipped unreported (found by tests/test_fuzz_files.py)."""
+    lines = example_path("prospect-peer-mentoring").read_text().splitlines()
+    path = tmp_path / "h.jsonl"
+    path.write_text("\n".join([lines[0], "\x1f", *lines[1:]]) + "\n")
+    found = peerflow.read_histories(path)
+    assert [p.line for p in found.problems] == [2]
+    with pytest.raises(HistoryError, match=":2: not JSON"):
+        peerflow.read_history(path)

@@ -70,6 +70,10 @@ def _no_constant(name: str) -> Any:
     raise AmbiguousLine(f"{name} is not a number JSON has (write a number or a string)")
 
 
+JSON_BLANK = " \t\r\n"
+"""What JSON counts as white space: a line of only these is blank. (``str.strip()`` also
+strips the ASCII separators \x1c-\x1f, so a line of those would vanish unreported.)"""
+
 MAX_NESTING = 32
 """The deepest nesting of objects and lists in a line (an event needs 5: content lists)."""
 
@@ -383,7 +387,7 @@ def _checked_event(data: Any) -> Event:
 def iter_lines(stream: Iterable[str], file: str) -> Iterator[tuple[int, Event | HistoryError]]:
     """Each non-blank line as an event or as the error that explains it."""
     for number, line in enumerate(stream, start=1):
-        if not line.strip():
+        if not line.strip(JSON_BLANK):
             continue
         try:
             data = decode_line(line)

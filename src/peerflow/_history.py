@@ -25,6 +25,7 @@ import attrs
 from peerflow._bulk import no_cyclic_gc
 from peerflow._errors import HistoryError
 from peerflow._events import (
+    JSON_BLANK,
     Event,
     Row,
     bad_envelope,
@@ -42,7 +43,8 @@ class Histories:
     """Programmes' events by programme id, and every problem met while reading them.
 
     ``cut`` holds, for each programme whose history breaks off, the first problem that broke
-    it; its events after that line are left out (and counted in ``left_out``).
+    it; its events after that line are left out (and counted in ``left_out``). Every
+    non-blank line is accounted for once: a row, a problem, or left out.
     """
 
     problems: list[HistoryError] = attrs.field(factory=list)
@@ -76,7 +78,7 @@ class Histories:
             try:
                 data = loads(line)
             except ValueError as exc:
-                if line.strip():
+                if line.strip(JSON_BLANK):
                     self.add_problem(not_json(exc, file, number, line))
                 continue
             row = quick(data)
@@ -142,9 +144,8 @@ class Histories:
         else:
             message = f"programme '{programme}': expected seq {expected}, got {seq} (a gap)"
         problem = HistoryError(file, line, message, programme)
-        self.problems.append(problem)
+        self.problems.append(problem)  # reported: not counted again in left_out
         self._cut(programme, problem)
-        self.left_out[programme] = self.left_out.get(programme, 0) + 1
 
     def _cut(self, programme: str, problem: HistoryError) -> None:
         self.cut.setdefault(programme, problem)
