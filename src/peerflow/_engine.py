@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -1013,6 +1014,31 @@ def participants_payload(participants: Any) -> list[dict[str, Any]]:
                 seq=0,
             )
     return people
+
+
+def start_event(
+    definition: CompiledDefinition,
+    programme: str,
+    *,
+    at: datetime,
+    actor: Actor,
+    participants: Any,
+    timezone: str | None = None,
+    country: str | None = None,
+    event_id: str | None = None,
+) -> Event:
+    """The ``start`` event that the embedding API and the store both record."""
+    payload: dict[str, Any] = {
+        "definition": definition.id,
+        "version": definition.version,
+        "participants": participants_payload(participants),
+    }
+    if timezone is not None:
+        payload["timezone"] = timezone
+    if country is not None:
+        payload["country"] = country
+    event_id = str(uuid.uuid4()) if event_id is None else event_id
+    return Event(programme, 0, event_id, at, actor, "start", payload)
 
 
 def require_json(payload: Any, seq: int) -> None:

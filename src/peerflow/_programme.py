@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from peerflow._engine import CompiledDefinition, participants_payload, require_json
+from peerflow._engine import CompiledDefinition, require_json, start_event
 from peerflow._errors import EventError
 from peerflow._events import Actor, Event
 from peerflow._registry import builtin_definition
@@ -78,24 +78,15 @@ class Programme:
         event_id: str | None = None,
     ) -> Programme:
         """Start a programme; ``participants`` are ``(id, role)`` pairs or ``{id, role}``."""
-        people = participants_payload(participants)
-        payload: dict[str, Any] = {
-            "definition": definition.id,
-            "version": definition.version,
-            "participants": people,
-        }
-        if timezone is not None:
-            payload["timezone"] = timezone
-        if country is not None:
-            payload["country"] = country
-        event = Event(
+        event = start_event(
+            definition,
             programme,
-            0,
-            str(uuid.uuid4()) if event_id is None else event_id,
-            at,
-            actor,
-            "start",
-            payload,
+            at=at,
+            actor=actor,
+            participants=participants,
+            timezone=timezone,
+            country=country,
+            event_id=event_id,
         )
         return cls(definition.start(event), [event])
 

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from peerflow._engine import CompiledDefinition, participants_payload, require_json
+from peerflow._engine import CompiledDefinition, require_json, start_event
 from peerflow._errors import PeerflowError
 from peerflow._events import Actor, Event, decode_line, event_from_json, id_problem
 from peerflow._registry import compile_text
@@ -143,23 +143,15 @@ class Store:
                 f"{definition!r} was compiled without its text; load it with "
                 "peerflow.definition() or compile_text() so the store can keep it"
             )
-        payload: dict[str, Any] = {
-            "definition": definition.id,
-            "version": definition.version,
-            "participants": participants_payload(participants),
-        }
-        if timezone is not None:
-            payload["timezone"] = timezone
-        if country is not None:
-            payload["country"] = country
-        event = Event(
+        event = start_event(
+            definition,
             programme,
-            0,
-            str(uuid.uuid4()) if event_id is None else event_id,
-            at,
-            actor,
-            "start",
-            payload,
+            at=at,
+            actor=actor,
+            participants=participants,
+            timezone=timezone,
+            country=country,
+            event_id=event_id,
         )
         return self.append([event], expected_version=0, definition=definition)
 
