@@ -437,6 +437,8 @@ def test_the_quick_content_check_one_value_away_from_complete(
                 for field in part.list_of:
                     entry = {**complete[name][0], field: odd}
                     variants.append({**complete, name: [entry]})
+    # and_or parts are alternatives: only all of them left out is incomplete
+    variants.append({k: v for k, v in complete.items() if not parts[k].and_or})
     for variant in variants:
         content = {k: v for k, v in variant.items() if v is not _MISSING}
         for entries in content.values():

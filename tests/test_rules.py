@@ -229,12 +229,41 @@ def test_er03_the_inception_waits_for_every_partys_contract() -> None:
     assert missing.owed_by == ("sc-secretariat", "valladolid", "expert-lund")  # type: ignore[attr-defined]
 
 
-def test_er05_the_draft_report_carries_assessment_improvements_recommendations_sources() -> None:
+REPORT_PARTS = ("general_assessment", "improvements", "recommendations", "sources")
+
+
+@pytest.mark.parametrize("only", REPORT_PARTS)
+def test_er05_the_draft_report_carries_one_or_more_of_its_parts(only: str) -> None:
+    """ER-05: "It is expected that the feedback includes a general assessment, potential
+    improvements, recommendations, and/or additional sources of information or inspiration":
+    any one of the four is a report; none is not."""
     p, rest = until("sc-expert-review", "submit:draft_report")
-    content = dict(rest[0].payload["content"])
-    del content["sources"]
-    with pytest.raises(StepBlocked, match=r"missing part.*sources"):
-        p.submit("draft_report", at=rest[0].at, actor=rest[0].actor, content=content)
+    submit = rest[0]
+    with pytest.raises(StepBlocked, match=r"missing part.*one or more of general_assessment"):
+        p.submit("draft_report", at=submit.at, actor=submit.actor, content={})
+    p.submit("draft_report", at=submit.at, actor=submit.actor, content={only: "Some words"})
+    assert p.state.has_submitted("draft_report", submit.actor.id)
+
+
+def test_em06_the_mission_report_documents_the_mission_and_one_or_more_findings() -> None:
+    """EM-06: "a report which includes a documentation of the mission, a general assessment,
+    potential improvements, recommendations, and/or additional sources of information or
+    inspiration": the documentation, then any one of the other four."""
+    p, rest = until("sc-expert-mission", "submit:draft_report")
+    submit = rest[0]
+    with pytest.raises(StepBlocked, match=r"missing part\(s\): documentation\.$"):
+        p.submit("draft_report", at=submit.at, actor=submit.actor, content={"sources": "x"})
+    with pytest.raises(StepBlocked, match=r"missing part\(s\): one or more of general"):
+        p.submit(
+            "draft_report", at=submit.at, actor=submit.actor, content={"documentation": "x"}
+        )
+    p.submit(
+        "draft_report",
+        at=submit.at,
+        actor=submit.actor,
+        content={"documentation": "Two days in Kalamata", "sources": "A reading list"},
+    )
+    assert p.state.has_submitted("draft_report", submit.actor.id)
 
 
 def test_er07_the_final_document_is_due_within_5_working_days_of_the_final_meeting() -> None:

@@ -51,19 +51,23 @@ def _entry_problems(path: str, entry: Any, fields: Mapping[str, Field]) -> list[
 def check_content(
     deliverable: str, parts: Mapping[str, Part], content: Any
 ) -> IncompleteContent | None:
-    """What is missing or wrong in a submission's ``content``; None when it is complete."""
+    """What is missing or wrong in a submission's ``content``; None when it is complete.
+
+    Every part is needed, except the ``and_or`` alternatives, of which one is enough."""
     if not parts:
         return None
-    if content is None:
-        return IncompleteContent(deliverable, tuple(parts))
-    if not isinstance(content, Mapping):
-        return IncompleteContent(deliverable, tuple(parts), ("payload.content must be an object",))
+    if content is not None and not isinstance(content, Mapping):
+        return IncompleteContent(
+            deliverable, _needed(parts), ("payload.content must be an object",)
+        )
+    given: Mapping[str, Any] = content or {}
     missing: list[str] = []
     problems: list[str] = []
     for name, part in parts.items():
-        value = content.get(name)
+        value = given.get(name)
         if not _filled(value):
-            missing.append(name)
+            if not part.and_or:
+                missing.append(name)
         elif part.one_of is not None:
             problem = _choice_problem(name, value, part.one_of)
             if problem:
@@ -74,6 +78,20 @@ def check_content(
                 continue
             for i, entry in enumerate(value):
                 problems.extend(_entry_problems(f"{name}[{i}]", entry, part.list_of))
+    alternatives = [name for name, part in parts.items() if part.and_or]
+    if alternatives and not any(_filled(given.get(name)) for name in alternatives):
+        missing.append(_one_or_more(alternatives))
     if missing or problems:
         return IncompleteContent(deliverable, tuple(missing), tuple(problems))
     return None
+
+
+def _one_or_more(alternatives: list[str]) -> str:
+    return "one or more of " + ", ".join(alternatives)
+
+
+def _needed(parts: Mapping[str, Part]) -> tuple[str, ...]:
+    """What an empty submission lacks: each required part, and one of the alternatives."""
+    required = [name for name, part in parts.items() if not part.and_or]
+    alternatives = [name for name, part in parts.items() if part.and_or]
+    return (*required, *([_one_or_more(alternatives)] if alternatives else []))

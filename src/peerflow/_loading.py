@@ -280,6 +280,12 @@ class _Checker:
                     self.add(part_path, "a part is either one_of or list_of, not both")
                 if part.list_of is not None and not part.list_of:
                     self.add(join_path(part_path, "list_of"), "list_of needs at least one field")
+            alternatives = [n for n, part in deliverable.content.items() if part.and_or]
+            if len(alternatives) == 1:
+                self.add(
+                    join_path(join_path(join_path(path, "content"), alternatives[0]), "and_or"),
+                    "and_or marks alternatives: mark at least two parts, or none",
+                )
         if d.budget is not None:
             self.check_budget()
         for name, date in d.dates.items():

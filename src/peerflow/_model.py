@@ -112,12 +112,17 @@ class Part:
 
     A plain part needs non-empty text (or any non-empty value); ``one_of``
     restricts it to listed values; ``list_of`` makes it a non-empty list of
-    entries, each carrying every listed field.
+    entries, each carrying every listed field; ``and_or`` makes it one of a set of
+    alternatives, at least one of which is needed.
     """
 
     title: str = ""
     one_of: tuple[int | str, ...] | None = None
     list_of: dict[str, Field] | None = None
+    and_or: bool = False
+    """One of the deliverable's alternatives: at least one part marked ``and_or`` must be
+    given (a document's "an assessment, improvements and/or sources"); unmarked parts are
+    each required."""
 
 
 @attrs.frozen
