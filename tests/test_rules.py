@@ -254,9 +254,7 @@ def test_em06_the_mission_report_documents_the_mission_and_one_or_more_findings(
     with pytest.raises(StepBlocked, match=r"missing part\(s\): documentation\.$"):
         p.submit("draft_report", at=submit.at, actor=submit.actor, content={"sources": "x"})
     with pytest.raises(StepBlocked, match=r"missing part\(s\): one or more of general"):
-        p.submit(
-            "draft_report", at=submit.at, actor=submit.actor, content={"documentation": "x"}
-        )
+        p.submit("draft_report", at=submit.at, actor=submit.actor, content={"documentation": "x"})
     p.submit(
         "draft_report",
         at=submit.at,
