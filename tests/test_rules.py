@@ -61,6 +61,27 @@ def test_tu01_tu02_goals_wait_for_every_trainees_approval_and_needs_analysis() -
     }
 
 
+def test_tu02_the_needs_analysis_covers_the_target_group_s_capacities_and_needs() -> None:
+    """TU-02: "it is necessary to analyse the capacities and needs of the target group in
+    order to determine the realistic goals of the training"; the trainee supplies its current
+    situation and level of knowledge."""
+    p, rest = until("mia-tutoring", "submit:needs_analysis")
+    submit = rest[0]
+    situation_and_knowledge = {"current_situation": "SEAP adopted", "knowledge_level": "Basic"}
+    with pytest.raises(StepBlocked, match=r"missing part\(s\): target_group_needs\.$"):
+        p.submit(
+            "needs_analysis", at=submit.at, actor=submit.actor, content=situation_and_knowledge
+        )
+    needs = "Two energy officers; no monitoring capacity"
+    p.submit(
+        "needs_analysis",
+        at=submit.at,
+        actor=submit.actor,
+        content={**situation_and_knowledge, "target_group_needs": needs},
+    )
+    assert p.state.has_submitted("needs_analysis", submit.actor.id)
+
+
 def test_tu03_the_tutor_is_selected_against_the_work_programme() -> None:
     p, rest = until("mia-tutoring", "submit:organisation_approval")
     with pytest.raises(StepNotAvailable):  # no tutor before the programme is designed
