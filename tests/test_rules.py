@@ -383,3 +383,57 @@ def test_sv07_each_visitor_city_owes_a_reflection_report_within_a_week() -> None
     content = {k: v for k, v in report.payload["content"].items() if k != "needs"}
     with pytest.raises(StepBlocked, match=r"missing part.*needs"):
         p.submit("reflection_report", at=report.at, actor=report.actor, content=content)
+
+
+# --- minimums no waiver lifts ----------------------------------------------------------------
+
+NOT_WITHOUT = [
+    # TU-01: "Tutoring is a partnership between two participants; generally, the Tutor has
+    # greater expertise than the Trainee": there is no tutoring without a tutor.
+    ("mia-tutoring", "tutor", Actor("coordinator", "zagreb-energy-agency")),
+    # EM-01: cities "will receive individualised technical and/or strategic advice from an
+    # experienced expert": there is no mission without an expert.
+    ("sc-expert-mission", "expert", Actor("secretariat", "sc-secretariat")),
+    # SV-01: "an on-the-field visit and direct exchange between one Host City and up to five
+    # Visitor Cities": there is no site visit without a visitor city.
+    ("sc-site-visit", "visitor", Actor("secretariat", "sc-secretariat")),
+]
+
+
+@pytest.mark.parametrize(
+    ("definition_id", "role", "facilitator"), NOT_WITHOUT, ids=[r for _, r, _ in NOT_WITHOUT]
+)
+def test_a_programme_cannot_be_waived_past_its_one_indispensable_role(
+    definition_id: str, role: str, facilitator: Actor
+) -> None:
+    p, rest = until(definition_id, f"join:{role}")
+    at = rest[0].at
+    step = next(
+        s
+        for s in p.next_steps(at)
+        if any(b.kind == "too_few_participants" and b.role == role for b in s.blockers)  # type: ignore[attr-defined]
+    )
+    (short,) = [b for b in step.blockers if b.kind == "too_few_participants"]
+    assert (short.min, short.count, short.can_be_waived()) == (1, 0, False)  # type: ignore[attr-defined]
+    with pytest.raises(peerflow.EventError, match=f"the minimum of role {role} cannot be waived"):
+        p.waive("fire", step.name, ["too_few_participants"], reason="try", at=at, actor=facilitator)
+
+
+def test_the_peer_group_s_optimal_size_stays_waivable() -> None:
+    """PP-01: "6-8 experts is the optimal size": a recommendation, so a facilitator may waive it."""
+    p, rest = until("mia-peer-groups", "join:peer")
+    at = rest[0].at
+    step = next(
+        s for s in p.next_steps(at) if any(b.kind == "too_few_participants" for b in s.blockers)
+    )
+    coordinator = Actor("coordinator", "province-barcelona")
+    p.waive(
+        "fire",
+        step.name,
+        ["too_few_participants"],
+        reason="five is enough",
+        at=at,
+        actor=coordinator,
+    )
+    (after,) = [s for s in p.next_steps(at) if s.name == step.name]
+    assert "too_few_participants" not in [b.kind for b in after.blockers]

@@ -29,6 +29,10 @@ class Blocker:
     def describe(self) -> str:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
 
+    def can_be_waived(self) -> bool:
+        """Whether a waiver may lift this blocker (its kind is waivable, and this one is)."""
+        return self.kind in WAIVABLE_KINDS and getattr(self, "waivable", True) is not False
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ``kind`` plus the fields, datetimes as ISO-8601."""
         out: dict[str, Any] = {"kind": self.kind}
@@ -123,9 +127,12 @@ class TooFewParticipants(Blocker):
     role: str
     min: int
     count: int
+    waivable: bool = True
+    """False for a role whose minimum the definition says cannot be waived."""
 
     def describe(self) -> str:
-        return f"role '{self.role}' needs at least {self.min} participant(s), {self.count} joined"
+        text = f"role '{self.role}' needs at least {self.min} participant(s), {self.count} joined"
+        return text if self.waivable else text + " (not waivable)"
 
 
 @attrs.frozen

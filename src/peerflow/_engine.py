@@ -143,6 +143,8 @@ class CompiledDefinition:
         self.deliverable_index = {name: i for i, name in enumerate(self.deliverable_names)}
         self._each = tuple(d.each for d in t.deliverables.values())
         self._content_parts = {name: d.content for name, d in t.deliverables.items() if d.content}
+        self._strict_minimums = frozenset(n for n, r in t.roles.items() if not r.min_waivable)
+        """Roles whose ``too_few_participants`` no waiver lifts."""
         self.completion_states = t.completion_states()
         """Terminal states that mean completed (see :meth:`ProgrammeType.completion_states`)."""
         self._owing_roles = tuple(
@@ -401,7 +403,8 @@ class CompiledDefinition:
         for role_index, role_name, least in spec.quorum:
             count = st.roles.count(role_index)
             if count < least:
-                blockers.append(TooFewParticipants(role_name, least, count))
+                waivable = role_name not in self._strict_minimums
+                blockers.append(TooFewParticipants(role_name, least, count, waivable))
         for d in spec.requires:
             bits = self._missing_bits(st, m.layout, d)
             if bits:
@@ -442,7 +445,7 @@ class CompiledDefinition:
         waived: list[Blocker] = []
         if st.waivers and blockers:
             for blocker in list(blockers):
-                if self._is_waived(st, spec, blocker.kind, participant):
+                if blocker.can_be_waived() and self._is_waived(st, spec, blocker.kind, participant):
                     blockers.remove(blocker)
                     waived.append(blocker)
         return blockers, waived, opens_at, closes_at
@@ -793,6 +796,13 @@ class CompiledDefinition:
                     f"(waivable: {', '.join(sorted(WAIVABLE_KINDS))})",
                     seq=event.seq,
                 )
+        strict = [role for _, role, _ in spec.quorum if role in self._strict_minimums]
+        if "too_few_participants" in kinds and strict and len(strict) == len(spec.quorum):
+            raise EventError(
+                f"payload.blockers: the minimum of role {', '.join(strict)} cannot be waived "
+                f"('{self.id}' says min_waivable: false)",
+                seq=event.seq,
+            )
         reason = p.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise EventError("payload.reason must say why the blocker is waived", seq=event.seq)

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from peerflow._blockers import WAIVABLE_KINDS, Blocker
+from peerflow._blockers import Blocker
 
 
 class PeerflowError(Exception):
@@ -83,7 +83,7 @@ class StepBlocked(EventError):
         reasons = "; ".join(b.describe() for b in self.blockers)
         hint = (
             " A facilitator may waive a blocker with a reason."
-            if any(b.kind in WAIVABLE_KINDS for b in self.blockers)
+            if any(b.can_be_waived() for b in self.blockers)
             else ""
         )
         super().__init__(f"'{step}' is blocked: {reasons}.{hint}", seq=seq)

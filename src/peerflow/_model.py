@@ -91,6 +91,9 @@ class Role:
     join_during: tuple[str, ...] = ()
     description: str = ""
     rules: tuple[str, ...] = ()
+    min_waivable: bool = True
+    """Whether a facilitator may waive ``too_few_participants`` for this role. False where the
+    programme cannot run without them (no tutoring without a tutor)."""
 
     @property
     def joins_later(self) -> bool:
