@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import pytest
-from conftest import CEST, FACILITATOR, MENTEE_A, MENTEE_B, MENTOR, cet
+from conftest import CEST, CET, FACILITATOR, MENTEE_A, MENTEE_B, MENTOR, cet
 from support import complete_content
 
 import peerflow
@@ -212,14 +212,20 @@ def test_visit_structure_must_be_final_a_week_before_the_visit(oriented: Program
 
 
 def test_no_step_after_nine_months_without_a_waiver(oriented: Programme) -> None:
-    # Started Monday 11 January 2027: the programme closes at the end of 11 October.
-    after = datetime(2027, 10, 12, 9, tzinfo=CEST)
+    """PM-02: "four (4) main steps that need to be completed within a maximum period of nine
+    (9) months", on the indicative timeline "Month 1" (the orientation) to "Month 7-9"; the
+    preparatory step comes "1 - 4 weeks before". Started Monday 11 January 2027, oriented on
+    Monday 1 February: the nine months end with 1 November (not 11 October, nine months from
+    the preparatory step)."""
     p = working_together(oriented)
+    within = datetime(2027, 10, 20, 9, tzinfo=CEST)  # past nine months from the start
+    assert step(p, "submit", "learning_plan", within).allowed  # type: ignore[attr-defined]
+    after = datetime(2027, 11, 2, 9, tzinfo=CET)
     with pytest.raises(StepBlocked) as refused:
         p.submit("learning_plan", at=after, actor=MENTOR, content=PLAN)
     (blocker,) = refused.value.blockers
     assert isinstance(blocker, WindowClosed)
-    assert blocker.closed_at == datetime(2027, 10, 12, tzinfo=CEST)
+    assert blocker.closed_at == datetime(2027, 11, 2, tzinfo=CET)
     assert "programme deadline" in blocker.rule
     assert step(p, "submit", "learning_plan", after - timedelta(hours=10)).allowed  # type: ignore[attr-defined]
 
@@ -245,7 +251,8 @@ def test_deadlines_list_due_and_overdue(oriented: Programme) -> None:
     needs = by_name["submit", "learning_needs"]
     assert needs.due_at == datetime(2027, 2, 16, tzinfo=cet(1, 1).tzinfo)
     assert not needs.overdue and needs.owed_by == ("mentee-a", "mentee-b")
-    assert by_name["programme", "deadline"].due_at == datetime(2027, 10, 12, tzinfo=CEST)
+    # nine months from Month 1, the orientation on 1 February: the end of 1 November
+    assert by_name["programme", "deadline"].due_at == datetime(2027, 11, 2, tzinfo=CET)
 
     oriented.submit("learning_needs", at=cet(2, 11), actor=MENTEE_A)
     late = {(d.kind, d.name): d for d in oriented.deadlines(cet(2, 20))}
