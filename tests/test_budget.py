@@ -34,6 +34,7 @@ def travel(amount: str, **extra: Any) -> dict[str, Any]:
     return {"items": [{"item": "travel", "amount": amount, "receipts": ["r.pdf"]}], **extra}
 
 
+@pytest.mark.rule("PM-08")
 def test_a_mentee_travel_claim_over_600_is_refused_with_cap_amount_and_excess() -> None:
     p = prospect_until("hold_visit")
     with pytest.raises(StepBlocked) as refused:
@@ -49,6 +50,7 @@ def test_a_mentee_travel_claim_over_600_is_refused_with_cap_amount_and_excess() 
     assert p.state.claims == ()
 
 
+@pytest.mark.rule("PM-08")
 def test_accepting_the_cap_records_600_reimbursable_and_flags_the_excess() -> None:
     p = prospect_until("hold_visit")
     p.record("claim", travel("640.00", claim="c1", accept_cap=True), at=at(12), actor=PORTO)
@@ -60,6 +62,7 @@ def test_accepting_the_cap_records_600_reimbursable_and_flags_the_excess() -> No
         p.record("claim", travel("10.00"), at=at(13), actor=PORTO)
 
 
+@pytest.mark.rule("PM-08")
 def test_the_mentor_host_budget_caps_each_item_and_the_total() -> None:
     p = prospect_until("hold_visit")
     items = [
@@ -91,12 +94,14 @@ def test_claims_need_receipts_and_amounts_that_are_not_floats() -> None:
         p.record("claim", {"items": [{"item": "food", "amount": "5"}]}, at=at(12), actor=PORTO)
 
 
+@pytest.mark.rule("PM-09")
 def test_claims_wait_for_the_visit() -> None:
     p = prospect_until("hold_working_together")
     with pytest.raises(peerflow.StepNotAvailable, match="claim"):
         p.record("claim", travel("300.00"), at=datetime(2027, 3, 4, 10, tzinfo=CEST), actor=PORTO)
 
 
+@pytest.mark.rule("PM-08")
 def test_payment_is_due_four_weeks_after_the_invoice_and_only_finance_pays() -> None:
     p = prospect_until("hold_visit")
     p.record(
@@ -117,6 +122,7 @@ def test_payment_is_due_four_weeks_after_the_invoice_and_only_finance_pays() -> 
     assert not [d for d in p.deadlines(at(29)) if d.kind == "payment"]
 
 
+@pytest.mark.rule("PM-06")
 def test_a_learning_plan_without_a_part_is_refused_naming_it() -> None:
     p = prospect_until("hold_working_together")
     content = complete_content(p.definition, "learning_plan")
@@ -132,6 +138,7 @@ def test_a_learning_plan_without_a_part_is_refused_naming_it() -> None:
     p.submit("learning_plan", at=when, actor=GHENT, content=content)
 
 
+@pytest.mark.rule("PM-11")
 def test_a_transferability_rating_must_be_1_2_or_3() -> None:
     p = prospect_until("hold_moving_forward")
     content = complete_content(p.definition, "transferability_assessment")

@@ -64,6 +64,7 @@ def after_final_meeting(country: str) -> Programme:
     return p
 
 
+@pytest.mark.rule("ER-07")
 def test_holiday_inside_the_window_extends_it() -> None:
     assert not is_working_day(date(2027, 5, 6), "BE")  # the holidays package agrees
     p = after_final_meeting("BE")

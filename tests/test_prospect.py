@@ -41,6 +41,7 @@ def step(p: Programme, kind: str, name: str, at: datetime, actor: object = None)
 # --- PM-03 / PM-04: the orientation needs every signature and its date --------------------
 
 
+@pytest.mark.rule("PM-03", "PM-04")
 def test_orientation_blocked_until_mentor_and_every_mentee_signed(
     new_programme: Callable[[], Programme],
 ) -> None:
@@ -64,6 +65,7 @@ def test_orientation_blocked_until_mentor_and_every_mentee_signed(
     assert p.state.state == "getting_started"
 
 
+@pytest.mark.rule("PM-04")
 def test_orientation_waits_for_its_date(new_programme: Callable[[], Programme]) -> None:
     p = new_programme()
     for who in (MENTOR, MENTEE_A, MENTEE_B):
@@ -80,6 +82,7 @@ def test_orientation_waits_for_its_date(new_programme: Callable[[], Programme]) 
     assert early.value.blockers[0].opens_at == datetime(2027, 2, 1, tzinfo=cet(1, 1).tzinfo)
 
 
+@pytest.mark.rule("PM-13")
 def test_mentee_cannot_fire_a_facilitator_step(oriented: Programme) -> None:
     with pytest.raises(StepBlocked) as refused:
         oriented.fire("hold_working_together", at=cet(2, 3), actor=MENTEE_A)
@@ -103,6 +106,7 @@ def test_role_cannot_be_waived(oriented: Programme) -> None:
         )
 
 
+@pytest.mark.rule("PM-13")
 def test_only_the_facilitator_may_waive(oriented: Programme) -> None:
     with pytest.raises(StepBlocked) as refused:
         oriented.waive(
@@ -124,6 +128,7 @@ def test_actor_must_be_the_participant_it_claims(oriented: Programme) -> None:
 @pytest.mark.parametrize(
     ("deliverable", "actor"), [("learning_needs", MENTEE_A), ("learning_experiences", MENTOR)]
 )
+@pytest.mark.rule("PM-05")
 def test_templates_close_two_weeks_after_orientation(
     oriented: Programme, deliverable: str, actor: object
 ) -> None:
@@ -137,6 +142,7 @@ def test_templates_close_two_weeks_after_orientation(
     assert blocker.closed_at == datetime(2027, 2, 16, tzinfo=cet(1, 1).tzinfo)
 
 
+@pytest.mark.rule("PM-05")
 def test_late_template_allowed_when_waived_and_waiver_recorded(oriented: Programme) -> None:
     oriented.waive(
         "submit",
@@ -160,6 +166,7 @@ def test_late_template_allowed_when_waived_and_waiver_recorded(oriented: Program
     assert oriented.state.waivers == ()
 
 
+@pytest.mark.rule("PM-05")
 def test_templates_cannot_be_uploaded_before_the_orientation(
     new_programme: Callable[[], Programme],
 ) -> None:
@@ -181,6 +188,7 @@ def working_together(oriented: Programme) -> Programme:
     return oriented
 
 
+@pytest.mark.rule("PM-07")
 def test_visit_structure_must_be_final_a_week_before_the_visit(oriented: Programme) -> None:
     p = working_together(oriented)
     with pytest.raises(StepBlocked) as unscheduled:
@@ -211,6 +219,7 @@ def test_visit_structure_must_be_final_a_week_before_the_visit(oriented: Program
 # --- PM-02: nothing after nine months without a waiver -----------------------------------
 
 
+@pytest.mark.rule("PM-02")
 def test_no_step_after_nine_months_without_a_waiver(oriented: Programme) -> None:
     """PM-02: "four (4) main steps that need to be completed within a maximum period of nine
     (9) months", on the indicative timeline "Month 1" (the orientation) to "Month 7-9"; the
@@ -281,6 +290,7 @@ def test_naive_time_is_refused(prospect: CompiledDefinition, oriented: Programme
         oriented.next_steps(datetime(2027, 2, 3))
 
 
+@pytest.mark.rule("PM-01")
 def test_start_enforces_role_cardinality(prospect: CompiledDefinition) -> None:
     with pytest.raises(EventError, match="role 'mentor' allows at most 1, got 2"):
         Programme.start(
@@ -311,6 +321,7 @@ def test_fold_of_history_equals_live_state(oriented: Programme) -> None:
     assert Programme.from_history(p.history).state == p.state
 
 
+@pytest.mark.rule("PM-09", "PM-10")
 def test_example_history_completes(prospect: CompiledDefinition) -> None:
     events = [e for _, e in read_history(example_path(prospect.id))]
     state = fold(events)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rule_marks import marked_tests
 
 import peerflow
 
@@ -59,6 +60,15 @@ def _test_functions() -> set[str]:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
         }
     return names
+
+
+def test_every_named_test_carries_the_mark_of_its_rule() -> None:
+    """A row cites only tests marked ``@pytest.mark.rule(<its rule>)``: what the mutation
+    runner (tools/mutate_definitions.py) runs against that rule's mutants."""
+    marks = marked_tests()
+    for rule, cells in rows().items():
+        for test in re.findall(r"`(test_\w+\.py::test_\w+)`", cells[2]):
+            assert rule in marks.get(test, ()), f"{rule}: {test} is not marked with the rule"
 
 
 def test_every_named_test_exists() -> None:
