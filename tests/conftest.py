@@ -27,6 +27,14 @@ settings.register_profile(
 settings.register_profile(
     "deep", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+# Code mutation runs the selected tests once per mutant: fewer examples, no database.
+settings.register_profile(
+    "mutation",
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile("peerflow")
 CET = timezone(timedelta(hours=1))
 CEST = timezone(timedelta(hours=2))

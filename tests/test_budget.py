@@ -11,7 +11,7 @@ from support import complete_content
 
 import peerflow
 from peerflow import Actor, EventError, Programme, StepBlocked
-from peerflow.cli import example_path
+from peerflow.cli import example_path, main
 
 CEST = timezone(timedelta(hours=2))
 FINANCE = Actor("finance_coordinator", "finance-office")
@@ -120,6 +120,18 @@ def test_payment_is_due_four_weeks_after_the_invoice_and_only_finance_pays() -> 
     claim = p.state.claim("t")
     assert claim is not None and claim.paid == Decimal("540.00")
     assert not [d for d in p.deadlines(at(29)) if d.kind == "payment"]
+
+
+@pytest.mark.rule("PM-08")
+def test_the_programme_page_shows_payment_two_to_four_weeks_after_the_invoice(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """'After 2-4 weeks, the finance coordinator will reimburse the expenses': paying sooner
+    is never refused (it harms nobody), so the opening edge is not a check; the page a
+    facilitator reads must still say when payment is expected, from two weeks on."""
+    assert main(["show", "prospect-peer-mentoring", "--format", "markdown"]) == 0
+    page = capsys.readouterr().out
+    assert "Payment**: opens 2 weeks after invoice; closes 4 weeks after invoice" in page
 
 
 @pytest.mark.rule("PM-06")

@@ -12,7 +12,14 @@ join, claims expenses, pays claims, and sends malformed events. After every rule
 - ``next_steps`` lists as allowed exactly the steps the engine accepts at that moment,
   refuses the others with the blockers it listed, and every step it does not list is
   refused as not available;
-- the ``transitions`` Machine, triggered with the same context, agrees on each fire.
+- a reference interpreter of the definition language (``tests/oracle.py``, written from
+  docs/definition-language.md and docs/concepts.md without the engine's evaluation) gives the
+  same verdict on every step tried and listed (not available, refused by the same kinds of
+  blocker, or allowed), reads every accepted event the same way, and holds the same state,
+  participants and owed deliverables;
+- replaying the history through the file replay's fast path ends in the live state;
+- the ``transitions`` Machine, triggered with the same context, agrees on each fire (its guard
+  is the engine's own evaluation: this checks the wiring, the reference checks the rules).
 
 Hypothesis shrinks a failure to a short rule sequence; its database lives in
 ``.hypothesis/`` (ignored by git). ``pytest --hypothesis-profile=deep`` runs more examples.
@@ -37,6 +44,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from oracle import Reference
 from support import complete_content
 
 import peerflow
@@ -128,6 +136,8 @@ class ProgrammeRun(RuleBasedStateMachine):
                 actor=starter,
                 participants=[(a.id, a.role) for a in self.cast],
             )
+        # The reference interpreter reads the same history in its own way.
+        self.reference = Reference.from_history(t, self.programme.history)
         # Escapes (cancel, reject: an end that needs nothing) are kept rare, or no run gets far.
         self.escapes = {
             tr.event for tr in t.transitions if t.states[tr.dest].terminal and not tr.requires
@@ -218,6 +228,7 @@ class ProgrammeRun(RuleBasedStateMachine):
     def attempt(self, actor: Actor, kind: str, name: str, step: Step | None) -> bool:
         before = self.state
         refusal: list[EventError] = []
+        expected = self.reference.verdict(kind, name, actor.id, actor.role, self.at)
 
         def record() -> None:
             try:
@@ -243,7 +254,24 @@ class ProgrammeRun(RuleBasedStateMachine):
             assert refusal[0].blockers == step.blockers
         if kind == "fire":
             self.machine_agrees(before, name, actor, accepted)
+        self.reference_agrees(expected, refusal[0] if refusal else None, f"{kind} {name}", actor)
+        if accepted:
+            payload = self.programme.history[-1].payload
+            assert self.reference.take(kind, payload, actor.id, self.at)
         return accepted
+
+    def reference_agrees(
+        self, expected: frozenset[str] | None, refusal: EventError | None, step: str, who: Actor
+    ) -> None:
+        """The engine's verdict is the reference interpreter's: not available, refused by
+        the same kinds of blocker, or allowed."""
+        if expected is None:
+            assert isinstance(refusal, StepNotAvailable), f"{step} for {who}: {refusal!r}"
+        elif expected:
+            assert isinstance(refusal, StepBlocked), f"{step} for {who}: expected {expected}"
+            assert {b.kind for b in refusal.blockers} == expected, f"{step} for {who}"
+        else:
+            assert refusal is None, f"{step} for {who}: the reference allows it, {refusal}"
 
     def machine_agrees(self, before: ProgrammeState, name: str, actor: Actor, ok: bool) -> None:
         transition = self.definition.machine.events.get(name)
@@ -272,6 +300,8 @@ class ProgrammeRun(RuleBasedStateMachine):
         )
         if waived:
             assert actor.role in self.definition.type.waivable_by
+        payload = {"step": {"kind": target.kind, "name": target.name}, "blockers": kinds}
+        assert self.reference.take("waive", payload, actor.id, self.at) is waived
 
     # --- joining, claims, payments --------------------------------------------------
 
@@ -282,13 +312,17 @@ class ProgrammeRun(RuleBasedStateMachine):
         newcomer = Actor(role, data.draw(st.sampled_from([*ids, self.cast[0].id])))
         by_self = data.draw(st.booleans(), label="joins themselves?")
         actor = newcomer if by_self else data.draw(st.sampled_from(self.cast), label="actor")
-        if self.try_event(
-            lambda: self.programme.record(
-                "join", {"participant": newcomer.id, "role": role}, at=self.at, actor=actor
-            )
-        ):
+        payload = {"participant": newcomer.id, "role": role}
+        joined = self.try_event(
+            lambda: self.programme.record("join", payload, at=self.at, actor=actor)
+        )
+        if joined:
             assert self.definition.type.roles[role].joins_later
             self.cast.append(newcomer)
+        if actor.id in self.reference.people and self.reference.people[actor.id] != actor.role:
+            assert not joined  # acting in a role one does not hold
+        else:
+            assert self.reference.take("join", payload, actor.id, self.at) is joined
 
     @precondition(lambda self: self.definition.type.budget is not None)
     @rule(data=st.data())
@@ -371,21 +405,39 @@ class ProgrammeRun(RuleBasedStateMachine):
         assert peerflow.dump_state(back) == data
 
     @invariant()
+    def the_fast_path_ends_where_the_programme_is(self) -> None:
+        (result,) = peerflow.replay(self.programme.history)
+        assert result.final == self.state
+
+    @invariant()
+    def the_reference_holds_the_same_programme(self) -> None:
+        ref, st_ = self.reference, self.state
+        assert ref.state == st_.state
+        assert ref.people == dict(st_.members())
+        for name in self.definition.type.deliverables:
+            assert ref.owing(name) == list(self.definition.missing(st_, name)), name
+
+    @invariant()
     def next_steps_allow_exactly_what_the_engine_accepts(self) -> None:
         st_ = self.state
         for actor in self.cast:
             offered = {(s.kind, s.name): s for s in self.programme.next_steps(self.at, actor)}
             for kind, name in all_steps(self.definition):
                 step = offered.get((kind, name))
+                expected = self.reference.verdict(kind, name, actor.id, actor.role, self.at)
+                refusal: EventError | None = None
                 try:
                     self.definition.apply(st_, step_event(st_, self.at, actor, kind, name))
-                except StepNotAvailable:
+                except StepNotAvailable as absent:
+                    refusal = absent
                     assert step is None, f"{kind} {name} listed but not available"
                 except StepBlocked as refused:
+                    refusal = refused
                     assert step is not None and not step.allowed, f"{kind} {name} for {actor}"
                     assert refused.blockers == step.blockers
                 else:
                     assert step is not None and step.allowed, f"{kind} {name} accepted, unlisted"
+                self.reference_agrees(expected, refusal, f"{kind} {name}", actor)
 
     def teardown(self) -> None:
         event(f"ended in {self.state.state}")

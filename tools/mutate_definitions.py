@@ -62,7 +62,7 @@ UNIT_SWAPS = {
     "working_days": "days",
 }
 OTHER_COUNTRY = {"BE": "NL"}
-QUICK_SAMPLE = 24
+QUICK_SAMPLE = 48
 
 
 @dataclass
@@ -198,11 +198,11 @@ def mutants_of(definition_id: str, data: dict[str, Any]) -> Iterator[Mutant]:
         )
 
 
-def load_equivalents() -> dict[str, str]:
+def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
     """``definition where: change`` -> why it cannot be observed."""
     found = {}
-    if EQUIVALENTS.exists():
-        for line in EQUIVALENTS.read_text(encoding="utf-8").splitlines():
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip() and not line.startswith("#"):
                 key, _, why = line.partition(" -- ")
                 found[key.strip()] = why.strip()
@@ -267,6 +267,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants at once")
     parser.add_argument("--target", type=float, default=95.0, help="least kill rate, percent")
+    parser.add_argument(
+        "--equivalents",
+        type=Path,
+        default=EQUIVALENTS,
+        help="the file of equivalent mutants with reasons (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--match", metavar="TEXT", help="only mutants whose description contains TEXT"
+    )
     options = parser.parse_args(argv)
 
     files = peerflow.builtin_files()
@@ -279,9 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     texts = {name: dump(data) for name, data in originals.items()}
     index = tests_by_rule()
-    equivalents = load_equivalents()
+    equivalents = load_equivalents(options.equivalents)
 
     mutants = [m for name in chosen for m in mutants_of(name, originals[name])]
+    if options.match:
+        mutants = [m for m in mutants if options.match in m.key]
     if options.quick:
         mutants = random.Random(14).sample(mutants, min(QUICK_SAMPLE, len(mutants)))
     if options.list:
@@ -346,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     failing = False
     for name, counts in tally.items():
         counted = counts["killed"] + counts["survived"]
+        if not sum(counts.values()):
+            print(f"{name}: no mutant in this sample")
+            continue
         rate = 100.0 * counts["killed"] / counted if counted else 100.0
         failing |= rate < options.target
         print(
