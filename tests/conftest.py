@@ -119,3 +119,17 @@ def pytest_report_header() -> str:
     if url:
         return f"store contract backends: sqlite, postgresql ({url})"
     return "store contract backends: sqlite only (set PEERFLOW_TEST_POSTGRES for postgresql)"
+
+
+@pytest.fixture(autouse=True)
+def _no_answers_from_before_a_mutation() -> None:
+    """Under mutmut (which sets MUTANT_UNDER_TEST) each mutant's tests are forked from a
+    process that already ran them: window instants and compiled definitions cached there
+    would answer for the mutated calendar code, and its mutants would survive untested."""
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        from peerflow import _calendar, _registry  # noqa: PLC0415 - only under mutmut
+
+        _registry._builtins.clear()
+        _registry._compiled.clear()
+        _calendar.opening_instant.cache_clear()
+        _calendar.closing_instant.cache_clear()

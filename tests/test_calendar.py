@@ -10,7 +10,14 @@ import pytest
 from conftest import FACILITATOR
 
 from peerflow import Actor, Programme, StepBlocked, WindowClosed, compile_text
-from peerflow._calendar import add_working_days, is_working_day
+from peerflow._calendar import (
+    add_working_days,
+    bound_day,
+    is_working_day,
+    local_date,
+    start_of_day,
+)
+from peerflow._model import Bound
 
 CEST = timezone(timedelta(hours=2))
 
@@ -167,3 +174,48 @@ def test_a_day_whose_midnight_is_skipped_starts_at_one() -> None:
     first = start_of_day(date(2024, 3, 10), "America/Havana")
     assert first == datetime(2024, 3, 10, 5, tzinfo=UTC)
     assert (first.hour, first.utcoffset()) == (1, timedelta(hours=-4))
+
+
+def test_a_regions_own_holiday_counts_only_there() -> None:
+    """Epiphany (6 January) is a public holiday in Bavaria, not in Germany as a whole: one
+    working day after Tuesday 5 January 2027 is the 7th in Bavaria and the 6th elsewhere."""
+    assert not is_working_day(date(2027, 1, 6), "DE", "BY")
+    assert is_working_day(date(2027, 1, 6), "DE")
+    assert add_working_days(date(2027, 1, 5), 1, "DE", "BY") == date(2027, 1, 7)
+    assert add_working_days(date(2027, 1, 5), 1, "DE") == date(2027, 1, 6)
+    bavarian = Bound(after="meeting", working_days=1, country="DE", subdivision="BY")
+    assert bound_day(bavarian, date(2027, 1, 5), None) == date(2027, 1, 7)
+
+
+def test_a_bound_before_its_anchor_counts_working_days_back() -> None:
+    """Two working days before Monday 11 January 2027 is Thursday 7 January."""
+    before = Bound(before="visit_date", working_days=2, country="BE")
+    assert bound_day(before, date(2027, 1, 11), None) == date(2027, 1, 7)
+
+
+def test_a_bound_s_own_country_wins_over_the_programme_s() -> None:
+    """26 December 2022 is a working day in Belgium and a holiday in the Netherlands; a bound
+    that names Belgium counts it wherever the programme is."""
+    belgian = Bound(after="meeting", working_days=4, country="BE")
+    assert bound_day(belgian, date(2022, 12, 20), "NL") == date(2022, 12, 26)
+    plain = Bound(after="meeting", working_days=4)
+    assert bound_day(plain, date(2022, 12, 20), "NL") == date(2022, 12, 27)
+
+
+def test_working_days_without_any_country_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"^working_days need a country$"):
+        bound_day(Bound(after="meeting", working_days=1), date(2027, 1, 5), None)
+
+
+def test_a_moment_falls_on_its_day_in_the_programme_s_zone() -> None:
+    """23:30 UTC on New Year's Eve is already 1 January in Brussels (and still the 31st
+    in New York), whatever zone the host machine runs in."""
+    late = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    assert local_date(late, "Europe/Brussels") == date(2027, 1, 1)
+    assert local_date(late, "America/New_York") == date(2026, 12, 31)
+
+
+def test_a_day_in_utc_starts_at_midnight_with_a_zero_offset() -> None:
+    first = start_of_day(date(2027, 3, 1), "UTC")
+    assert first == datetime(2027, 3, 1, tzinfo=UTC)
+    assert first.utcoffset() == timedelta(0)

@@ -110,6 +110,12 @@ class Claim:
 @in_money_context
 def amount(value: Any, what: str, seq: int | None) -> Decimal:
     """A non-negative amount of money from JSON: a string like "92.50" or a whole number."""
+    return _amount(value, what, seq)
+
+
+# The work is done in undecorated functions called inside MONEY, so that a mutation tool
+# that leaves decorated functions alone (mutmut) still reaches it.
+def _amount(value: Any, what: str, seq: int | None) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | str):
         hint = (
             ' (write it as a string like "92.50": floats lose cents)'
@@ -138,7 +144,6 @@ def _count(value: Any, what: str, seq: int) -> int:
     return value
 
 
-@in_money_context
 def _used(claims: tuple[Claim, ...], claimant: str, item: str | None) -> Decimal:
     """What ``claimant``'s earlier claims already take from an item (or, None, in all)."""
     return sum(
@@ -187,6 +192,18 @@ def assess_claim(
     default_invoice: date,
 ) -> tuple[Claim, list[Blocker]]:
     """The claim as it would be recorded, and what blocks it (empty: it may be recorded)."""
+    return _assess_claim(budget, role, claimant, payload, claims, seq, default_invoice)
+
+
+def _assess_claim(
+    budget: Budget,
+    role: str,
+    claimant: str,
+    payload: Mapping[str, Any],
+    claims: tuple[Claim, ...],
+    seq: int,
+    default_invoice: date,
+) -> tuple[Claim, list[Blocker]]:
     role_budget: RoleBudget | None = budget.roles.get(role)
     if role_budget is None:
         raise EventError(
@@ -225,7 +242,7 @@ def assess_claim(
                 f"(items: {', '.join(role_budget.items)})",
                 seq=seq,
             )
-        claimed = amount(entry.get("amount"), f"payload.items[{i}].amount", seq)
+        claimed = _amount(entry.get("amount"), f"payload.items[{i}].amount", seq)
         receipts = entry.get("receipts", [])
         if not isinstance(receipts, list) or not all(isinstance(r, str) for r in receipts):
             raise EventError(f"payload.items[{i}].receipts must list receipt references", seq=seq)
@@ -266,7 +283,6 @@ def assess_claim(
     return claim, blockers
 
 
-@in_money_context
 def _trim(items: list[ClaimedItem], excess: Decimal) -> list[ClaimedItem]:
     """Take ``excess`` off the reimbursable amounts, last items first."""
     trimmed = []
