@@ -219,3 +219,15 @@ def test_a_day_in_utc_starts_at_midnight_with_a_zero_offset() -> None:
     first = start_of_day(date(2027, 3, 1), "UTC")
     assert first == datetime(2027, 3, 1, tzinfo=UTC)
     assert first.utcoffset() == timedelta(0)
+
+
+def test_calendar_amounts_count_forward_after_and_back_before() -> None:
+    """'closes one week before the visit': the visit on Monday 11 January 2027 gives Monday
+    4 January; a month after 31 January is the last day of February."""
+    assert bound_day(Bound(before="visit_date", weeks=1), date(2027, 1, 11), None) == date(
+        2027, 1, 4
+    )
+    assert bound_day(Bound(after="start", months=1), date(2027, 1, 31), None) == date(2027, 2, 28)
+    assert bound_day(Bound(after="start", years=1, days=2), date(2027, 1, 11), None) == date(
+        2028, 1, 13
+    )
