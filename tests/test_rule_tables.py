@@ -668,6 +668,14 @@ SUBMITTED_BY = [
     who("EM-02", EM, "submit", "document_screening", "expert", "the experts screen the documents"),
     who("EM-03", EM, "submit", "final_agenda", "city expert", "feedback and final agenda"),
     who(
+        "EM-03",
+        EM,
+        "submit",
+        "visit_feedback",
+        "expert",
+        "the expert ... to provide feedback on tentative visits and meetings proposed by the city",
+    ),
+    who(
         "EM-04",
         EM,
         "submit",
@@ -1111,6 +1119,15 @@ WINDOWS = [
         None,
         before("field_visit_date", weeks=1),
         "Week 2 (two weeks before the visit): Providing feedback and adjusting the final agenda",
+    ),
+    Window(
+        "EM-03",
+        EM,
+        "submit",
+        "visit_feedback",
+        None,
+        before("field_visit_date", weeks=1),
+        "Week 2 (two weeks before the visit): Providing feedback",
     ),
     Window(
         "EM-04",
@@ -2289,7 +2306,7 @@ REQUIRES = [
         "EM-03",
         EM,
         "hold_open_questions_meeting",
-        "background_documents logistics document_screening final_agenda",
+        "background_documents logistics document_screening visit_feedback final_agenda",
         "Week 1 ... Week 2: feedback and final agenda",
     ),
     needs(
@@ -2487,6 +2504,13 @@ OWED = [
         "EM-02", EM, "logistics", "city expert", "city and experts settle travel and accommodation"
     ),
     one_for_all("EM-03", EM, "final_agenda", "city expert", "feedback and final agenda"),
+    from_each(
+        "EM-03",
+        EM,
+        "visit_feedback",
+        "expert",
+        "The expert will be expected ... to provide feedback on tentative visits and meetings",
+    ),
     from_each("EM-04", EM, "contract", "city expert secretariat", "Contract and ToR signed by all"),
     one_for_all("EM-06", EM, "draft_report", "expert", "Week 4: draft report"),
     from_each(
