@@ -83,6 +83,7 @@ class Reference:
     fired: dict[str, datetime] = field(default_factory=dict)  # event -> last time
     dates: dict[str, date] = field(default_factory=dict)
     waivers: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    said: dict[str, Any] = field(default_factory=dict)  # deliverable -> latest content
 
     @classmethod
     def start(cls, type_: Any, payload: dict[str, Any], at: datetime) -> Reference:
@@ -211,6 +212,14 @@ class Reference:
             for required in self.transition(name).requires:
                 if self.owing(required):
                     blockers.add("missing_deliverable")
+            # "requires_when": needed while the latest submission of `when` says so
+            for conditional in self.transition(name).requires_when:
+                when = conditional.when
+                said = self.said.get(when.deliverable)
+                value = said.get(when.part) if isinstance(said, dict) else None
+                holds = type(value) is type(when.equals) and value == when.equals
+                if holds and self.owing(conditional.deliverable):
+                    blockers.add("missing_deliverable")
         closes_at: datetime | None = None
         if window is not None and window.opens is not None:
             day = self.anchor(window.opens)
@@ -266,6 +275,7 @@ class Reference:
             self.waivers = []  # "Waivers end when the programme changes state"
         elif type_ == "submit":
             self.submitted.setdefault(name, set()).add(actor)
+            self.said[name] = payload.get("content")
             # "a participant's submission waiver ends with that participant's submission"
             self.waivers = [w for w in self.waivers if w[:2] != ("submit", name) or w[3] != actor]
         else:

@@ -214,3 +214,88 @@ def test_a_bad_value_is_named_at_its_own_line_in_the_language_s_words(
     (problem,) = refused.value.problems
     assert (problem.line, problem.message) == (line, message)
     assert "decimal" not in str(problem) and "tuple[" not in str(problem)
+
+
+CONDITIONAL = """\
+id: tiny
+version: 1
+title: Tiny
+roles:
+  facilitator: {}
+  expert: {}
+states:
+  open: {}
+  done: {terminal: true}
+initial: open
+deliverables:
+  minutes:
+    title: Minutes
+    owed_by: [facilitator]
+    content:
+      changes: {one_of: ["yes", "no"]}
+  document:
+    title: Document
+    owed_by: [expert]
+transitions:
+  - event: finish
+    from: open
+    to: done
+    by: facilitator
+    requires_when:
+      - deliverable: document
+        when: {deliverable: minutes, part: changes, equals: "yes"}
+"""
+
+
+def test_a_conditional_requirement_reads_one_value_of_a_joint_deliverable() -> None:
+    definition = parse_definition(CONDITIONAL, "tiny.yaml")
+    (conditional,) = definition.transitions[0].requires_when
+    assert (conditional.deliverable, conditional.when.describe()) == (
+        "document",
+        "minutes.changes is yes",
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("      - deliverable: document", "      - deliverable: documnet"),
+            "tiny.yaml:26: transitions[0].requires_when[0].deliverable: unknown deliverable "
+            "'documnet'; did you mean 'document'?",
+        ),
+        (
+            ("part: changes,", "part: change,"),
+            "tiny.yaml:27: transitions[0].requires_when[0].when.part: deliverable 'minutes' has "
+            "no content part 'change' (its parts: changes)",
+        ),
+        (
+            ('equals: "yes"', 'equals: "maybe"'),
+            "tiny.yaml:27: transitions[0].requires_when[0].when.equals: 'maybe' is not a value "
+            "'changes' can take (it allows yes, no)",
+        ),
+        (
+            ("    owed_by: [facilitator]\n", "    owed_by: [facilitator]\n    each: true\n"),
+            "tiny.yaml:28: transitions[0].requires_when[0].when.deliverable: deliverable "
+            "'minutes' is owed by each participant",
+        ),
+        (
+            ('changes: {one_of: ["yes", "no"]}', "changes: {title: Changes}"),
+            "tiny.yaml:27: transitions[0].requires_when[0].when.part: part 'changes' of 'minutes' "
+            "has no one_of list",
+        ),
+        (
+            ('equals: "yes"', "equals: [1]"),
+            "tiny.yaml:27: transitions[0].requires_when[0].when.equals: expected a number or a "
+            "name",
+        ),
+    ],
+)
+def test_a_bad_conditional_requirement_is_one_clear_line(
+    change: tuple[str, str], expected: str
+) -> None:
+    text = CONDITIONAL.replace(*change)
+    assert text != CONDITIONAL
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(text, "tiny.yaml")
+    assert any(str(p).startswith(expected) for p in caught.value.problems), caught.value

@@ -77,8 +77,11 @@ def all_steps(definition: CompiledDefinition) -> list[tuple[str, str]]:
     )
 
 
-def step_event(st_: ProgrammeState, at: datetime, actor: Actor, kind: str, name: str) -> Event:
-    """The event that takes step ``kind name`` now (a schedule sets a date two weeks on)."""
+def step_event(
+    st_: ProgrammeState, at: datetime, actor: Actor, kind: str, name: str, choice: int = 0
+) -> Event:
+    """The event that takes step ``kind name`` now (a schedule sets a date two weeks on);
+    ``choice`` picks the value of each ``one_of`` part (the minutes' "changes discussed?")."""
     payload: dict[str, Any]
     if kind == "fire":
         payload = {"event": name}
@@ -86,6 +89,9 @@ def step_event(st_: ProgrammeState, at: datetime, actor: Actor, kind: str, name:
         payload = {"deliverable": name}
         content = complete_content(st_.definition, name)
         if content is not None:
+            for part_name, part in st_.definition.type.deliverables[name].content.items():
+                if part.one_of is not None:
+                    content[part_name] = part.one_of[choice % len(part.one_of)]
             payload["content"] = content
     else:
         payload = {"date": name, "value": (at + timedelta(days=14)).date().isoformat()}
@@ -206,7 +212,8 @@ class ProgrammeRun(RuleBasedStateMachine):
                 if not progress:
                     return
             actor, step = data.draw(st.sampled_from(progress), label="allowed step")
-            ok = self.attempt(actor, step.kind, step.name, step)
+            choice = data.draw(st.integers(0, 3), label="content choice")
+            ok = self.attempt(actor, step.kind, step.name, step, choice)
             assert ok, f"{step.kind} {step.name} was listed as allowed for {actor} but refused"
 
     def allowed(self, escape: bool) -> list[tuple[Actor, Step]]:
@@ -223,9 +230,12 @@ class ProgrammeRun(RuleBasedStateMachine):
         kind, name = data.draw(st.sampled_from(all_steps(self.definition)), label="step")
         offered = self.programme.next_steps(self.at, actor)
         step = next((s for s in offered if (s.kind, s.name) == (kind, name)), None)
-        self.attempt(actor, kind, name, step)
+        choice = data.draw(st.integers(0, 3), label="content choice")
+        self.attempt(actor, kind, name, step, choice)
 
-    def attempt(self, actor: Actor, kind: str, name: str, step: Step | None) -> bool:
+    def attempt(
+        self, actor: Actor, kind: str, name: str, step: Step | None, choice: int = 0
+    ) -> bool:
         before = self.state
         refusal: list[EventError] = []
         expected = self.reference.verdict(kind, name, actor.id, actor.role, self.at)
@@ -234,7 +244,7 @@ class ProgrammeRun(RuleBasedStateMachine):
             try:
                 self.programme.record(
                     kind,
-                    step_event(before, self.at, actor, kind, name).payload,
+                    step_event(before, self.at, actor, kind, name, choice).payload,
                     at=self.at,
                     actor=actor,
                 )

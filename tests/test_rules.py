@@ -334,6 +334,59 @@ def test_er07_the_final_document_is_due_within_5_working_days_of_the_final_meeti
     p.submit("final_document", at=local("2022-12-05 17:00"), actor=expert)
 
 
+def _after_the_final_meeting(changes_discussed: str) -> Programme:
+    """The Valladolid review on the day of its final meeting (Monday 28 November 2022), the
+    evaluations and testimonials in, the minutes saying whether changes were discussed."""
+    p, _ = until("sc-expert-review", "submit:final_meeting_minutes")
+    minutes = {
+        "results": "Draft presented",
+        "next_steps": "City revises",
+        "changes_discussed": changes_discussed,
+    }
+    p.submit(
+        "final_meeting_minutes", at=local("2022-11-28 15:00"), actor=SECRETARIAT, content=minutes
+    )
+    for party in (Actor("city", "valladolid"), Actor("expert", "expert-lund")):
+        p.submit("review_evaluation", at=local("2022-11-29 10:00"), actor=party)
+    for party in (Actor("city", "valladolid"), Actor("expert", "expert-lund")):
+        p.submit("testimonial", at=local("2022-11-30 10:00"), actor=party)
+    return p
+
+
+@pytest.mark.rule("ER-07")
+def test_er07_changes_discussed_the_review_waits_for_the_final_document() -> None:
+    """ "If changes were discussed ... the final document is sent to the Secretariat and the
+    City": while the minutes say so and no final document has arrived, no completion."""
+    p = _after_the_final_meeting("yes")
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("complete", at=local("2022-12-01 10:00"), actor=SECRETARIAT)
+    assert [(b.kind, b.deliverable) for b in refused.value.blockers] == [  # type: ignore[attr-defined]
+        ("missing_deliverable", "final_document")
+    ]
+    assert "final_document" in {
+        s.name for s in p.next_steps(local("2022-12-01 10:00")) if s.kind == "submit"
+    }
+    p.submit("final_document", at=local("2022-12-02 10:00"), actor=Actor("expert", "expert-lund"))
+    p.fire("complete", at=local("2022-12-02 11:00"), actor=SECRETARIAT)
+    assert p.state.state == "awaiting_impact"
+
+
+@pytest.mark.rule("ER-07")
+def test_er07_no_changes_discussed_the_review_completes_without_a_final_document() -> None:
+    """ "If changes were discussed": where the minutes say they were not, nothing more is owed;
+    and the latest minutes decide (a corrected "no" lifts an earlier "yes")."""
+    p = _after_the_final_meeting("no")
+    p.fire("complete", at=local("2022-12-01 10:00"), actor=SECRETARIAT)
+    assert p.state.state == "awaiting_impact"
+    p = _after_the_final_meeting("yes")
+    corrected = {"results": "Draft presented", "next_steps": "None", "changes_discussed": "no"}
+    p.submit(
+        "final_meeting_minutes", at=local("2022-11-30 12:00"), actor=SECRETARIAT, content=corrected
+    )
+    p.fire("complete", at=local("2022-12-01 10:00"), actor=SECRETARIAT)
+    assert p.state.state == "awaiting_impact"
+
+
 @pytest.mark.rule("ER-06", "ER-08")
 def test_er06_er08_completion_needs_minutes_evaluations_and_testimonials() -> None:
     p, rest = until("sc-expert-review", "submit:final_meeting_minutes")

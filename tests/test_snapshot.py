@@ -80,3 +80,45 @@ def test_a_bad_snapshot_is_refused_naming_the_field(
         load_state(data, peerflow.definition("prospect-peer-mentoring"))
     assert caught.value.field.startswith(field)
     assert words.lower() in str(caught.value).lower()
+
+
+def minutes_said_changes() -> ProgrammeState:
+    """The Valladolid review just after its minutes said changes were discussed."""
+    path = files("peerflow.examples") / "sc-expert-review.jsonl"
+    events = [e for _, e in peerflow.read_history(str(path))]
+    cut = next(
+        i for i, e in enumerate(events) if e.payload.get("deliverable") == "final_meeting_minutes"
+    )
+    return peerflow.fold(events[: cut + 1])
+
+
+def test_what_the_minutes_said_survives_a_snapshot() -> None:
+    state = minutes_said_changes()
+    data = json.loads(json.dumps(dump_state(state)))
+    assert data["facts"] == [
+        {"deliverable": "final_meeting_minutes", "part": "changes_discussed", "equals": "yes"}
+    ]
+    back = load_state(data)
+    assert back == state
+    assert back.facts == state.facts != 0
+
+
+@pytest.mark.parametrize(
+    ("facts", "field", "words"),
+    [
+        ("yes", "$.facts", "expected a list"),
+        ([{"deliverable": "final_meeting_minutes"}], "$.facts[0]", "expected {deliverable"),
+        (
+            [{"deliverable": "final_meeting_minutes", "part": "changes_discussed", "equals": 1}],
+            "$.facts[0]",
+            "reads this condition",
+        ),
+    ],
+)
+def test_a_bad_fact_is_refused_naming_it(facts: object, field: str, words: str) -> None:
+    data = dump_state(minutes_said_changes())
+    data["facts"] = facts
+    with pytest.raises(SnapshotError) as caught:
+        load_state(data)
+    assert caught.value.field == field
+    assert words in str(caught.value)

@@ -173,6 +173,20 @@ def mutants_of(definition_id: str, data: dict[str, Any]) -> Iterator[Mutant]:
                 for member in _as_list(value):
                     rest = [m for m in _as_list(value) if m != member]
                     yield make(here, rest, f"requires without {member}", rules)
+            if key == "requires_when" and isinstance(value, list):
+                for i, conditional in enumerate(value):
+                    rest = [c for c in value if c is not conditional]
+                    name = conditional.get("deliverable")
+                    yield make(here, rest, f"requires_when without {name}", rules)
+                    when = conditional.get("when", {})
+                    read = data.get("deliverables", {}).get(when.get("deliverable"), {})
+                    part = read.get("content", {}).get(when.get("part"), {})
+                    for other in part.get("one_of", []):
+                        if other != when.get("equals"):
+                            changed = {**when, "equals": other}
+                            yield make(
+                                (*here, i, "when"), changed, f"{name} when equals {other!r}", rules
+                            )
             if key in ("content", "list_of") and isinstance(value, dict) and len(value) > 1:
                 for part in value:
                     yield make((*here, part), _DROP, f"{key} without {part}", rules)

@@ -43,7 +43,15 @@ from peerflow._calendar import (
 from peerflow._content import check_content
 from peerflow._errors import EventError, StepBlocked, StepNotAvailable
 from peerflow._events import Actor, Event, check_year, id_problem, nesting_problem
-from peerflow._model import SELF, START_ANCHOR, Bound, Budget, ProgrammeType, Window
+from peerflow._model import (
+    SELF,
+    START_ANCHOR,
+    Bound,
+    Budget,
+    Condition,
+    ProgrammeType,
+    Window,
+)
 from peerflow._state import ID_SEPARATOR, ProgrammeState, Waiver
 from peerflow._steps import FIRE, SCHEDULE, STEP_KINDS, SUBMIT, Deadline, Step
 
@@ -84,6 +92,9 @@ class _StepSpec:
     dest: str | None = None
     quorum: tuple[tuple[int, str, int], ...] = ()
     """(role index, role, min) for roles whose joining stage this step leaves."""
+    requires_when: tuple[tuple[int, int], ...] = ()
+    """(condition index, deliverable index): the deliverable is required while the
+    condition holds (see :class:`~peerflow._model.ConditionalRequirement`)."""
 
 
 @attrs.frozen
@@ -144,6 +155,17 @@ class CompiledDefinition:
         self._each = tuple(d.each for d in t.deliverables.values())
         self._content_parts = {name: d.content for name, d in t.deliverables.items() if d.content}
         self._strict_minimums = frozenset(n for n, r in t.roles.items() if not r.min_waivable)
+        self.conditions: tuple[Condition, ...] = tuple(
+            dict.fromkeys(c.when for tr in t.transitions for c in tr.requires_when)
+        )
+        """Every distinct condition a step reads; bit i of ``ProgrammeState.facts`` holds
+        whether condition i is true of the latest submission."""
+        self._watched: dict[str, tuple[tuple[int, str, int | str], ...]] = {}
+        for i, condition in enumerate(self.conditions):
+            self._watched[condition.deliverable] = (
+                *self._watched.get(condition.deliverable, ()),
+                (i, condition.part, condition.equals),
+            )
         """Roles whose ``too_few_participants`` no waiver lifts."""
         self.completion_states = t.completion_states()
         """Terminal states that mean completed (see :meth:`ProgrammeType.completion_states`)."""
@@ -261,6 +283,10 @@ class CompiledDefinition:
                     closes=closes_ref,
                     deadline=tr.deadline_applies,
                     dest=machine_transitions[0].dest,
+                    requires_when=tuple(
+                        (self.conditions.index(c.when), self.deliverable_index[c.deliverable])
+                        for c in tr.requires_when
+                    ),
                     quorum=tuple(
                         (self.role_index[role], role, t.roles[role].min)
                         for role, states in joining.items()
@@ -321,6 +347,15 @@ class CompiledDefinition:
         if d is None or index is None:
             return None
         return index * len(self.deliverable_names) + d
+
+    def _required(self, st: ProgrammeState, spec: _StepSpec) -> tuple[int, ...]:
+        """The deliverables a step needs now: its own, and those whose condition holds."""
+        if not spec.requires_when:
+            return spec.requires
+        facts = st.facts
+        return spec.requires + tuple(
+            d for i, d in spec.requires_when if facts >> i & 1 and d not in spec.requires
+        )
 
     def _missing_bits(self, st: ProgrammeState, layout: _Layout, deliverable: int) -> int:
         """Bits of the participants who still owe ``deliverable``; 0 once it is in."""
@@ -405,7 +440,7 @@ class CompiledDefinition:
             if count < least:
                 waivable = role_name not in self._strict_minimums
                 blockers.append(TooFewParticipants(role_name, least, count, waivable))
-        for d in spec.requires:
+        for d in self._required(st, spec):
             bits = self._missing_bits(st, m.layout, d)
             if bits:
                 blockers.append(
@@ -528,7 +563,7 @@ class CompiledDefinition:
                     spec.kind, spec.name, spec.title, step.closes_at, overdue, spec.roles, rule
                 )
             )
-            for d in spec.requires:
+            for d in self._required(st, spec):
                 bits = self._missing_bits(st, m.layout, d)
                 if bits:
                     name = self.deliverable_names[d]
@@ -748,7 +783,18 @@ class CompiledDefinition:
         index = st.index_of(event.actor.id)
         assert index is not None  # the envelope check made sure
         bit = index * len(self.deliverable_names) + spec.index
-        return _advanced(st, event.at, submitted=st.submitted | (1 << bit), waivers=waivers)
+        facts = st.facts
+        given = event.payload.get("content")
+        for i, part, equals in self._watched.get(spec.name, ()):
+            value = given.get(part) if isinstance(given, Mapping) else None
+            # the latest submission decides; 1 is not True and "1" is not 1
+            if type(value) is type(equals) and value == equals:
+                facts |= 1 << i
+            else:
+                facts &= ~(1 << i)
+        return _advanced(
+            st, event.at, submitted=st.submitted | (1 << bit), waivers=waivers, facts=facts
+        )
 
     def _schedule_event(
         self, st: ProgrammeState, event: Event, found: list[Blocker] | None
@@ -955,6 +1001,7 @@ def _advanced(
     people: str | None = None,
     roles: bytes | None = None,
     claims: tuple[Claim, ...] | None = None,
+    facts: int | None = None,
 ) -> ProgrammeState:
     """The state one event later (a direct constructor call: ``attrs.evolve`` is slower)."""
     return ProgrammeState(
@@ -972,6 +1019,7 @@ def _advanced(
         st.marks if marks is None else marks,
         st.waivers if waivers is None else waivers,
         st.claims if claims is None else claims,
+        st.facts if facts is None else facts,
     )
 
 

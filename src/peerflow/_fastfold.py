@@ -105,15 +105,22 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
         "submit": (
             "deliverable",
             {
-                state: {name: plan(spec, _SUBMIT, None) for name, spec in steps.items()}
+                # a submission a condition reads changes facts: left to the engine
+                state: {
+                    name: plan(spec, _SUBMIT, None)
+                    for name, spec in steps.items()
+                    if name not in compiled._watched
+                }
                 for state, steps in compiled._submit.items()
             },
         ),
         "fire": (
             "event",
             {
-                state: {
-                    name: plan(spec, _FIRE, (_EVENT, spec.index)) for name, spec in steps.items()
+                state: {  # a step with conditional requirements is left to the engine
+                    name: plan(spec, _FIRE, (_EVENT, spec.index))
+                    for name, spec in steps.items()
+                    if not spec.requires_when
                 }
                 for state, steps in compiled._fire.items()
             },
@@ -238,6 +245,7 @@ class FastFold:
                 tuple(self.marks),
                 st.waivers,
                 st.claims,
+                st.facts,
             )
             self.changed = False
         return self.st

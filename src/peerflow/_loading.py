@@ -28,6 +28,7 @@ from peerflow._model import (
     SELF,
     START_ANCHOR,
     Bound,
+    ConditionalRequirement,
     ProgrammeType,
     Transition,
     Window,
@@ -137,6 +138,12 @@ def _choices(value: Any, _: type) -> tuple[int | str, ...]:
     return tuple(value)
 
 
+def _choice(value: Any, _: type) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ShapeError(f"expected a number or a name, got {value!r}")
+    return value
+
+
 def make_converter() -> cattrs.Converter:
     """The converter for definitions: strict scalars, no unknown keys, from/to renamed."""
     converter = cattrs.Converter(forbid_extra_keys=True)
@@ -150,6 +157,7 @@ def make_converter() -> cattrs.Converter:
         Decimal, lambda d: int(d) if d == d.to_integral_value() else str(d)
     )
     converter.register_structure_hook_func(lambda t: t == tuple[int | str, ...], _choices)
+    converter.register_structure_hook_func(lambda t: t == int | str, _choice)
     source, dest = override(rename="from"), override(rename="to")
     converter.register_structure_hook(
         Transition,
@@ -416,6 +424,8 @@ class _Checker:
                 self.add(join_path(path, "by"), "say which roles may fire this step")
             self.check_refs(join_path(path, "by"), "role", t.by, d.roles)
             self.check_refs(join_path(path, "requires"), "deliverable", t.requires, d.deliverables)
+            for j, conditional in enumerate(t.requires_when):
+                self.check_conditional(join_path(join_path(path, "requires_when"), j), conditional)
             if t.window is not None:
                 self.check_window(join_path(path, "window"), t.window)
             for src in (
@@ -428,6 +438,46 @@ class _Checker:
                         f"transitions[{seen[src, t.event]}]: a step must be unambiguous",
                     )
                 seen[src, t.event] = i
+
+    def check_conditional(self, path: str, conditional: ConditionalRequirement) -> None:
+        """A conditional requirement reads one part of a joint deliverable's content."""
+        d = self.d
+        self.known(
+            join_path(path, "deliverable"), "deliverable", conditional.deliverable, d.deliverables
+        )
+        when = conditional.when
+        where = join_path(path, "when")
+        if not self.known(
+            join_path(where, "deliverable"), "deliverable", when.deliverable, d.deliverables
+        ):
+            return
+        read = d.deliverables[when.deliverable]
+        if read.each:
+            self.add(
+                join_path(where, "deliverable"),
+                f"deliverable '{when.deliverable}' is owed by each participant: a condition "
+                "reads one joint submission (each: false)",
+            )
+        part = read.content.get(when.part)
+        if part is None:
+            parts = ", ".join(read.content) or "none"
+            self.add(
+                join_path(where, "part"),
+                f"deliverable '{when.deliverable}' has no content part '{when.part}' "
+                f"(its parts: {parts})",
+            )
+        elif part.one_of is None:
+            self.add(
+                join_path(where, "part"),
+                f"part '{when.part}' of '{when.deliverable}' has no one_of list: a condition "
+                "reads a part whose values are listed",
+            )
+        elif when.equals not in part.one_of or isinstance(when.equals, bool):
+            listed = ", ".join(str(v) for v in part.one_of)
+            self.add(
+                join_path(where, "equals"),
+                f"{when.equals!r} is not a value '{when.part}' can take (it allows {listed})",
+            )
 
     def check_graph(self) -> None:
         d = self.d

@@ -169,6 +169,30 @@ class State:
 
 
 @attrs.frozen
+class Condition:
+    """What a joint deliverable's latest submission says: its ``part`` equals ``equals``.
+
+    A condition reads submitted content (the minutes say changes were discussed), so a
+    step can need something only in the case the document names.
+    """
+
+    deliverable: str
+    part: str
+    equals: int | str
+
+    def describe(self) -> str:
+        return f"{self.deliverable}.{self.part} is {self.equals}"
+
+
+@attrs.frozen
+class ConditionalRequirement:
+    """A deliverable a step requires only while ``when`` holds."""
+
+    deliverable: str
+    when: Condition
+
+
+@attrs.frozen
 class Transition:
     """A step from one state to another, fired by an event.
 
@@ -180,6 +204,7 @@ class Transition:
     dest: str
     by: tuple[str, ...]
     requires: tuple[str, ...] = ()
+    requires_when: tuple[ConditionalRequirement, ...] = ()
     window: Window | None = None
     title: str = ""
     description: str = ""

@@ -126,7 +126,10 @@ def programme_page(d: ProgrammeType, mermaid_diagram: str) -> str:
                 _names(t.source),
                 f"`{t.dest}`",
                 _names(t.by),
-                _names(t.requires),
+                ", ".join(
+                    [_names(t.requires)] * bool(t.requires)
+                    + [f"`{c.deliverable}` if {c.when.describe()}" for c in t.requires_when]
+                ),
                 _window(t.window)
                 + ("" if t.deadline_applies else " (not bound by the overall deadline)"),
                 _rules(t.rules),

@@ -74,6 +74,8 @@ def definition_text(d: ProgrammeType) -> str:
         lines.append(f"  {t.event}: {', '.join(t.source)} -> {t.dest} (by {', '.join(t.by)})")
         if t.requires:
             lines.append(f"      requires {', '.join(t.requires)}")
+        for c in t.requires_when:
+            lines.append(f"      requires {c.deliverable} if {c.when.describe()}")
         if t.window is not None:
             lines.append(f"      window: {window_text(t.window)}")
         if not t.deadline_applies:

@@ -89,7 +89,7 @@ def dump_state(state: ProgrammeState) -> dict[str, Any]:
         for name, day in zip(compiled.date_names, state.marks[events:], strict=False)
         if day is not None
     }
-    return {
+    data: dict[str, Any] = {
         "snapshot": SNAPSHOT_FORMAT,
         "definition": {
             "id": compiled.id,
@@ -110,6 +110,13 @@ def dump_state(state: ProgrammeState) -> dict[str, Any]:
         "waivers": _converter.unstructure(state.waivers, tuple[Waiver, ...]),
         "claims": _converter.unstructure(state.claims, tuple[Claim, ...]),
     }
+    if compiled.conditions:  # only a definition with conditional requirements has facts
+        data["facts"] = [
+            {"deliverable": c.deliverable, "part": c.part, "equals": c.equals}
+            for i, c in enumerate(compiled.conditions)
+            if state.facts >> i & 1
+        ]
+    return data
 
 
 def load_state(
@@ -141,7 +148,7 @@ def load_state(
     missing = sorted(expected - set(data))
     if missing:
         raise SnapshotError(f"$.{missing[0]}", "missing")
-    extra = sorted(set(data) - expected)
+    extra = sorted(set(data) - expected - {"facts"})  # facts: optional (older snapshots have none)
     if extra:
         raise SnapshotError(f"$.{extra[0]}", "unknown field")
     if data["snapshot"] != SNAPSHOT_FORMAT:
@@ -177,8 +184,34 @@ def load_state(
         marks=marks,
         waivers=_structure(data["waivers"], tuple[Waiver, ...], "waivers"),
         claims=_structure(data["claims"], tuple[Claim, ...], "claims"),
+        facts=_facts(data.get("facts", []), compiled),
     )
     return _with_submissions(result, data["submitted"])
+
+
+def _facts(data: Any, compiled: CompiledDefinition) -> int:
+    """The conditions that hold, by what they read, as bits in the definition's order."""
+    if not isinstance(data, list):
+        raise SnapshotError("$.facts", "expected a list of {deliverable, part, equals}")
+    bits = 0
+    for i, item in enumerate(data):
+        where = f"$.facts[{i}]"
+        if not isinstance(item, Mapping) or set(item) != {"deliverable", "part", "equals"}:
+            raise SnapshotError(where, "expected {deliverable, part, equals}")
+        found = next(
+            (
+                n
+                for n, c in enumerate(compiled.conditions)
+                if (c.deliverable, c.part) == (item["deliverable"], item["part"])
+                and type(c.equals) is type(item["equals"])
+                and c.equals == item["equals"]
+            ),
+            None,
+        )
+        if found is None:
+            raise SnapshotError(where, f"no step of '{compiled.id}' reads this condition")
+        bits |= 1 << found
+    return bits
 
 
 def _definition_for(named: Any, given: CompiledDefinition | None) -> CompiledDefinition:

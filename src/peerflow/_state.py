@@ -45,7 +45,7 @@ class ProgrammeState:
 
     ``version`` is the number of events applied, so also the ``seq`` the next
     event must carry. ``definition`` is shared, not part of equality. The
-    packed fields (``people``, ``roles``, ``submitted``, ``marks``) are read
+    packed fields (``people``, ``roles``, ``submitted``, ``marks``, ``facts``) are read
     through the methods, which speak in names.
     """
 
@@ -63,6 +63,8 @@ class ProgrammeState:
     marks: tuple[date | None, ...] = ()
     waivers: tuple[Waiver, ...] = ()
     claims: tuple[Claim, ...] = ()
+    facts: int = 0
+    """Bit i: the definition's condition i holds of the latest submission it reads."""
 
     @property
     def terminal(self) -> bool:

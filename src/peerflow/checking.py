@@ -393,19 +393,19 @@ class _Explorer:
                 if step.kind == SCHEDULE and entered_by_clock:
                     continue
                 self._check_safety(ex, node, st, at, actor, step)
-                event = self._event(st, at, actor, step)
-                try:
-                    new_st = self.d.apply(st, event)
-                except EventError as exc:
-                    ex.unsafe.append(
-                        (node, f"{step.kind} {step.name} listed as allowed but refused: {exc}")
-                    )
-                    continue
-                if step.kind == SUBMIT:
-                    ex.submitted_by.add((step.name, actor.id))
-                extra = f" for {event.payload['value']}" if step.kind == SCHEDULE else ""
-                label = _describe(at, actor, step.kind, step.name, extra)
-                yield step.kind, label, actor, step.name, event, new_st, at
+                for event, said in self._events(st, at, actor, step):
+                    try:
+                        new_st = self.d.apply(st, event)
+                    except EventError as exc:
+                        ex.unsafe.append(
+                            (node, f"{step.kind} {step.name} listed as allowed but refused: {exc}")
+                        )
+                        continue
+                    if step.kind == SUBMIT:
+                        ex.submitted_by.add((step.name, actor.id))
+                    extra = f" for {event.payload['value']}" if step.kind == SCHEDULE else said
+                    label = _describe(at, actor, step.kind, step.name, extra)
+                    yield step.kind, label, actor, step.name, event, new_st, at
         if self.waivers and self.waiver_actor is not None:
             yield from self._waivers(st, at, overview)
         if boundaries:
@@ -446,7 +446,12 @@ class _Explorer:
             label = _describe(at, actor, "waive", f"{', '.join(kinds)} on {step.kind} {step.name}")
             yield "waive", label, actor, step.name, event, new_st, at
 
-    def _event(self, st: ProgrammeState, at: datetime, actor: Actor, step: Step) -> Event:
+    def _events(
+        self, st: ProgrammeState, at: datetime, actor: Actor, step: Step
+    ) -> list[tuple[Event, str]]:
+        """The events that take ``step``, with what sets them apart: one, except a submission
+        a condition reads, which is tried with each value of the parts it reads (the minutes
+        saying changes were discussed, and not)."""
         payload: dict[str, object]
         if step.kind == FIRE:
             payload = {"event": step.name}
@@ -455,10 +460,31 @@ class _Explorer:
             content = complete_content(self.d, step.name)
             if content is not None:
                 payload["content"] = content
+                variants = []
+                parts = self.d.type.deliverables[step.name].content
+                for read in dict.fromkeys(
+                    c.part for c in self.d.conditions if c.deliverable == step.name
+                ):
+                    for value in parts[read].one_of or ():
+                        said = {**content, read: value}
+                        variants.append(
+                            (
+                                self._event(st, at, actor, step.kind, {**payload, "content": said}),
+                                f" ({read}: {value})",
+                            )
+                        )
+                if variants:
+                    return variants
         else:
             day = at.astimezone(ZoneInfo(st.timezone)).date() + timedelta(days=self.schedule_days)
             payload = {"date": step.name, "value": day.isoformat()}
-        return Event("check", st.version, f"check-{st.version}", at, actor, step.kind, payload)
+        return [(self._event(st, at, actor, step.kind, payload), "")]
+
+    @staticmethod
+    def _event(
+        st: ProgrammeState, at: datetime, actor: Actor, kind: str, payload: dict[str, object]
+    ) -> Event:
+        return Event("check", st.version, f"check-{st.version}", at, actor, kind, payload)
 
     def _check_safety(
         self, ex: Exploration, node: int, st: ProgrammeState, at: datetime, actor: Actor, step: Step
@@ -470,6 +496,12 @@ class _Explorer:
                 tr for tr in t.transitions if tr.event == step.name and st.state in t.sources_of(tr)
             )
             roles, requires = transition.by, transition.requires
+            # and what is required while the content it reads says so
+            requires += tuple(
+                c.deliverable
+                for c in transition.requires_when
+                if st.facts >> self.d.conditions.index(c.when) & 1
+            )
         elif step.kind == SUBMIT:
             roles, requires = t.deliverables[step.name].owed_by, ()
         else:
