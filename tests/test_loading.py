@@ -299,3 +299,53 @@ def test_a_bad_conditional_requirement_is_one_clear_line(
     with pytest.raises(DefinitionError) as caught:
         parse_definition(text, "tiny.yaml")
     assert any(str(p).startswith(expected) for p in caught.value.problems), caught.value
+
+
+BUDGETED = (
+    MINIMAL
+    + """\
+budget:
+  paid_by: [facilitator]
+  roles:
+    facilitator:
+      items:
+        meals: {per_day: 92, flat: true, max_days: 5}
+"""
+)
+
+
+def test_a_flat_rate_with_the_activity_s_days_loads() -> None:
+    item = parse_definition(BUDGETED, "tiny.yaml").budget.roles["facilitator"].items["meals"]  # type: ignore[union-attr]
+    assert (item.flat, item.max_days, item.max_nights) == (True, 5, None)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("{per_day: 92, flat: true, max_days: 5}", "{cap: 92, flat: true}"),
+            "tiny.yaml:20: budget.roles.facilitator.items.meals.flat: a flat rate is paid "
+            "per_day or per_night: give one",
+        ),
+        (
+            ("{per_day: 92, flat: true, max_days: 5}", "{per_night: 92, max_days: 5}"),
+            "tiny.yaml:20: budget.roles.facilitator.items.meals.max_days: max_days bounds an "
+            "item paid per_day: give per_day",
+        ),
+        (
+            ("max_days: 5", "max_days: 0"),
+            "tiny.yaml:20: budget.roles.facilitator.items.meals.max_days: max_days must be 1 "
+            "or more",
+        ),
+        (
+            ("flat: true", "flat: yes"),
+            "tiny.yaml:20: budget.roles.facilitator.items.meals.flat: expected true or false",
+        ),
+    ],
+)
+def test_a_bad_allowance_is_one_clear_line(change: tuple[str, str], expected: str) -> None:
+    text = BUDGETED.replace(*change)
+    assert text != BUDGETED
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(text, "tiny.yaml")
+    assert any(str(p).startswith(expected) for p in caught.value.problems), caught.value

@@ -2134,6 +2134,168 @@ def test_claims_carry_receipts_where_the_document_asks(
     assert ("missing_receipts" in blocker_kinds(refused)) == needed, refused
 
 
+# --- flat-rate allowances and the activity's days ----------------------------------------
+# SC section 4: "The rules are based on the rules on the reimbursement of expenses incurred
+# by people from outside the Commission invited to attend meetings in an expert capacity
+# (2007)", under which the "Daily allowance" (accommodation per night, meals per day) is a
+# flat rate for each night and day of the activity, paid without receipts.
+
+
+@dataclass(frozen=True)
+class Allowance:
+    rule: str
+    definition: str
+    role: str
+    item: str
+    unit: str  # "days" or "nights"
+    rate: str  # the document's figure
+    most: int  # the activity's days (or nights), travel days included
+    words: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}-{self.definition}-{self.role}-{self.item}"
+
+
+ALLOWANCES = [
+    Allowance("SV-10", SV, "visitor", "accommodation", "nights", "100.00", 4, "EUR 100 per night"),
+    Allowance("SV-10", SV, "visitor", "meals", "days", "92.00", 5, "Meals/local transport: EUR 92"),
+    Allowance("EM-10", EM, "expert", "accommodation", "nights", "100.00", 4, "EUR 100 per night"),
+    Allowance("EM-10", EM, "expert", "meals", "days", "92.00", 5, "Meals/local transport: EUR 92"),
+]
+"""The visit is "2-3 days" ("Three-day visit"; the field visit "2-3days") with a travel
+day each way: 5 days and 4 nights at most."""
+
+FEE_DAYS = [
+    # the review: "1 day" inception, "2 - 3 Days" review, "1 day" final meeting
+    ("EM-10", ER, "expert", 5, "Daily rate: EUR 450; 1 day + 2 - 3 Days + 1 day"),
+    # the mission: week 1 "1 day", week 2 "1 day", week 3 "2-3days", week 4 "2 days",
+    # week 6 "1 day"
+    ("EM-10", EM, "expert", 8, "Daily rate: EUR 450; 1 + 1 + 2-3 + 2 + 1 days"),
+]
+
+
+def units(name: str, unit: str, count: int, amount: Decimal | None) -> dict[str, Any]:
+    line: dict[str, Any] = {"item": name, unit: count, "receipts": [f"{name}.pdf"]}
+    if amount is not None:
+        line["amount"] = str(amount)
+    return line
+
+
+@pytest.mark.rule("SV-10", "EM-10")
+@pytest.mark.parametrize("row", ALLOWANCES, ids=str)
+def test_an_allowance_is_a_flat_rate_without_receipts(row: Allowance) -> None:
+    """A claim of two nights (or days) with no amount and no receipt is paid the rate twice."""
+    p, template = claim_point(row.definition, row.role)
+    bare = {"item": row.item, row.unit: 2}
+    assert claim(p, template, "flat", [bare]) is None, row.words
+    (item_,) = p.state.claim("flat").items  # type: ignore[union-attr]
+    assert item_.reimbursable == Decimal(row.rate) * 2, row.words
+
+
+@pytest.mark.rule("SV-10", "EM-10")
+@pytest.mark.parametrize("row", ALLOWANCES, ids=str)
+def test_an_allowance_covers_the_activity_s_days_and_no_more(row: Allowance) -> None:
+    """One night (or day) past the activity is refused; the bound holds over several claims."""
+    rate = Decimal(row.rate)
+    p, template = claim_point(row.definition, row.role)
+    over = claim(p, template, "over", [units(row.item, row.unit, row.most + 1, None)])
+    assert "over_budget" in blocker_kinds(over), f"{row}: {row.most + 1} {row.unit}"
+    assert claim(p, template, "some", [units(row.item, row.unit, row.most - 1, None)]) is None
+    more = claim(p, template, "more", [units(row.item, row.unit, 2, rate * 2)])
+    assert "over_budget" in blocker_kinds(more), f"{row}: {row.most + 1} over two claims"
+    assert claim(p, template, "last", [units(row.item, row.unit, 1, rate)]) is None, row.words
+
+
+@pytest.mark.rule("EM-10")
+@pytest.mark.parametrize("rule, definition, role, most, words", FEE_DAYS, ids=str)
+def test_a_fee_is_paid_for_the_activity_s_days_and_no_more(
+    rule: str, definition: str, role: str, most: int, words: str
+) -> None:
+    """The daily rate of EUR 450 for at most the activity's days, over all claims."""
+    rate = Decimal("450.00")
+    p, template = claim_point(definition, role)
+    over = claim(p, template, "over", [units("fee", "days", most + 1, rate * (most + 1))])
+    assert "over_budget" in blocker_kinds(over), f"{words}: {most + 1} days"
+    assert claim(p, template, "at", [units("fee", "days", most, rate * most)]) is None, words
+    more = claim(p, template, "more", [units("fee", "days", 1, rate)])
+    assert "over_budget" in blocker_kinds(more), f"{words}: a day past them in a second claim"
+
+
+@pytest.mark.rule("SV-10", "EM-10")
+@pytest.mark.parametrize(
+    "rule, definition, role, name, unit, needed",
+    [
+        ("SV-10", SV, "visitor", "travel", "", True),
+        ("SV-10", SV, "visitor", "accommodation", "nights", False),
+        ("SV-10", SV, "visitor", "meals", "days", False),
+        ("EM-10", EM, "expert", "travel", "", True),
+        ("EM-10", EM, "expert", "accommodation", "nights", False),
+        ("EM-10", EM, "expert", "meals", "days", False),
+    ],
+    ids=str,
+)
+def test_travel_needs_receipts_and_allowances_do_not(
+    rule: str, definition: str, role: str, name: str, unit: str, needed: bool
+) -> None:
+    """ "Travel expenses: up to EUR 500" are costs shown by receipts; the "Daily allowance"
+    is a flat rate."""
+    p, template = claim_point(definition, role)
+    bare = {k: v for k, v in item(name, Decimal("1.00"), unit).items() if k != "receipts"}
+    refused = claim(p, template, "bare", [bare])
+    assert ("missing_receipts" in blocker_kinds(refused)) == needed, refused
+
+
+CLAIMS_NOT_YET = [
+    # "Start of contract: Signature of the contract and ToR": no expert day before it
+    ("EM-10", ER, "expert", "fee", "applied", "Start of contract"),
+    ("EM-10", ER, "expert", "fee", "selected", "Start of contract"),
+    ("EM-10", EM, "expert", "travel", "applied", "Contract and ToR signed by all"),
+    ("EM-10", EM, "city", "meeting_rooms", "applied", "Contract and ToR signed by all"),
+    ("EM-10", EM, "expert", "travel", "selected", "Contract and ToR signed by all"),
+    # "reimburse costs incurred by host cities" for hosting the experts: at the field visit
+    ("EM-10", EM, "city", "catering", "ready", "costs incurred by host cities"),
+    # "submit the costs for reimbursement upon completion of the site visit"
+    *(
+        ("SV-10", SV, role, item_name, state, "upon completion of the site visit")
+        for state in ("visitor_call", "preparing", "incepted", "prepared")
+        for role, item_name in (("host", "catering"), ("visitor", "travel"))
+    ),
+    ("SV-10", SV, "host", "catering", "applied", "upon completion of the site visit"),
+    # "After the visit: invoices with receipts go to the finance coordinator"
+    *(
+        ("PM-09", PM, "mentee", "travel", state, "After the visit: invoices with receipts")
+        for state in ("preparation", "getting_started", "working_together")
+    ),
+]
+
+
+@pytest.mark.rule("EM-10", "SV-10", "PM-09")
+@pytest.mark.parametrize("rule, definition, role, name, state, words", CLAIMS_NOT_YET, ids=str)
+def test_no_claim_before_the_document_allows_one(
+    rule: str, definition: str, role: str, name: str, state: str, words: str
+) -> None:
+    """In each stage before the contract (or the visit), a claim is not a step at all."""
+    events = example(definition)
+    claimant = next(e.actor for e in events if e.type == "claim" and e.actor.role == role)
+    cut = next(
+        k
+        for k in range(1, len(events) + 1)
+        if Programme.from_history(events[:k]).state.state == state
+    )
+    p = Programme.from_history(events[:cut])
+    if p.state.index_of(claimant.id) is None:  # one who joins later joins as early as allowed
+        joining = next(
+            e for e in events if e.type == "join" and e.payload["participant"] == claimant.id
+        )
+        p.record("join", joining.payload, at=p.state.last_at, actor=joining.actor)
+    line: dict[str, Any] = {"item": name, "amount": "10.00", "receipts": ["r.pdf"]}
+    if name == "fee":
+        line["days"] = 1
+    with pytest.raises(EventError, match="claim") as refused:
+        p.record("claim", {"claim": "early", "items": [line]}, at=p.state.last_at, actor=claimant)
+    assert "not a step" in str(refused.value), words
+
+
 def test_the_marks_name_every_rule_of_their_rows() -> None:
     """A function's rule mark is what the mutation runner selects by: it must cover its rows."""
     marks = marked_tests()

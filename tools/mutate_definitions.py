@@ -53,6 +53,7 @@ from peerflow._errors import DefinitionError
 EQUIVALENTS = ROOT / "tools" / "equivalent_mutants.txt"
 AMOUNTS = ("days", "weeks", "months", "years", "working_days")
 MONEY = ("cap", "per_day", "per_night")
+COUNTS = ("min", "max", "max_days", "max_nights")
 ROLE_LISTS = ("by", "owed_by", "set_by", "joined_by", "paid_by", "waivable_by")
 UNIT_SWAPS = {
     "weeks": "days",
@@ -115,6 +116,7 @@ def _many_per_role(data: dict[str, Any], roles: list[str]) -> bool:
 def mutants_of(definition_id: str, data: dict[str, Any]) -> Iterator[Mutant]:
     """Every mutant of one definition's rule-tagged elements."""
     roles = list(data.get("roles", {}))
+    states = [s for s, spec in data.get("states", {}).items() if not (spec or {}).get("terminal")]
     working_day_rules: set[str] = set()
 
     def walk(node: Any, path: tuple[Any, ...], rules: tuple[str, ...]) -> Iterator[Mutant]:
@@ -143,7 +145,7 @@ def mutants_of(definition_id: str, data: dict[str, Any]) -> Iterator[Mutant]:
     ) -> Iterator[Mutant]:
         for key, value in node.items():
             here = (*path, key)
-            if key in (*AMOUNTS, *MONEY, "min", "max") and isinstance(value, int | float):
+            if key in (*AMOUNTS, *MONEY, *COUNTS) and isinstance(value, int | float):
                 yield make(here, value + 1, f"{key} {value} -> {value + 1}", rules)
                 if value - 1 >= 0:
                     yield make(here, value - 1, f"{key} {value} -> {value - 1}", rules)
@@ -159,7 +161,9 @@ def mutants_of(definition_id: str, data: dict[str, Any]) -> Iterator[Mutant]:
                 and _many_per_role(data, _as_list(node.get("owed_by", [])))
             ):
                 yield make(here, not value, f"each {value} -> {not value}", rules)
-            if key in ("min_waivable", "receipts_required", "and_or") and isinstance(value, bool):
+            if key in ("min_waivable", "receipts_required", "and_or", "flat") and isinstance(
+                value, bool
+            ):
                 yield make(here, not value, f"{key} {value} -> {not value}", rules)
             if key in ROLE_LISTS:
                 members = _as_list(value)
@@ -173,6 +177,13 @@ def mutants_of(definition_id: str, data: dict[str, Any]) -> Iterator[Mutant]:
                 for member in _as_list(value):
                     rest = [m for m in _as_list(value) if m != member]
                     yield make(here, rest, f"requires without {member}", rules)
+            if key == "claims_during":
+                # the documents say when claims may start, not when they end: a state is added
+                for state in states:
+                    if state not in _as_list(value):
+                        yield make(
+                            here, [*_as_list(value), state], f"claims_during with {state}", rules
+                        )
             if key == "requires_when" and isinstance(value, list):
                 for i, conditional in enumerate(value):
                     rest = [c for c in value if c is not conditional]

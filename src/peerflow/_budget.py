@@ -158,24 +158,54 @@ def _used(claims: tuple[Claim, ...], claimant: str, item: str | None) -> Decimal
     )
 
 
+def _counted(claims: tuple[Claim, ...], claimant: str, item: str, unit: str) -> int:
+    """The days (or nights) ``claimant``'s earlier claims already counted for an item."""
+    return sum(
+        getattr(i, unit) or 0
+        for c in claims
+        if c.claimant == claimant
+        for i in c.items
+        if i.item == item
+    )
+
+
 def _limits(
     name: str,
     spec: CostItem,
     entry: Mapping[str, Any],
     left: Decimal | None,
+    counted: dict[str, int],
     currency: str,
     seq: int,
 ) -> tuple[list[tuple[Decimal, str]], int | None, int | None]:
+    """Each limit on one item with the words that explain it, and the days and nights it
+    covers. ``counted`` is the days and nights already claimed for the item."""
     limits: list[tuple[Decimal, str]] = []
     days = nights = None
     if spec.per_day is not None:
         days = _count(entry.get("days"), f"payload.items: '{name}'.days", seq)
         limits.append((spec.per_day * days, f"{spec.per_day} {currency} per day x {days}"))
+        if spec.max_days is not None:
+            days_left = max(spec.max_days - counted["days"], 0)
+            limits.append(
+                (
+                    spec.per_day * days_left,
+                    f"at most {spec.max_days} days per participant ({days_left} left)",
+                )
+            )
     if spec.per_night is not None:
         nights = _count(entry.get("nights"), f"payload.items: '{name}'.nights", seq)
         limits.append(
             (spec.per_night * nights, f"{spec.per_night} {currency} per night x {nights}")
         )
+        if spec.max_nights is not None:
+            nights_left = max(spec.max_nights - counted["nights"], 0)
+            limits.append(
+                (
+                    spec.per_night * nights_left,
+                    f"at most {spec.max_nights} nights per participant ({nights_left} left)",
+                )
+            )
     if left is not None:
         limits.append((left, f"cap {spec.cap} {currency} per participant"))
     return limits, days, nights
@@ -229,6 +259,7 @@ def _assess_claim(
     currency = budget.currency
     blockers: list[Blocker] = []
     used: dict[str, Decimal] = {}
+    counted: dict[str, dict[str, int]] = {}
     items: list[ClaimedItem] = []
     no_receipts: list[str] = []
     for i, entry in enumerate(entries):
@@ -242,17 +273,30 @@ def _assess_claim(
                 f"(items: {', '.join(role_budget.items)})",
                 seq=seq,
             )
-        claimed = _amount(entry.get("amount"), f"payload.items[{i}].amount", seq)
         receipts = entry.get("receipts", [])
         if not isinstance(receipts, list) or not all(isinstance(r, str) for r in receipts):
             raise EventError(f"payload.items[{i}].receipts must list receipt references", seq=seq)
-        if budget.receipts_required and not receipts:
+        if budget.receipts_required and not spec.flat and not receipts:
             no_receipts.append(name)
         left = None
         if spec.cap is not None:
             before = used.setdefault(name, _used(claims, claimant, name))
             left = max(spec.cap - before, Decimal(0))
-        limits, days, nights = _limits(name, spec, entry, left, currency, seq)
+        so_far = counted.setdefault(
+            name,
+            {
+                "days": _counted(claims, claimant, name, "days"),
+                "nights": _counted(claims, claimant, name, "nights"),
+            },
+        )
+        limits, days, nights = _limits(name, spec, entry, left, so_far, currency, seq)
+        so_far["days"] += days or 0
+        so_far["nights"] += nights or 0
+        if spec.flat and entry.get("amount") is None:
+            # a flat rate is the rate for each day or night, whatever was spent
+            claimed = limits[0][0].quantize(_CENT, ROUND_HALF_UP)
+        else:
+            claimed = _amount(entry.get("amount"), f"payload.items[{i}].amount", seq)
         reimbursable = min([claimed, *(limit for limit, _ in limits)]).quantize(
             _CENT, ROUND_HALF_UP
         )

@@ -328,6 +328,23 @@ class _Checker:
                     self.add(item_path, "an item needs a cap, per_day or per_night")
                 if item.per_day is not None and item.per_night is not None:
                     self.add(item_path, "an item is paid per_day or per_night, not both")
+                if item.flat and item.per_day is None and item.per_night is None:
+                    self.add(
+                        join_path(item_path, "flat"),
+                        "a flat rate is paid per_day or per_night: give one",
+                    )
+                for key, rate in (("max_days", item.per_day), ("max_nights", item.per_night)):
+                    most = getattr(item, key)
+                    if most is None:
+                        continue
+                    unit = key.removeprefix("max_")
+                    if rate is None:
+                        self.add(
+                            join_path(item_path, key),
+                            f"{key} bounds an item paid per_{unit[:-1]}: give per_{unit[:-1]}",
+                        )
+                    if most < 1:
+                        self.add(join_path(item_path, key), f"{key} must be 1 or more")
         if budget.payment is not None:
             self.check_window("budget.payment", budget.payment, anchors={INVOICE_ANCHOR})
 

@@ -218,13 +218,22 @@ class CostItem:
 
     ``cap`` limits the total over all claims; ``per_day`` and ``per_night``
     limit each claim to the rate times the days or nights it covers (a daily
-    fee, an allowance). Amounts are :class:`~decimal.Decimal`.
+    fee, an allowance), and ``max_days``/``max_nights`` the days or nights over all
+    claims. Amounts are :class:`~decimal.Decimal`.
     """
 
     title: str = ""
     cap: Decimal | None = None
     per_day: Decimal | None = None
     per_night: Decimal | None = None
+    flat: bool = False
+    """A daily flat rate (an allowance): paid at the rate for each day or night without
+    receipts; a claim may leave the amount out (it is then the rate times the days)."""
+    max_days: int | None = None
+    """The most days of ``per_day`` one participant may claim over all claims (the
+    activity's days, with its travel days)."""
+    max_nights: int | None = None
+    """The most nights of ``per_night`` one participant may claim over all claims."""
     rules: tuple[str, ...] = ()
 
 

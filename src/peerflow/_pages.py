@@ -184,8 +184,14 @@ def programme_page(d: ProgrammeType, mermaid_diagram: str) -> str:
                 rate = ""
                 if item.per_day is not None:
                     rate = f"{item.per_day} per day"
+                    if item.max_days is not None:
+                        rate += f", at most {item.max_days} days"
                 elif item.per_night is not None:
                     rate = f"{item.per_night} per night"
+                    if item.max_nights is not None:
+                        rate += f", at most {item.max_nights} nights"
+                if item.flat:
+                    rate += " (flat rate, no receipts)"
                 rows.append((f"`{role}`", f"`{item_name}`", item.title, item.cap or "", rate, ""))
         out += _table(("role", "item", "title", "cap per participant", "rate", "rules"), rows)
     out += ["", "## State diagram", "", "```mermaid", mermaid_diagram, "```", ""]
