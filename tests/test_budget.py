@@ -30,8 +30,15 @@ def at(day: int, month: int = 5) -> datetime:
     return datetime(2027, month, day, 10, tzinfo=CEST)
 
 
+BANK = "PT50 0002 0123 1234 5678 9015 4"  # PROSPECT asks every claim for bank details
+
+
 def travel(amount: str, **extra: Any) -> dict[str, Any]:
-    return {"items": [{"item": "travel", "amount": amount, "receipts": ["r.pdf"]}], **extra}
+    return {
+        "items": [{"item": "travel", "amount": amount, "receipts": ["r.pdf"]}],
+        "bank_details": BANK,
+        **extra,
+    }
 
 
 @pytest.mark.rule("PM-08")
@@ -71,9 +78,14 @@ def test_the_mentor_host_budget_caps_each_item_and_the_total() -> None:
         {"item": "transport", "amount": "100.00", "receipts": ["c"]},
     ]
     with pytest.raises(StepBlocked) as refused:
-        p.record("claim", {"items": items}, at=at(12), actor=GHENT)
+        p.record("claim", {"items": items, "bank_details": BANK}, at=at(12), actor=GHENT)
     assert [b.item for b in refused.value.blockers] == ["course_materials"]  # type: ignore[attr-defined]
-    p.record("claim", {"claim": "h", "items": items, "accept_cap": True}, at=at(12), actor=GHENT)
+    p.record(
+        "claim",
+        {"claim": "h", "items": items, "accept_cap": True, "bank_details": BANK},
+        at=at(12),
+        actor=GHENT,
+    )
     claim = p.state.claim("h")
     assert claim is not None and claim.reimbursable == Decimal("270.00")
 
@@ -81,12 +93,20 @@ def test_the_mentor_host_budget_caps_each_item_and_the_total() -> None:
 def test_claims_need_receipts_and_amounts_that_are_not_floats() -> None:
     p = prospect_until("hold_visit")
     with pytest.raises(StepBlocked) as refused:
-        p.record("claim", {"items": [{"item": "travel", "amount": "300"}]}, at=at(12), actor=PORTO)
+        p.record(
+            "claim",
+            {"items": [{"item": "travel", "amount": "300"}], "bank_details": BANK},
+            at=at(12),
+            actor=PORTO,
+        )
     assert [b.kind for b in refused.value.blockers] == ["missing_receipts"]
     with pytest.raises(EventError, match="floats lose cents"):
         p.record(
             "claim",
-            {"items": [{"item": "travel", "amount": 300.5, "receipts": ["r"]}]},
+            {
+                "items": [{"item": "travel", "amount": 300.5, "receipts": ["r"]}],
+                "bank_details": BANK,
+            },
             at=at(12),
             actor=PORTO,
         )
@@ -224,3 +244,52 @@ def test_money_does_not_depend_on_the_caller_s_decimal_context(caller: dict[str,
         assert claim.reimbursable == Decimal("224.57")
         assert claim.excess == Decimal("19.99")
     assert [b.kind for b in blockers] == ["over_budget"]
+
+
+ANNA = Actor("facilitator", "anna-facilitator")
+
+
+@pytest.mark.rule("PM-08")
+def test_the_facilitator_s_travel_and_hotel_are_reimbursed_at_real_cost() -> None:
+    """Section 3: the facilitator should "Make travel and hotel arrangements based on financial
+    guidelines and provide a record of expenses and receipts for reimbursement purposes to the
+    finance coordinator"; the booklet gives the facilitator no cap."""
+    p = prospect_until("hold_visit")
+    trip = {
+        "claim": "anna",
+        "items": [
+            {"item": "travel", "amount": "1412.30", "receipts": ["train.pdf"]},
+            {"item": "hotel", "amount": "238.00", "receipts": ["hotel.pdf"]},
+        ],
+        "bank_details": "DE89 3704 0044 0532 0130 00",
+    }
+    p.record("claim", trip, at=at(12), actor=ANNA)
+    claim = p.state.claim("anna")
+    assert claim is not None and claim.reimbursable == Decimal("1650.30")
+    due = next(d for d in p.deadlines(at(13)) if d.kind == "payment" and d.name == "anna")
+    assert due.owed_by == ("finance-office",)
+    with pytest.raises(StepBlocked) as refused:
+        p.record(
+            "claim",
+            {"items": [{"item": "hotel", "amount": "90.00"}], "bank_details": BANK},
+            at=at(12),
+            actor=ANNA,
+        )
+    assert [b.kind for b in refused.value.blockers] == ["missing_receipts"]
+
+
+@pytest.mark.rule("PM-08")
+@pytest.mark.parametrize("details", [None, "", "   ", 12345678])
+def test_a_claim_without_bank_details_is_refused(details: object) -> None:
+    """Section 4 IV: "The mentor, mentee, and the facilitator should provide all the original
+    receipts of the expenses, as well as bank details to the finance coordinator"."""
+    p = prospect_until("hold_visit")
+    payload = travel("300.00")
+    if details is None:
+        del payload["bank_details"]
+    else:
+        payload["bank_details"] = details
+    with pytest.raises(peerflow.EventError) as refused:
+        p.record("claim", payload, at=at(12), actor=PORTO)
+    assert refused.value.reason.startswith("payload.bank_details: a claim must carry")
+    assert p.state.claims == ()

@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from test_rule_tables import EM, PM, SV, claim_point
 
-from peerflow import EventError, Programme, StepBlocked
+from peerflow import Actor, EventError, Programme, StepBlocked
 from peerflow._blockers import OverBudget
 from peerflow._budget import assess_claim
 from peerflow._model import Budget, CostItem, RoleBudget
+
+BANK = "BE68 5390 0754 7034"  # PROSPECT asks every claim for bank details
 
 
 def attempt(definition: str, role: str, payload: dict[str, Any]) -> tuple[Programme, Any]:
@@ -38,30 +40,33 @@ def travel(amount: Any, **entry: Any) -> dict[str, Any]:
 AMOUNT = 'payload.items[0].amount must be an amount like "92.50", got '
 BAD_CLAIMS = [
     (
-        {"items": [travel(12.5)]},
+        {"bank_details": BANK, "items": [travel(12.5)]},
         AMOUNT + '12.5 (write it as a string like "92.50": floats lose cents)',
     ),
-    ({"items": [travel(True)]}, AMOUNT + "True"),
-    ({"items": [travel("abc")]}, AMOUNT + "'abc'"),
-    ({"items": [travel("1e40")]}, "payload.items[0].amount is too large an amount: '1e40'"),
+    ({"bank_details": BANK, "items": [travel(True)]}, AMOUNT + "True"),
+    ({"bank_details": BANK, "items": [travel("abc")]}, AMOUNT + "'abc'"),
     (
-        {"items": [travel("12.345")]},
+        {"bank_details": BANK, "items": [travel("1e40")]},
+        "payload.items[0].amount is too large an amount: '1e40'",
+    ),
+    (
+        {"bank_details": BANK, "items": [travel("12.345")]},
         "payload.items[0].amount must be 0 or more with at most 2 decimals, got '12.345'",
     ),
     (
-        {"items": [travel("-1")]},
+        {"bank_details": BANK, "items": [travel("-1")]},
         "payload.items[0].amount must be 0 or more with at most 2 decimals, got '-1'",
     ),
     (
-        {"items": [travel("Infinity")]},
+        {"bank_details": BANK, "items": [travel("Infinity")]},
         "payload.items[0].amount must be 0 or more with at most 2 decimals, got 'Infinity'",
     ),
     (
-        {"items": [travel("10"), travel("10", receipts="r.pdf")]},
+        {"bank_details": BANK, "items": [travel("10"), travel("10", receipts="r.pdf")]},
         "payload.items[1].receipts must list receipt references",
     ),
     (
-        {"items": [travel("10", receipts=[1])]},
+        {"bank_details": BANK, "items": [travel("10", receipts=[1])]},
         "payload.items[0].receipts must list receipt references",
     ),
     ({"items": []}, "payload.items must list {item, amount, receipts} objects"),
@@ -73,11 +78,11 @@ BAD_CLAIMS = [
         "payload.items[0]: 'hotel' is not a cost item of role 'mentee' (items: travel)",
     ),
     (
-        {"items": [travel("1")], "invoice_date": "2027-13-01"},
+        {"bank_details": BANK, "items": [travel("1")], "invoice_date": "2027-13-01"},
         "payload.invoice_date must be a date like 2027-05-20, got '2027-13-01'",
     ),
     (
-        {"items": [travel("1")], "invoice_date": 20270501},
+        {"bank_details": BANK, "items": [travel("1")], "invoice_date": 20270501},
         "payload.invoice_date must be a date like 2027-05-20, got 20270501",
     ),
 ]
@@ -106,18 +111,24 @@ def test_a_claim_names_itself_once() -> None:
     with pytest.raises(EventError) as bad:
         p.record(
             "claim",
-            {"claim": "a\x1bb", "items": [travel("1")]},
+            {"bank_details": BANK, "claim": "a\x1bb", "items": [travel("1")]},
             at=template.at,
             actor=template.actor,
         )
     assert bad.value.reason.startswith("payload.claim must name the claim: it ")
     assert bad.value.seq == p.state.version
     p.record(
-        "claim", {"claim": "c1", "items": [travel("100")]}, at=template.at, actor=template.actor
+        "claim",
+        {"bank_details": BANK, "claim": "c1", "items": [travel("100")]},
+        at=template.at,
+        actor=template.actor,
     )
     with pytest.raises(EventError) as again:
         p.record(
-            "claim", {"claim": "c1", "items": [travel("1")]}, at=template.at, actor=template.actor
+            "claim",
+            {"bank_details": BANK, "claim": "c1", "items": [travel("1")]},
+            at=template.at,
+            actor=template.actor,
         )
     assert again.value.reason == "payload.claim: claim 'c1' is already recorded"
     assert again.value.seq == p.state.version
@@ -125,11 +136,14 @@ def test_a_claim_names_itself_once() -> None:
 
 def test_a_role_without_a_budget_is_told_which_roles_have_one() -> None:
     p, template = claim_point(PM, "mentee")
-    facilitator = next(a for a in (e.actor for e in p.history) if a.role == "facilitator")
+    finance = Actor("finance_coordinator", "finance-office")
     with pytest.raises(EventError) as refused:
-        p.record("claim", {"items": [travel("1")]}, at=template.at, actor=facilitator)
+        p.record(
+            "claim", {"bank_details": BANK, "items": [travel("1")]}, at=template.at, actor=finance
+        )
     assert refused.value.reason == (
-        "role 'facilitator' has no budget to claim from (budgets: mentee, mentor)"
+        "role 'finance_coordinator' has no budget to claim from "
+        "(budgets: mentee, mentor, facilitator)"
     )
     assert refused.value.seq == p.state.version
 
@@ -188,7 +202,12 @@ def test_a_recorded_claim_keeps_what_was_claimed() -> None:
 
 def test_the_invoice_date_defaults_to_the_claim_s_day() -> None:
     p, template = claim_point(PM, "mentee")
-    p.record("claim", {"claim": "c", "items": [travel("10")]}, at=template.at, actor=template.actor)
+    p.record(
+        "claim",
+        {"bank_details": BANK, "claim": "c", "items": [travel("10")]},
+        at=template.at,
+        actor=template.actor,
+    )
     claim = p.state.claim("c")
     assert claim is not None and claim.invoice_date == template.at.date()
 
@@ -200,8 +219,8 @@ def test_an_item_s_cap_counts_only_earlier_claims_of_that_item() -> None:
     at, actor = template.at, template.actor
     food = {"item": "food", "amount": "150", "receipts": ["f.pdf"]}
     books = {"item": "course_materials", "amount": "20", "receipts": ["b.pdf"]}
-    p.record("claim", {"claim": "a", "items": [food]}, at=at, actor=actor)
-    p.record("claim", {"claim": "b", "items": [books]}, at=at, actor=actor)
+    p.record("claim", {"bank_details": BANK, "claim": "a", "items": [food]}, at=at, actor=actor)
+    p.record("claim", {"bank_details": BANK, "claim": "b", "items": [books]}, at=at, actor=actor)
 
 
 def test_two_lines_of_one_item_in_one_claim_share_its_cap() -> None:
@@ -209,9 +228,16 @@ def test_two_lines_of_one_item_in_one_claim_share_its_cap() -> None:
     the second line, which is over by 100."""
     p, template = claim_point(PM, "mentee")
     at, actor = template.at, template.actor
-    p.record("claim", {"claim": "a", "items": [travel("100")]}, at=at, actor=actor)
+    p.record(
+        "claim", {"bank_details": BANK, "claim": "a", "items": [travel("100")]}, at=at, actor=actor
+    )
     with pytest.raises(StepBlocked) as refused:
-        p.record("claim", {"items": [travel("300"), travel("300")]}, at=at, actor=actor)
+        p.record(
+            "claim",
+            {"bank_details": BANK, "items": [travel("300"), travel("300")]},
+            at=at,
+            actor=actor,
+        )
     (over,) = refused.value.blockers
     assert isinstance(over, OverBudget)
     assert (over.cap, over.claimed, over.excess) == (Decimal(200), Decimal(300), Decimal(100))
@@ -226,7 +252,12 @@ def test_a_host_s_cap_holds_over_all_its_claims() -> None:
     def line(name: str, value: str) -> dict[str, Any]:
         return {"item": name, "amount": value, "receipts": [f"{name}.pdf"]}
 
-    p.record("claim", {"claim": "a", "items": [line("meeting_rooms", "400")]}, at=at, actor=actor)
+    p.record(
+        "claim",
+        {"bank_details": BANK, "claim": "a", "items": [line("meeting_rooms", "400")]},
+        at=at,
+        actor=actor,
+    )
     with pytest.raises(StepBlocked) as refused:
         p.record("claim", {"items": [line("catering", "400")]}, at=at, actor=actor)
     (over,) = refused.value.blockers
@@ -234,7 +265,12 @@ def test_a_host_s_cap_holds_over_all_its_claims() -> None:
     assert over.item == "total for role 'host'"
     assert (over.cap, over.claimed, over.excess) == (Decimal(300), Decimal(400), Decimal(100))
     assert over.rule == "cap 700 EUR per participant of role 'host'"
-    p.record("claim", {"claim": "b", "items": [line("catering", "300")]}, at=at, actor=actor)
+    p.record(
+        "claim",
+        {"bank_details": BANK, "claim": "b", "items": [line("catering", "300")]},
+        at=at,
+        actor=actor,
+    )
     with pytest.raises(StepBlocked):
         p.record("claim", {"items": [line("local_transport", "0.50")]}, at=at, actor=actor)
 
@@ -248,9 +284,19 @@ def test_accepting_the_host_s_cap_trims_the_last_lines_first() -> None:
     def line(name: str, value: str) -> dict[str, Any]:
         return {"item": name, "amount": value, "receipts": [f"{name}.pdf"]}
 
-    p.record("claim", {"claim": "a", "items": [line("meeting_rooms", "300")]}, at=at, actor=actor)
+    p.record(
+        "claim",
+        {"bank_details": BANK, "claim": "a", "items": [line("meeting_rooms", "300")]},
+        at=at,
+        actor=actor,
+    )
     items = [line("meeting_rooms", "300"), line("catering", "200"), line("local_transport", "100")]
-    p.record("claim", {"claim": "b", "items": items, "accept_cap": True}, at=at, actor=actor)
+    p.record(
+        "claim",
+        {"bank_details": BANK, "claim": "b", "items": items, "accept_cap": True},
+        at=at,
+        actor=actor,
+    )
     claim = p.state.claim("b")
     assert claim is not None
     assert [i.reimbursable for i in claim.items] == [Decimal(300), Decimal(100), Decimal(0)]

@@ -338,6 +338,16 @@ def test_a_flat_rate_with_the_activity_s_days_loads() -> None:
             "or more",
         ),
         (
+            ("{per_day: 92, flat: true, max_days: 5}", "{per_day: 92, at_cost: true}"),
+            "tiny.yaml:20: budget.roles.facilitator.items.meals.at_cost: at_cost means no "
+            "limit: drop it, or drop the cap and rates",
+        ),
+        (
+            ("{per_day: 92, flat: true, max_days: 5}", "{title: Meals}"),
+            "tiny.yaml:20: budget.roles.facilitator.items.meals: an item needs a cap, per_day "
+            "or per_night (or at_cost: true where the document gives no limit)",
+        ),
+        (
             ("flat: true", "flat: yes"),
             "tiny.yaml:20: budget.roles.facilitator.items.meals.flat: expected true or false",
         ),

@@ -151,7 +151,8 @@ def test_reading_a_range(store: Store) -> None:
     events = example()
     store.append(events, expected_version=0)
     assert [e.seq for e in store.events(events[0].programme, 2, 5)] == [2, 3, 4]
-    assert [e.seq for e in store.events(events[0].programme, 36)] == [36, 37]
+    last = len(events) - 1
+    assert [e.seq for e in store.events(events[0].programme, last - 1)] == [last - 1, last]
 
 
 def test_a_retried_event_id_is_a_no_op(store: Store) -> None:

@@ -54,6 +54,7 @@ EQUIVALENTS = ROOT / "tools" / "equivalent_mutants.txt"
 AMOUNTS = ("days", "weeks", "months", "years", "working_days")
 MONEY = ("cap", "per_day", "per_night")
 COUNTS = ("min", "max", "max_days", "max_nights")
+FLAGS = ("min_waivable", "receipts_required", "bank_details_required", "and_or", "flat")
 ROLE_LISTS = ("by", "owed_by", "set_by", "joined_by", "paid_by", "waivable_by")
 UNIT_SWAPS = {
     "weeks": "days",
@@ -161,9 +162,7 @@ def mutants_of(definition_id: str, data: dict[str, Any]) -> Iterator[Mutant]:
                 and _many_per_role(data, _as_list(node.get("owed_by", [])))
             ):
                 yield make(here, not value, f"each {value} -> {not value}", rules)
-            if key in ("min_waivable", "receipts_required", "and_or", "flat") and isinstance(
-                value, bool
-            ):
+            if key in FLAGS and isinstance(value, bool):
                 yield make(here, not value, f"{key} {value} -> {not value}", rules)
             if key in ROLE_LISTS:
                 members = _as_list(value)

@@ -321,6 +321,14 @@ def _assess_claim(
                 )
             )
             items = _trim(items, total - left)
+    if budget.bank_details_required:
+        details = payload.get("bank_details")
+        if not isinstance(details, str) or not details.strip():
+            raise EventError(
+                "payload.bank_details: a claim must carry the claimant's bank details "
+                f"(the programme pays by bank transfer), got {details!r}",
+                seq=seq,
+            )
     if no_receipts:
         blockers.append(MissingReceipts(tuple(no_receipts)))
     claim = Claim(claim_id, claimant, role, seq, invoice_date, tuple(items))

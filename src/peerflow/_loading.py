@@ -324,8 +324,18 @@ class _Checker:
                 self.add(join_path(path, "items"), "a role's budget needs at least one item")
             for item_name, item in role_budget.items.items():
                 item_path = join_path(join_path(path, "items"), item_name)
-                if item.cap is None and item.per_day is None and item.per_night is None:
-                    self.add(item_path, "an item needs a cap, per_day or per_night")
+                limited = (item.cap, item.per_day, item.per_night) != (None, None, None)
+                if not limited and not item.at_cost:
+                    self.add(
+                        item_path,
+                        "an item needs a cap, per_day or per_night (or at_cost: true where the "
+                        "document gives no limit)",
+                    )
+                if limited and item.at_cost:
+                    self.add(
+                        join_path(item_path, "at_cost"),
+                        "at_cost means no limit: drop it, or drop the cap and rates",
+                    )
                 if item.per_day is not None and item.per_night is not None:
                     self.add(item_path, "an item is paid per_day or per_night, not both")
                 if item.flat and item.per_day is None and item.per_night is None:

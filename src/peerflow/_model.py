@@ -234,6 +234,9 @@ class CostItem:
     activity's days, with its travel days)."""
     max_nights: int | None = None
     """The most nights of ``per_night`` one participant may claim over all claims."""
+    at_cost: bool = False
+    """Reimbursed at real cost with no limit: only where the document gives none (the
+    PROSPECT facilitator's travel and hotel)."""
     rules: tuple[str, ...] = ()
 
 
@@ -255,6 +258,8 @@ class Budget:
     paid_by: tuple[str, ...]
     currency: str = "EUR"
     receipts_required: bool = True
+    bank_details_required: bool = False
+    """Every claim carries ``bank_details`` (the programme pays by bank transfer)."""
     claims_during: tuple[str, ...] = ()
     payment: Window | None = None
     description: str = ""

@@ -169,7 +169,8 @@ def programme_page(d: ProgrammeType, mermaid_diagram: str) -> str:
         b = d.budget
         out += [
             f"- **Currency**: {b.currency}; paid by {_names(b.paid_by)}",
-            f"- **Receipts**: {'required' if b.receipts_required else 'not required'}",
+            f"- **Receipts**: {'required' if b.receipts_required else 'not required'}"
+            + ("; every claim carries bank details" if b.bank_details_required else ""),
             f"- **Claims**: during {_names(b.claims_during) or 'any state'}",
             f"- **Payment**: {_window(b.payment) or 'no window'}",
             f"- **Rules**: {_rules(b.rules) or '-'}",
@@ -192,6 +193,8 @@ def programme_page(d: ProgrammeType, mermaid_diagram: str) -> str:
                         rate += f", at most {item.max_nights} nights"
                 if item.flat:
                     rate += " (flat rate, no receipts)"
+                if item.at_cost:
+                    rate = "at real cost (no limit given)"
                 rows.append((f"`{role}`", f"`{item_name}`", item.title, item.cap or "", rate, ""))
         out += _table(("role", "item", "title", "cap per participant", "rate", "rules"), rows)
     out += ["", "## State diagram", "", "```mermaid", mermaid_diagram, "```", ""]

@@ -332,9 +332,10 @@ class _Walk:
                     entry["days"] = 1
                 if item.per_night is not None:
                     entry["nights"] = 1
-                event = self.event(
-                    actor, "claim", {"claim": f"claim-{self.st.version}", "items": [entry]}, self.at
-                )
+                payload: dict[str, object] = {"claim": f"claim-{self.st.version}", "items": [entry]}
+                if budget.bank_details_required:
+                    payload["bank_details"] = f"XX00 {actor.id}"
+                event = self.event(actor, "claim", payload, self.at)
                 if self._only(event, "over_budget"):
                     return [event]
         return None
