@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import CEST, CET, FACILITATOR, MENTEE_A, MENTEE_B, MENTOR, cet
@@ -359,3 +360,58 @@ def test_the_embedding_api_names_bad_arguments(
     assert len(p.history) == 1  # nothing recorded
     p.schedule("orientation_date", "2027-02-01", at=cet(1, 11, 11), actor=FACILITATOR)
     assert p.state.scheduled_date("orientation_date") == date(2027, 2, 1)
+
+
+# --- PM-02: the indicative months, shown and never enforced --------------------------------
+
+
+def _brussels(day: str) -> datetime:
+    return datetime.fromisoformat(day).replace(tzinfo=ZoneInfo("Europe/Brussels"))
+
+
+def _before(event_name: str) -> Programme:
+    events = [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))]
+    cut = next(i for i, e in enumerate(events) if e.payload.get("event") == event_name)
+    return Programme.from_history(events[:cut])
+
+
+@pytest.mark.rule("PM-02", "PM-04", "PM-06", "PM-07", "PM-10")
+@pytest.mark.parametrize(
+    ("event_name", "first_day", "last_day", "words"),
+    [
+        # started Monday 11 January 2027: "1 - 4 weeks before" the orientation
+        ("hold_orientation", "2027-01-18", "2027-02-08", "Indicative Timeline: 1 - 4 weeks before"),
+        # the orientation on 1 February 2027 is Month 1
+        ("hold_working_together", "2027-03-01", "2027-05-01", "on Months 2 - 3"),
+        ("hold_visit", "2027-05-01", "2027-08-01", "on Months 4-6"),
+        ("hold_moving_forward", "2027-08-01", "2027-11-01", "on Months 7-9"),
+    ],
+)
+def test_each_stage_is_advised_in_its_indicative_months(
+    event_name: str, first_day: str, last_day: str, words: str
+) -> None:
+    """'These activities should take place on Months 2 - 3 of the peer mentoring programme'
+    and the like: next steps and deadlines show the months; the step's own window decides."""
+    p = _before(event_name)
+    at = p.state.last_at
+    (step,) = [s for s in p.next_steps(at) if s.name == event_name]
+    assert step.advised_from == _brussels(first_day), words
+    assert step.advised_by == _brussels(last_day) + timedelta(days=1), words
+    (advice,) = [d for d in p.deadlines(at) if d.advisory]
+    assert (advice.name, advice.due_at) == (event_name, step.advised_by)
+    assert not advice.overdue
+    late = [d for d in p.deadlines(step.advised_by) if d.advisory]
+    assert late[0].overdue
+
+
+@pytest.mark.rule("PM-02")
+def test_a_visit_after_its_indicative_months_is_not_refused() -> None:
+    """'should take place on Months 4-6': advice. A visit on 16 August 2027, after Month 6
+    (which ends with 1 August for an orientation on 1 February), is recorded."""
+    events = [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))]
+    p = Programme.from_history(events[:16])  # the learning plan is in
+    facilitator = Actor("facilitator", "anna-facilitator")
+    p.schedule("visit_date", "2027-08-16", at=_brussels("2027-03-17T14:00"), actor=facilitator)
+    p.submit("visit_structure", at=_brussels("2027-04-28T10:00"), actor=facilitator)
+    p.fire("hold_visit", at=_brussels("2027-08-16T09:00"), actor=Actor("mentor", "ghent-mentor"))
+    assert p.state.state == "meeting_up"

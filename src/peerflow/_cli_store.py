@@ -153,7 +153,11 @@ def cmd_agenda(args: argparse.Namespace) -> int:
     print(f"Agenda at {at.isoformat()}, due by {horizon.isoformat()}: {len(items)} item(s)")
     for item in items:
         d = item.deadline
-        flag = "OVERDUE" if d.overdue else "due"
+        flag = (
+            ("PAST ADV" if d.overdue else "advised")
+            if d.advisory
+            else ("OVERDUE" if d.overdue else "due")
+        )
         waiting = f"; waiting for {', '.join(d.owed_by)}" if d.owed_by else ""
         print(f"  {d.due_at:%Y-%m-%d %H:%M}  {flag:<7}  {item.programme}: {d.title}{waiting}")
     return EXIT_OK

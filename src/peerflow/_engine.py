@@ -92,6 +92,8 @@ class _StepSpec:
     dest: str | None = None
     quorum: tuple[tuple[int, str, int], ...] = ()
     """(role index, role, min) for roles whose joining stage this step leaves."""
+    advisory: tuple[_BoundRef | None, _BoundRef | None] | None = None
+    """The indicative window's bounds (opens, closes): shown, never blocking."""
     requires_when: tuple[tuple[int, int], ...] = ()
     """(condition index, deliverable index): the deliverable is required while the
     condition holds (see :class:`~peerflow._model.ConditionalRequirement`)."""
@@ -257,6 +259,7 @@ class CompiledDefinition:
         t = self.type
         by_key = {(src, tr.event): tr for tr in t.transitions for src in t.sources_of(tr)}
         compiled: dict[int, tuple[_BoundRef | None, _BoundRef | None]] = {}
+        advisories: dict[int, tuple[_BoundRef | None, _BoundRef | None]] = {}
         table: dict[str, dict[str, _StepSpec]] = {name: {} for name in t.states}
         live = t.live_states()
         joining = {
@@ -270,6 +273,9 @@ class CompiledDefinition:
                 if id(tr) not in compiled:
                     opens, closes = _bounds(tr.window)
                     compiled[id(tr)] = (self._ref(opens), self._ref(closes))
+                    if tr.advisory is not None:
+                        advised_opens, advised_closes = _bounds(tr.advisory)
+                        advisories[id(tr)] = (self._ref(advised_opens), self._ref(advised_closes))
                 opens_ref, closes_ref = compiled[id(tr)]
                 table[src][event_name] = _StepSpec(
                     kind=FIRE,
@@ -283,6 +289,7 @@ class CompiledDefinition:
                     closes=closes_ref,
                     deadline=tr.deadline_applies,
                     dest=machine_transitions[0].dest,
+                    advisory=advisories.get(id(tr)),
                     requires_when=tuple(
                         (self.conditions.index(c.when), self.deliverable_index[c.deliverable])
                         for c in tr.requires_when
@@ -495,11 +502,26 @@ class CompiledDefinition:
             for w in st.waivers
         )
 
+    def _advised(self, m: _Moment, spec: _StepSpec) -> tuple[datetime | None, datetime | None]:
+        """The instants of a step's indicative window, where its anchors are known."""
+        if spec.advisory is None:
+            return None, None
+        found: list[datetime | None] = []
+        for ref, closing in zip(spec.advisory, (False, True), strict=True):
+            day = None if ref is None else self._anchor_day(m, ref)
+            found.append(
+                self._instant(ref, day, m.st, closing=closing)
+                if ref is not None and isinstance(day, date)
+                else None
+            )
+        return found[0], found[1]
+
     def _step(self, m: _Moment, spec: _StepSpec, actor: Actor | str | None) -> Step:
         blockers, waived, opens_at, closes_at = self._evaluate(m, spec, actor)
         owed_by: tuple[str, ...] = ()
         if spec.kind == SUBMIT:
             owed_by = self._who(m.st, spec.index, self._missing_bits(m.st, m.layout, spec.index))
+        advised_from, advised_by = self._advised(m, spec)
         return Step(
             kind=spec.kind,
             name=spec.name,
@@ -512,6 +534,8 @@ class CompiledDefinition:
             waived=tuple(waived),
             opens_at=opens_at,
             closes_at=closes_at,
+            advised_from=advised_from,
+            advised_by=advised_by,
         )
 
     def next_steps(
@@ -531,15 +555,30 @@ class CompiledDefinition:
         """What is due by when from the current state, and what is overdue."""
         _require_aware(at)
         m = _Moment(self, st, at)
-        due: dict[tuple[str, str], Deadline] = {}
+        due: dict[tuple[str, str, bool], Deadline] = {}
 
         def add(item: Deadline) -> None:
-            key = (item.kind, item.name)
+            key = (item.kind, item.name, item.advisory)
             if key not in due or item.due_at < due[key].due_at:
                 due[key] = item
 
         for spec in self._specs[st.state]:
             step = self._step(m, spec, None)
+            if step.advised_by is not None and spec.advisory is not None:
+                closes = spec.advisory[1]
+                assert closes is not None
+                add(
+                    Deadline(
+                        spec.kind,
+                        spec.name,
+                        spec.title,
+                        step.advised_by,
+                        at >= step.advised_by,
+                        spec.roles,
+                        "indicative: closes " + closes.text,
+                        advisory=True,
+                    )
+                )
             if step.closes_at is None or step.closes_at == m.deadline:
                 continue  # bound only by the programme deadline, listed once below
             overdue = at >= step.closes_at

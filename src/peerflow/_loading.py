@@ -455,6 +455,8 @@ class _Checker:
                 self.check_conditional(join_path(join_path(path, "requires_when"), j), conditional)
             if t.window is not None:
                 self.check_window(join_path(path, "window"), t.window)
+            if t.advisory is not None:
+                self.check_window(join_path(path, "advisory"), t.advisory)
             for src in (
                 d.sources_of(t) if all(s in d.states or s == ANY_STATE for s in t.source) else ()
             ):
@@ -541,11 +543,12 @@ class _Checker:
         """A window may only count from an event that has fired on every path to it."""
         asked: dict[str, list[tuple[str, str]]] = {}  # anchor -> (path, state) to check
         for i, t in enumerate(self.d.transitions):
-            for bound_path, bound in _bounds(
-                join_path(join_path("transitions", i), "window"), t.window
-            ):
-                for src in self.d.sources_of(t):
-                    self._ask(asked, bound_path, bound, src)
+            for key, window in (("window", t.window), ("advisory", t.advisory)):
+                for bound_path, bound in _bounds(
+                    join_path(join_path("transitions", i), key), window
+                ):
+                    for src in self.d.sources_of(t):
+                        self._ask(asked, bound_path, bound, src)
         for name, deliverable in self.d.deliverables.items():
             path = join_path(join_path("deliverables", name), "window")
             states = deliverable.during or self.d.live_states()

@@ -206,6 +206,8 @@ class Transition:
     requires: tuple[str, ...] = ()
     requires_when: tuple[ConditionalRequirement, ...] = ()
     window: Window | None = None
+    advisory: Window | None = None
+    """An indicative window ("Month 2-3"): shown in next steps and deadlines, never blocking."""
     title: str = ""
     description: str = ""
     deadline_applies: bool = True

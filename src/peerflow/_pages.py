@@ -131,6 +131,7 @@ def programme_page(d: ProgrammeType, mermaid_diagram: str) -> str:
                     + [f"`{c.deliverable}` if {c.when.describe()}" for c in t.requires_when]
                 ),
                 _window(t.window)
+                + (f" (indicative: {_window(t.advisory)})" if t.advisory is not None else "")
                 + ("" if t.deadline_applies else " (not bound by the overall deadline)"),
                 _rules(t.rules),
             )

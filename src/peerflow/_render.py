@@ -78,6 +78,8 @@ def definition_text(d: ProgrammeType) -> str:
             lines.append(f"      requires {c.deliverable} if {c.when.describe()}")
         if t.window is not None:
             lines.append(f"      window: {window_text(t.window)}")
+        if t.advisory is not None:
+            lines.append(f"      indicative (never refused): {window_text(t.advisory)}")
         if not t.deadline_applies:
             lines.append("      not bound by the programme deadline")
     return "\n".join(lines)
@@ -179,13 +181,22 @@ def steps_text(steps: Sequence[Step], indent: str = "  ") -> list[str]:
             lines.append(f"{indent}    - {blocker.describe()}")
         for blocker in step.waived:
             lines.append(f"{indent}    - waived: {blocker.describe()}")
+        if step.advised_by is not None:
+            since = "" if step.advised_from is None else f"from {step.advised_from:%Y-%m-%d} "
+            lines.append(
+                f"{indent}    - indicative: {since}to end of {last_day(step.advised_by)} "
+                "(advice, never refused)"
+            )
     return lines
 
 
 def deadlines_text(deadlines: Sequence[Deadline], indent: str = "  ") -> list[str]:
     lines = []
     for item in deadlines:
-        status = "OVERDUE" if item.overdue else "due"
+        if item.advisory:  # the end of an indicative window: advice, nothing is refused
+            status = "past the advice" if item.overdue else "advised"
+        else:
+            status = "OVERDUE" if item.overdue else "due"
         owed = f" (waiting for {', '.join(item.owed_by)})" if item.owed_by else ""
         lines.append(
             f"{indent}{status} by end of {last_day(item.due_at)}: {item.kind} {item.name}{owed}"

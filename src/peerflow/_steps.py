@@ -39,6 +39,11 @@ class Step:
     waived: tuple[Blocker, ...] = ()
     opens_at: datetime | None = None
     closes_at: datetime | None = None
+    advised_from: datetime | None = None
+    """Where the step has an indicative window ("Month 2-3"): when it starts. Never blocks."""
+    advised_by: datetime | None = None
+    """The end of the indicative window: a step still open after it is late by the guide,
+    not refused."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +58,8 @@ class Step:
             "owed_by": list(self.owed_by),
             "opens_at": _iso(self.opens_at),
             "closes_at": _iso(self.closes_at),
+            "advised_from": _iso(self.advised_from),
+            "advised_by": _iso(self.advised_by),
         }
 
 
@@ -61,7 +68,8 @@ class Deadline:
     """Something due by ``due_at``; ``overdue`` once that moment has passed.
 
     ``kind`` is a step kind, or ``programme`` for the overall deadline;
-    ``owed_by`` names the participants (or roles) it waits for.
+    ``owed_by`` names the participants (or roles) it waits for. An ``advisory`` deadline is
+    the end of an indicative window: being past it refuses nothing.
     """
 
     kind: str
@@ -71,6 +79,7 @@ class Deadline:
     overdue: bool
     owed_by: tuple[str, ...]
     rule: str
+    advisory: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,4 +90,5 @@ class Deadline:
             "overdue": self.overdue,
             "owed_by": list(self.owed_by),
             "rule": self.rule,
+            "advisory": self.advisory,
         }
