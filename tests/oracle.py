@@ -31,6 +31,7 @@ WAIVABLE = frozenset(
         "window_closed",
         "date_not_scheduled",
         "too_few_participants",
+        "too_few_occurrences",
     }
 )
 STEP_KINDS = ("fire", "submit", "schedule")
@@ -84,6 +85,7 @@ class Reference:
     dates: dict[str, date] = field(default_factory=dict)
     waivers: list[tuple[str, str, str, str | None]] = field(default_factory=list)
     said: dict[str, Any] = field(default_factory=dict)  # deliverable -> latest content
+    times: dict[str, int] = field(default_factory=dict)  # event -> how often it fired
 
     @classmethod
     def start(cls, type_: Any, payload: dict[str, Any], at: datetime) -> Reference:
@@ -212,6 +214,10 @@ class Reference:
             for required in self.transition(name).requires:
                 if self.owing(required):
                     blockers.add("missing_deliverable")
+            # "min_times": events that must have fired at least so many times
+            for event, least in self.transition(name).min_times.items():
+                if self.times.get(event, 0) < least:
+                    blockers.add("too_few_occurrences")
             # "requires_when": needed while the latest submission of `when` says so
             for conditional in self.transition(name).requires_when:
                 when = conditional.when
@@ -272,6 +278,14 @@ class Reference:
         if type_ == "fire":
             self.state = self.transition(name).dest
             self.fired[name] = at
+            self.times[name] = self.times.get(name, 0) + 1
+            # "renewed_by": owed (or to be set) anew after each occurrence of the event
+            for deliverable, spec in self.type.deliverables.items():
+                if spec.renewed_by == name:
+                    self.submitted.pop(deliverable, None)
+            for date_name, spec in self.type.dates.items():
+                if spec.renewed_by == name:
+                    self.dates.pop(date_name, None)
             self.waivers = []  # "Waivers end when the programme changes state"
         elif type_ == "submit":
             self.submitted.setdefault(name, set()).add(actor)

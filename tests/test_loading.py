@@ -123,6 +123,15 @@ def test_minimal_definition_parses() -> None:
             "tiny.yaml:9: states.open: duplicate key 'open'",
         ),
         (
+            ("    by: facilitator\n", "    by: facilitator\n    min_times: {finsh: 2}\n"),
+            "tiny.yaml:15: transitions[0].min_times.finsh: unknown event 'finsh'; did you mean "
+            "'finish'?",
+        ),
+        (
+            ("    by: facilitator\n", "    by: facilitator\n    min_times: {finish: 0}\n"),
+            "tiny.yaml:15: transitions[0].min_times.finish: min_times counts from 1, got 0",
+        ),
+        (
             ("initial: open", "initial: opn"),
             "tiny.yaml:9: initial: unknown state 'opn'; did you mean 'open'?",
         ),

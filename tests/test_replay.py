@@ -351,6 +351,13 @@ def test_a_moved_date_moves_the_fast_paths_window(monkeypatch: pytest.MonkeyPatc
     extra: list[peerflow.Event] = []
     extra.append(then(timedelta(minutes=30), "submit", dict(minutes.payload)))
     extra.append(then(timedelta(hours=1), "schedule", {"date": "workshop_date", "value": put_off}))
+    readers = [e for e in events[:held] if e.payload.get("deliverable") == "materials_studied"]
+    for reading in readers:  # the materials are studied before each workshop (PP-02)
+        extra.append(
+            attrs.evolve(
+                then(timedelta(hours=1, minutes=30), "submit", reading.payload), actor=reading.actor
+            )
+        )
     extra.append(then(timedelta(hours=2), "fire", {"event": "hold_workshop"}))
     history = [*events[: held + 1], *extra]
     (result,) = replay(history)

@@ -171,16 +171,60 @@ def test_pp01_a_group_needs_six_peers_unless_the_coordinator_waives_it() -> None
     assert p.state.state == "ready"
 
 
-@pytest.mark.rule("PP-02", "PP-04")
-def test_pp02_pp04_materials_before_the_first_workshop_and_at_least_two_workshops() -> None:
+@pytest.mark.rule("PP-02")
+def test_pp02_every_peer_studies_the_materials_before_each_workshop() -> None:
+    """ "Participants study the materials before a workshop": before the first and again before
+    the second, each of the seven peers."""
     p, rest = until("mia-peer-groups", "submit:materials_studied")
     workshop = next(e for e in rest if e.payload.get("event") == "hold_workshop")
     with pytest.raises(StepBlocked) as refused:
         p.fire("hold_workshop", at=workshop.at, actor=PP_COORD)
     assert kinds(refused) == ["missing_deliverable"]
-    p, rest = until("mia-peer-groups", "submit:workshop_minutes")
-    with pytest.raises(StepNotAvailable):  # one workshop is not enough
-        p.fire("evaluate", at=rest[0].at, actor=PP_COORD)
+    events = events_of("mia-peer-groups")
+    first, second = [i for i, e in enumerate(events) if e.payload.get("event") == "hold_workshop"]
+    kept = [  # the second workshop's reading left out
+        e
+        for i, e in enumerate(events[:second])
+        if i < first or e.payload.get("deliverable") != "materials_studied"
+    ]
+    p = Programme.from_history(kept[:1])
+    for e in kept[1:]:
+        p.record(e.type, e.payload, at=e.at, actor=e.actor)
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("hold_workshop", at=events[second].at, actor=PP_COORD)
+    (missing,) = refused.value.blockers
+    assert missing.deliverable == "materials_studied"  # type: ignore[attr-defined]
+    assert len(missing.owed_by) == 7  # type: ignore[attr-defined]
+
+
+@pytest.mark.rule("PP-04")
+def test_pp04_at_least_two_workshops_are_counted_before_the_evaluation() -> None:
+    """ "Delivered through several workshops (at least two)": after one workshop (and its
+    minutes) the evaluation is refused, counting 1 of 2; after the second it is allowed; a
+    third workshop is a workshop like the others."""
+    events = events_of("mia-peer-groups")
+    first_minutes = next(e for e in events if e.payload.get("deliverable") == "workshop_minutes")
+    p = Programme.from_history(events[: events.index(first_minutes) + 1])
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("evaluate", at=first_minutes.at, actor=PP_COORD)
+    (few,) = refused.value.blockers
+    assert (few.kind, few.event, few.min, few.count) == (  # type: ignore[attr-defined]
+        "too_few_occurrences",
+        "hold_workshop",
+        2,
+        1,
+    )
+    evaluate = next(i for i, e in enumerate(events) if e.payload.get("event") == "evaluate")
+    p = Programme.from_history(events[:evaluate])
+    # a third workshop: its date, everyone's reading and the second one's minutes are in
+    at = events[evaluate].at
+    p.schedule("workshop_date", at.date(), at=at, actor=PP_COORD)
+    for peer in p.state.holders(("peer",)):
+        p.submit("materials_studied", at=at, actor=Actor("peer", peer))
+    p.fire("hold_workshop", at=at, actor=PP_COORD)
+    p.submit("workshop_minutes", at=at, actor=PP_COORD)
+    p.fire("evaluate", at=at, actor=PP_COORD)
+    assert p.state.state == "evaluation"
 
 
 @pytest.mark.rule("PP-03")
@@ -537,3 +581,29 @@ def test_the_peer_group_s_optimal_size_stays_waivable() -> None:
     )
     (after,) = [s for s in p.next_steps(at) if s.name == step.name]
     assert "too_few_participants" not in [b.kind for b in after.blockers]
+
+
+@pytest.mark.rule("PP-04")
+def test_pp04_each_workshop_has_its_own_date_and_its_own_minutes() -> None:
+    """ "Delivered through several workshops (at least two), which may be linked with study
+    tours": each workshop is one occurrence with its date and its minutes (where its study tours
+    are recorded); the first's date and minutes do not serve the second."""
+    events = events_of("mia-peer-groups")
+    first, second = [i for i, e in enumerate(events) if e.payload.get("event") == "hold_workshop"]
+    p = Programme.from_history(events[: first + 1])
+    assert p.state.scheduled_date("workshop_date") is None  # to be set for the next one
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("hold_workshop", at=events[first].at, actor=PP_COORD)
+    assert "date_not_scheduled" in kinds(refused)
+    assert "missing_deliverable" in kinds(refused)  # this workshop's minutes, the reading
+    evaluate = next(i for i, e in enumerate(events) if e.payload.get("event") == "evaluate")
+    without = [
+        e for e in events[second:evaluate] if e.payload.get("deliverable") == "workshop_minutes"
+    ]
+    assert without, "the example records the second workshop's minutes"
+    p = Programme.from_history(events[: second + 1])
+    with pytest.raises(StepBlocked) as refused:
+        p.fire("evaluate", at=events[evaluate].at, actor=PP_COORD)
+    assert [(b.kind, b.deliverable) for b in refused.value.blockers] == [  # type: ignore[attr-defined]
+        ("missing_deliverable", "workshop_minutes")
+    ]

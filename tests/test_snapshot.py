@@ -122,3 +122,21 @@ def test_a_bad_fact_is_refused_naming_it(facts: object, field: str, words: str) 
         load_state(data)
     assert caught.value.field == field
     assert words in str(caught.value)
+
+
+def test_how_often_a_counted_step_happened_survives_a_snapshot() -> None:
+    """The peer group counts its workshops ("at least two"): the count is in the snapshot."""
+    path = files("peerflow.examples") / "mia-peer-groups.jsonl"
+    events = [e for _, e in peerflow.read_history(str(path))]
+    first = next(i for i, e in enumerate(events) if e.payload.get("event") == "hold_workshop")
+    state = peerflow.fold(events[: first + 1])
+    data = json.loads(json.dumps(dump_state(state)))
+    assert data["counts"] == {"hold_workshop": 1}
+    assert load_state(data) == state
+    data["counts"] = {"hold_workshop": 0}
+    with pytest.raises(SnapshotError) as caught:
+        load_state(data)
+    assert caught.value.field == "$.counts.hold_workshop"
+    data["counts"] = {"launch": 1}
+    with pytest.raises(SnapshotError, match="counts it"):
+        load_state(data)

@@ -176,6 +176,18 @@ def mutants_of(definition_id: str, data: dict[str, Any]) -> Iterator[Mutant]:
                 for member in _as_list(value):
                     rest = [m for m in _as_list(value) if m != member]
                     yield make(here, rest, f"requires without {member}", rules)
+            if key == "min_times" and isinstance(value, dict):
+                for event, times in value.items():
+                    for other in (times + 1, times - 1):
+                        if other >= 1:
+                            yield make(
+                                (*here, event),
+                                other,
+                                f"min_times {event} {times} -> {other}",
+                                rules,
+                            )
+            if key == "renewed_by":
+                yield make(here, _DROP, f"not renewed by {value}", rules)
             if key == "claims_during":
                 # the documents say when claims may start, not when they end: a state is added
                 for state in states:

@@ -194,6 +194,19 @@ class MissingReceipts(Blocker):
         return "no receipts for: " + ", ".join(self.items)
 
 
+@attrs.frozen
+class TooFewOccurrences(Blocker):
+    """A step needs another step to have happened ``min`` times; it happened ``count``."""
+
+    kind: ClassVar[str] = "too_few_occurrences"
+    event: str
+    min: int
+    count: int
+
+    def describe(self) -> str:
+        return f"'{self.event}' needs to happen at least {self.min} time(s), {self.count} so far"
+
+
 BLOCKER_KINDS: tuple[str, ...] = tuple(
     cls.kind
     for cls in (
@@ -203,6 +216,7 @@ BLOCKER_KINDS: tuple[str, ...] = tuple(
         WindowClosed,
         DateNotScheduled,
         TooFewParticipants,
+        TooFewOccurrences,
         ParticipantLimit,
         IncompleteContent,
         OverBudget,
@@ -218,6 +232,7 @@ WAIVABLE_KINDS: frozenset[str] = frozenset(
         WindowClosed.kind,
         DateNotScheduled.kind,
         TooFewParticipants.kind,
+        TooFewOccurrences.kind,
     }
 )
 """What a waiver may lift. Never the role check (nobody acts in another's name), a

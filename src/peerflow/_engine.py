@@ -28,6 +28,7 @@ from peerflow._blockers import (
     OverBudget,
     ParticipantLimit,
     RoleNotAllowed,
+    TooFewOccurrences,
     TooFewParticipants,
     WindowClosed,
     WindowNotOpen,
@@ -92,6 +93,8 @@ class _StepSpec:
     dest: str | None = None
     quorum: tuple[tuple[int, str, int], ...] = ()
     """(role index, role, min) for roles whose joining stage this step leaves."""
+    min_times: tuple[tuple[int, str, int], ...] = ()
+    """(position in ``counted_events``, event, least) the step needs to have happened."""
     advisory: tuple[_BoundRef | None, _BoundRef | None] | None = None
     """The indicative window's bounds (opens, closes): shown, never blocking."""
     requires_when: tuple[tuple[int, int], ...] = ()
@@ -162,6 +165,25 @@ class CompiledDefinition:
         )
         """Every distinct condition a step reads; bit i of ``ProgrammeState.facts`` holds
         whether condition i is true of the latest submission."""
+        needed: dict[str, int] = {}
+        for tr in t.transitions:
+            for event, least in tr.min_times.items():
+                needed[event] = max(needed.get(event, 0), least)
+        self.counted_events = tuple(needed)
+        """Events some step counts (``min_times``); ``ProgrammeState.counts`` follows this order
+        and stops counting at the most any step needs, so states stay finitely many."""
+        self._count_caps = tuple(needed.values())
+        self._counted_at = {self.event_index[e]: i for i, e in enumerate(self.counted_events)}
+        self._renewed_by: dict[int, tuple[int, ...]] = {}
+        for index, d in enumerate(t.deliverables.values()):
+            if d.renewed_by is not None:
+                at = self.event_index[d.renewed_by]
+                self._renewed_by[at] = (*self._renewed_by.get(at, ()), index)
+        self._renewed_dates: dict[int, tuple[int, ...]] = {}
+        for index, sd in enumerate(t.dates.values()):
+            if sd.renewed_by is not None:
+                at = self.event_index[sd.renewed_by]
+                self._renewed_dates[at] = (*self._renewed_dates.get(at, ()), index)
         self._watched: dict[str, tuple[tuple[int, str, int | str], ...]] = {}
         for i, condition in enumerate(self.conditions):
             self._watched[condition.deliverable] = (
@@ -290,6 +312,10 @@ class CompiledDefinition:
                     deadline=tr.deadline_applies,
                     dest=machine_transitions[0].dest,
                     advisory=advisories.get(id(tr)),
+                    min_times=tuple(
+                        (self.counted_events.index(e), e, least)
+                        for e, least in tr.min_times.items()
+                    ),
                     requires_when=tuple(
                         (self.conditions.index(c.when), self.deliverable_index[c.deliverable])
                         for c in tr.requires_when
@@ -453,6 +479,10 @@ class CompiledDefinition:
                 blockers.append(
                     MissingDeliverable(self.deliverable_names[d], self._who(st, d, bits))
                 )
+        for position, event_name, least in spec.min_times:
+            happened = st.counts[position] if st.counts else 0
+            if happened < least:
+                blockers.append(TooFewOccurrences(event_name, least, happened))
         opens_at: datetime | None = None
         closes_at: datetime | None = None
         closes_rule = ""
@@ -798,8 +828,31 @@ class CompiledDefinition:
         assert spec.dest is not None
         i = spec.index
         marks = (*st.marks[:i], event.at, *st.marks[i + 1 :])
+        for d in self._renewed_dates.get(i, ()):  # to be set again for the next occurrence
+            at = len(self.event_names) + d
+            marks = (*marks[:at], None, *marks[at + 1 :])
+        counts, submitted = st.counts, st.submitted
+        position = self._counted_at.get(i)
+        if position is not None:
+            counts = counts or (0,) * len(self.counted_events)
+            counted = min(counts[position] + 1, self._count_caps[position])
+            counts = (*counts[:position], counted, *counts[position + 1 :])
+        renewed = self._renewed_by.get(i)
+        if renewed:  # owed anew after this step: its earlier submissions no longer count
+            width = len(self.deliverable_names)
+            for p in range(len(st.roles)):
+                for d in renewed:
+                    submitted &= ~(1 << (p * width + d))
         # Waivers were granted for steps of the state being left: they end with it.
-        return _advanced(st, event.at, state=spec.dest, marks=marks, waivers=())
+        return _advanced(
+            st,
+            event.at,
+            state=spec.dest,
+            marks=marks,
+            waivers=(),
+            submitted=submitted,
+            counts=counts,
+        )
 
     def _submit_event(
         self, st: ProgrammeState, event: Event, found: list[Blocker] | None
@@ -1041,6 +1094,7 @@ def _advanced(
     roles: bytes | None = None,
     claims: tuple[Claim, ...] | None = None,
     facts: int | None = None,
+    counts: tuple[int, ...] | None = None,
 ) -> ProgrammeState:
     """The state one event later (a direct constructor call: ``attrs.evolve`` is slower)."""
     return ProgrammeState(
@@ -1059,6 +1113,7 @@ def _advanced(
         st.waivers if waivers is None else waivers,
         st.claims if claims is None else claims,
         st.facts if facts is None else facts,
+        st.counts if counts is None else counts,
     )
 
 

@@ -117,10 +117,14 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
         "fire": (
             "event",
             {
-                state: {  # a step with conditional requirements is left to the engine
+                state: {  # conditional, counted and renewing steps are left to the engine
                     name: plan(spec, _FIRE, (_EVENT, spec.index))
                     for name, spec in steps.items()
                     if not spec.requires_when
+                    and not spec.min_times
+                    and spec.index not in compiled._counted_at
+                    and spec.index not in compiled._renewed_by
+                    and spec.index not in compiled._renewed_dates
                 }
                 for state, steps in compiled._fire.items()
             },
@@ -246,6 +250,7 @@ class FastFold:
                 st.waivers,
                 st.claims,
                 st.facts,
+                st.counts,
             )
             self.changed = False
         return self.st

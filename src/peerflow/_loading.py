@@ -280,6 +280,10 @@ class _Checker:
             self.check_refs(join_path(path, "during"), "state", deliverable.during, d.states)
             if deliverable.window is not None:
                 self.check_window(join_path(path, "window"), deliverable.window)
+            if deliverable.renewed_by is not None:
+                self.known(
+                    join_path(path, "renewed_by"), "event", deliverable.renewed_by, self.events
+                )
             for part_name, part in deliverable.content.items():
                 part_path = join_path(join_path(path, "content"), part_name)
                 if not _NAME_PATTERN.match(part_name):
@@ -300,6 +304,8 @@ class _Checker:
             path = join_path("dates", name)
             self.check_refs(join_path(path, "set_by"), "role", date.set_by, d.roles)
             self.check_refs(join_path(path, "during"), "state", date.during, d.states)
+            if date.renewed_by is not None:
+                self.known(join_path(path, "renewed_by"), "event", date.renewed_by, self.events)
         if d.deadline is not None:
             self.check_bound("deadline", d.deadline)
         self.check_transitions()
@@ -457,6 +463,11 @@ class _Checker:
                 self.check_window(join_path(path, "window"), t.window)
             if t.advisory is not None:
                 self.check_window(join_path(path, "advisory"), t.advisory)
+            for event, least in t.min_times.items():
+                where = join_path(join_path(path, "min_times"), event)
+                self.known(where, "event", event, self.events)
+                if least < 1:
+                    self.add(where, f"min_times counts from 1, got {least}")
             for src in (
                 d.sources_of(t) if all(s in d.states or s == ANY_STATE for s in t.source) else ()
             ):

@@ -143,6 +143,9 @@ class Deliverable:
     during: tuple[str, ...] = ()
     window: Window | None = None
     content: dict[str, Part] = attrs.field(factory=dict)
+    renewed_by: str | None = None
+    """An event after which the deliverable is owed anew (materials studied before each
+    workshop, minutes of each): its submissions are cleared when the event fires."""
     description: str = ""
     rules: tuple[str, ...] = ()
 
@@ -154,6 +157,8 @@ class ScheduledDate:
     title: str
     set_by: tuple[str, ...]
     during: tuple[str, ...] = ()
+    renewed_by: str | None = None
+    """An event after which the date is unset again (the date of the next workshop)."""
     description: str = ""
     rules: tuple[str, ...] = ()
 
@@ -208,6 +213,8 @@ class Transition:
     window: Window | None = None
     advisory: Window | None = None
     """An indicative window ("Month 2-3"): shown in next steps and deadlines, never blocking."""
+    min_times: dict[str, int] = attrs.field(factory=dict)
+    """Events that must have fired at least so many times ("at least two workshops")."""
     title: str = ""
     description: str = ""
     deadline_applies: bool = True

@@ -129,6 +129,7 @@ def programme_page(d: ProgrammeType, mermaid_diagram: str) -> str:
                 ", ".join(
                     [_names(t.requires)] * bool(t.requires)
                     + [f"`{c.deliverable}` if {c.when.describe()}" for c in t.requires_when]
+                    + [f"`{e}` at least {n} times" for e, n in t.min_times.items()]
                 ),
                 _window(t.window)
                 + (f" (indicative: {_window(t.advisory)})" if t.advisory is not None else "")
@@ -147,7 +148,10 @@ def programme_page(d: ProgrammeType, mermaid_diagram: str) -> str:
                 dl.title,
                 ("each of " if dl.each else "one of ") + _names(dl.owed_by),
                 _names(dl.during) or "any state",
-                _window(dl.window),
+                (
+                    _window(dl.window)
+                    + (f" (owed anew after each `{dl.renewed_by}`)" if dl.renewed_by else "")
+                ).strip(),
                 _parts(dl.content),
                 _rules(dl.rules),
             )
@@ -159,7 +163,14 @@ def programme_page(d: ProgrammeType, mermaid_diagram: str) -> str:
         out += _table(
             ("date", "title", "set by", "during", "rules"),
             (
-                (f"`{name}`", sd.title, _names(sd.set_by), _names(sd.during), _rules(sd.rules))
+                (
+                    f"`{name}`",
+                    sd.title,
+                    _names(sd.set_by),
+                    _names(sd.during)
+                    + (f" (set anew after each `{sd.renewed_by}`)" if sd.renewed_by else ""),
+                    _rules(sd.rules),
+                )
                 for name, sd in d.dates.items()
             ),
         )

@@ -76,6 +76,8 @@ def definition_text(d: ProgrammeType) -> str:
             lines.append(f"      requires {', '.join(t.requires)}")
         for c in t.requires_when:
             lines.append(f"      requires {c.deliverable} if {c.when.describe()}")
+        for event, times in t.min_times.items():
+            lines.append(f"      requires {event} to have happened at least {times} times")
         if t.window is not None:
             lines.append(f"      window: {window_text(t.window)}")
         if t.advisory is not None:

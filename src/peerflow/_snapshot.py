@@ -110,6 +110,10 @@ def dump_state(state: ProgrammeState) -> dict[str, Any]:
         "waivers": _converter.unstructure(state.waivers, tuple[Waiver, ...]),
         "claims": _converter.unstructure(state.claims, tuple[Claim, ...]),
     }
+    if compiled.counted_events:  # only a definition whose steps count others has counts
+        data["counts"] = {
+            event: n for event, n in zip(compiled.counted_events, state.counts, strict=False) if n
+        }
     if compiled.conditions:  # only a definition with conditional requirements has facts
         data["facts"] = [
             {"deliverable": c.deliverable, "part": c.part, "equals": c.equals}
@@ -148,7 +152,8 @@ def load_state(
     missing = sorted(expected - set(data))
     if missing:
         raise SnapshotError(f"$.{missing[0]}", "missing")
-    extra = sorted(set(data) - expected - {"facts"})  # facts: optional (older snapshots have none)
+    # facts and counts: only where the definition has them (and older snapshots have none)
+    extra = sorted(set(data) - expected - {"facts", "counts"})
     if extra:
         raise SnapshotError(f"$.{extra[0]}", "unknown field")
     if data["snapshot"] != SNAPSHOT_FORMAT:
@@ -185,8 +190,26 @@ def load_state(
         waivers=_structure(data["waivers"], tuple[Waiver, ...], "waivers"),
         claims=_structure(data["claims"], tuple[Claim, ...], "claims"),
         facts=_facts(data.get("facts", []), compiled),
+        counts=_counts(data.get("counts", {}), compiled),
     )
     return _with_submissions(result, data["submitted"])
+
+
+def _counts(data: Any, compiled: CompiledDefinition) -> tuple[int, ...]:
+    """How often each counted event fired, in the definition's order (empty: never)."""
+    if not isinstance(data, Mapping):
+        raise SnapshotError("$.counts", "expected an object of event: times")
+    counts = [0] * len(compiled.counted_events)
+    for event, times in data.items():
+        if event not in compiled.counted_events:
+            raise SnapshotError(f"$.counts.{event}", f"no step of '{compiled.id}' counts it")
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise SnapshotError(
+                f"$.counts.{event}", f"expected a whole number 1 or more, got {times!r}"
+            )
+        position = compiled.counted_events.index(event)
+        counts[position] = min(times, compiled._count_caps[position])  # counting stops there
+    return tuple(counts) if any(counts) else ()
 
 
 def _facts(data: Any, compiled: CompiledDefinition) -> int:

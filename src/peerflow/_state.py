@@ -64,6 +64,9 @@ class ProgrammeState:
     waivers: tuple[Waiver, ...] = ()
     claims: tuple[Claim, ...] = ()
     facts: int = 0
+    counts: tuple[int, ...] = ()
+    """How often each event of ``definition.counted_events`` fired (empty: never), up to the
+    most any step needs."""
     """Bit i: the definition's condition i holds of the latest submission it reads."""
 
     @property
