@@ -300,6 +300,18 @@ class Reference:
         if role not in self.type.waivable_by:
             return False
         kind, name = payload["step"]["kind"], payload["step"]["name"]
+        if kind == "join":  # one more join past a role's max, where the role says max_waivable
+            joining = self.type.roles.get(name)
+            if (
+                joining is None
+                or not joining.max_waivable
+                or payload["blockers"] != ["participant_limit"]
+            ):
+                return False
+            self.waivers.append(("join", name, "participant_limit", None))
+            return True
+        if "participant_limit" in payload["blockers"]:
+            return False
         found = self.step(kind, name)
         if found is None or not all(b in WAIVABLE for b in payload["blockers"]):
             return False
@@ -327,6 +339,10 @@ class Reference:
         elif role is None or role not in joining.joined_by:
             return False
         if joining.max is not None and list(self.people.values()).count(role_name) >= joining.max:
-            return False
+            # "max_waivable": a waiver lets one more join past the maximum
+            waiver = ("join", role_name, "participant_limit", None)
+            if not joining.max_waivable or waiver not in self.waivers:
+                return False
+            self.waivers.remove(waiver)
         self.people[pid] = role_name
         return True

@@ -313,6 +313,20 @@ class ProgrammeRun(RuleBasedStateMachine):
         payload = {"step": {"kind": target.kind, "name": target.name}, "blockers": kinds}
         assert self.reference.take("waive", payload, actor.id, self.at) is waived
 
+    @rule(data=st.data())
+    def waive_a_join_limit(self, data: st.DataObject) -> None:
+        """One more join past a role's maximum, where the role says max_waivable."""
+        actor = data.draw(st.sampled_from(self.cast), label="actor")
+        role = data.draw(st.sampled_from(sorted(self.definition.type.roles)), label="role")
+        kinds = data.draw(
+            st.sampled_from([["participant_limit"], ["missing_deliverable"]]), label="kinds"
+        )
+        payload = {"step": {"kind": "join", "name": role}, "blockers": kinds, "reason": "pt"}
+        waived = self.try_event(
+            lambda: self.programme.record("waive", payload, at=self.at, actor=actor)
+        )
+        assert self.reference.take("waive", payload, actor.id, self.at) is waived
+
     # --- joining, claims, payments --------------------------------------------------
 
     @rule(data=st.data())

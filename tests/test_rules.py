@@ -14,7 +14,7 @@ import attrs
 import pytest
 
 import peerflow
-from peerflow import Actor, Event, Programme, StepBlocked, StepNotAvailable
+from peerflow import Actor, Event, EventError, Programme, StepBlocked, StepNotAvailable
 from peerflow.cli import example_path
 
 BXL = ZoneInfo("Europe/Brussels")
@@ -581,6 +581,42 @@ def test_the_peer_group_s_optimal_size_stays_waivable() -> None:
     )
     (after,) = [s for s in p.next_steps(at) if s.name == step.name]
     assert "too_few_participants" not in [b.kind for b in after.blockers]
+
+
+@pytest.mark.rule("PP-01")
+def test_pp01_a_ninth_peer_joins_only_by_the_coordinator_s_waiver_like_a_fifth_group() -> None:
+    """ "Working groups of peers (6-8 experts is the optimal size)": a recommendation, so both
+    bounds are treated alike. The ninth peer is refused, waivably; the coordinator's waiver
+    lets one more join (not two), and no peer can waive it."""
+    p, rest = until("mia-peer-groups", "submit:work_programme")
+    at = rest[0].at
+
+    def join(pid: str) -> None:
+        p.record("join", {"participant": pid, "role": "peer"}, at=at, actor=Actor("peer", pid))
+
+    join("peer-eighth")
+    assert p.state.count("peer") == 8
+
+    with pytest.raises(StepBlocked) as refused:
+        join("peer-ninth")
+    (full,) = refused.value.blockers
+    assert (full.kind, full.max, full.waivable) == ("participant_limit", 8, True)  # type: ignore[attr-defined]
+    waiver = {"step": {"kind": "join", "name": "peer"}, "blockers": ["participant_limit"]}
+    with pytest.raises(StepBlocked):  # a peer is not the coordinator
+        p.record("waive", {**waiver, "reason": "x"}, at=at, actor=Actor("peer", "peer-genova"))
+    p.record("waive", {**waiver, "reason": "a ninth expert asked to join"}, at=at, actor=PP_COORD)
+    join("peer-ninth")
+    assert p.state.count("peer") == 9
+    with pytest.raises(StepBlocked):
+        join("peer-tenth")
+
+
+def test_a_hard_maximum_cannot_be_waived() -> None:
+    """TU-01: "a tutor" (one): the tutoring's tutor maximum is not a recommendation."""
+    p = Programme.from_history(events_of("mia-tutoring")[:1])
+    waiver = {"step": {"kind": "join", "name": "tutor"}, "blockers": ["participant_limit"]}
+    with pytest.raises(EventError, match="cannot be waived"):
+        p.record("waive", {**waiver, "reason": "two tutors"}, at=p.state.last_at, actor=TU_COORD)
 
 
 @pytest.mark.rule("PP-04")

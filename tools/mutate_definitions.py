@@ -54,7 +54,14 @@ EQUIVALENTS = ROOT / "tools" / "equivalent_mutants.txt"
 AMOUNTS = ("days", "weeks", "months", "years", "working_days")
 MONEY = ("cap", "per_day", "per_night")
 COUNTS = ("min", "max", "max_days", "max_nights")
-FLAGS = ("min_waivable", "receipts_required", "bank_details_required", "and_or", "flat")
+FLAGS = (
+    "min_waivable",
+    "max_waivable",
+    "receipts_required",
+    "bank_details_required",
+    "and_or",
+    "flat",
+)
 ROLE_LISTS = ("by", "owed_by", "set_by", "joined_by", "paid_by", "waivable_by")
 UNIT_SWAPS = {
     "weeks": "days",

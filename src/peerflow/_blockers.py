@@ -142,9 +142,12 @@ class ParticipantLimit(Blocker):
     kind: ClassVar[str] = "participant_limit"
     role: str
     max: int
+    waivable: bool = False
+    """True for a role whose maximum the definition says may be waived (max_waivable)."""
 
     def describe(self) -> str:
-        return f"role '{self.role}' is full: at most {self.max} participant(s) may hold it"
+        text = f"role '{self.role}' is full: at most {self.max} participant(s) may hold it"
+        return text + (" (waivable for one more join)" if self.waivable else "")
 
 
 @attrs.frozen
@@ -233,7 +236,9 @@ WAIVABLE_KINDS: frozenset[str] = frozenset(
         DateNotScheduled.kind,
         TooFewParticipants.kind,
         TooFewOccurrences.kind,
+        ParticipantLimit.kind,
     }
 )
 """What a waiver may lift. Never the role check (nobody acts in another's name), a
-participant limit, a deliverable's content or a budget cap: those protect others."""
+deliverable's content or a budget cap: those protect others. A participant limit only where
+its role says ``max_waivable`` (each blocker's ``waivable`` field tells)."""

@@ -54,7 +54,7 @@ from peerflow._model import (
     Window,
 )
 from peerflow._state import ID_SEPARATOR, ProgrammeState, Waiver
-from peerflow._steps import FIRE, SCHEDULE, STEP_KINDS, SUBMIT, Deadline, Step
+from peerflow._steps import FIRE, JOIN, SCHEDULE, STEP_KINDS, SUBMIT, Deadline, Step
 
 # transitions logs every trigger at INFO; at that level a trigger is several times slower.
 logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -919,14 +919,22 @@ class CompiledDefinition:
                 "waive", [RoleNotAllowed(event.actor.role, self.type.waivable_by)], event, found
             )
         target = p.get("step")
-        if not isinstance(target, dict) or target.get("kind") not in STEP_KINDS:
+        if not isinstance(target, dict) or target.get("kind") not in (*STEP_KINDS, JOIN):
             raise EventError(
-                "payload.step must be {kind: fire|submit|schedule, name: ...}", seq=event.seq
+                "payload.step must be {kind: fire|submit|schedule|join, name: ...}", seq=event.seq
             )
-        spec = self._lookup(st, target["kind"], target.get("name"), event.seq)
         kinds = p.get("blockers")
         if not isinstance(kinds, list) or not kinds:
             raise EventError("payload.blockers must list the blocker kinds to waive", seq=event.seq)
+        if target["kind"] == JOIN:
+            return self._waive_join(st, event, target.get("name"), kinds)
+        spec = self._lookup(st, target["kind"], target.get("name"), event.seq)
+        if "participant_limit" in kinds:
+            raise EventError(
+                "payload.blockers: participant_limit is waived for a join: "
+                "step {kind: join, name: ROLE}",
+                seq=event.seq,
+            )
         for kind in kinds:
             if not isinstance(kind, str) or kind not in WAIVABLE_KINDS:
                 raise EventError(
@@ -955,6 +963,35 @@ class CompiledDefinition:
             Waiver(spec.kind, spec.name, kind, reason, event.seq, participant) for kind in kinds
         )
         return _advanced(st, event.at, waivers=st.waivers + new)
+
+    def _waive_join(
+        self, st: ProgrammeState, event: Event, role_name: Any, kinds: list[Any]
+    ) -> ProgrammeState:
+        """A waiver of a role's maximum, for one more join while the programme stays put."""
+        role = self.type.roles.get(role_name) if isinstance(role_name, str) else None
+        if role is None or not role.joins_later:
+            joinable = [n for n, r in self.type.roles.items() if r.joins_later]
+            raise EventError(
+                f"payload.step: {role_name!r} is not a role participants join "
+                f"(roles that can: {', '.join(joinable) or 'none'})",
+                seq=event.seq,
+            )
+        if kinds != ["participant_limit"]:
+            raise EventError(
+                "payload.blockers: a join's only waivable blocker is participant_limit",
+                seq=event.seq,
+            )
+        if not role.max_waivable:
+            raise EventError(
+                f"payload.blockers: the maximum of role {role_name} cannot be waived "
+                f"('{self.id}' does not say max_waivable: true)",
+                seq=event.seq,
+            )
+        reason = event.payload.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise EventError("payload.reason must say why the blocker is waived", seq=event.seq)
+        waiver = Waiver(JOIN, role_name, "participant_limit", reason, event.seq)
+        return _advanced(st, event.at, waivers=(*st.waivers, waiver))
 
     def _join_event(
         self, st: ProgrammeState, event: Event, found: list[Blocker] | None
@@ -992,12 +1029,20 @@ class CompiledDefinition:
         elif event.actor.role not in role.joined_by:
             blockers.append(RoleNotAllowed(event.actor.role, role.joined_by))
         assert role_name is not None
+        waivers = st.waivers
         if role.max is not None and st.count(role_name) >= role.max:
-            blockers.append(ParticipantLimit(role_name, role.max))
+            lifted = next(
+                (w for w in waivers if (w.step_kind, w.step) == (JOIN, role_name)),
+                None,
+            )
+            if lifted is not None and role.max_waivable:
+                waivers = tuple(w for w in waivers if w is not lifted)  # one join each
+            else:
+                blockers.append(ParticipantLimit(role_name, role.max, role.max_waivable))
         _blocked(f"join {pid} as {role_name}", blockers, event, found)
         people = pid if not st.people else st.people + ID_SEPARATOR + pid
         roles = st.roles + bytes((self.role_index[role_name],))
-        return _advanced(st, event.at, people=people, roles=roles)
+        return _advanced(st, event.at, people=people, roles=roles, waivers=waivers)
 
     def _budget_or_refuse(self, event: Event) -> Budget:
         budget = self.type.budget

@@ -261,6 +261,11 @@ class _Checker:
             self.check_refs(join_path(path, "join_during"), "state", role.join_during, d.states)
             if role.join_during and not role.joined_by:
                 self.add(join_path(path, "join_during"), "join_during needs joined_by")
+            if role.max_waivable and (role.max is None or not role.joined_by):
+                self.add(
+                    join_path(path, "max_waivable"),
+                    "max_waivable lets one more participant join past max: give max and joined_by",
+                )
         for i, role_name in enumerate(d.waivable_by):
             self.known(join_path("waivable_by", i), "role", role_name, d.roles)
         for i, role_name in enumerate(d.started_by):

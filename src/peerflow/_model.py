@@ -94,6 +94,9 @@ class Role:
     min_waivable: bool = True
     """Whether a facilitator may waive ``too_few_participants`` for this role. False where the
     programme cannot run without them (no tutoring without a tutor)."""
+    max_waivable: bool = False
+    """Whether a facilitator may waive ``participant_limit`` for one more join: where the
+    document's range is a recommendation ("6-8 is optimal"), both bounds are treated alike."""
 
     @property
     def joins_later(self) -> bool:

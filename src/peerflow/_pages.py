@@ -88,7 +88,9 @@ def programme_page(d: ProgrammeType, mermaid_diagram: str) -> str:
             (
                 f"`{name}`",
                 role.title,
-                _count(role.min, role.max),
+                _count(role.min, role.max)
+                + (" (minimum not waivable)" if not role.min_waivable else "")
+                + (" (maximum waivable)" if role.max_waivable else ""),
                 (
                     "at the start"
                     if not role.joined_by

@@ -13,6 +13,8 @@ FIRE = "fire"
 SUBMIT = "submit"
 SCHEDULE = "schedule"
 STEP_KINDS = (FIRE, SUBMIT, SCHEDULE)
+JOIN = "join"
+"""Not a step of a state but a waiver's target: one more join past a role's maximum."""
 
 
 def _iso(moment: datetime | None) -> str | None:
