@@ -2200,10 +2200,16 @@ def test_an_allowance_covers_the_activity_s_days_and_no_more(row: Allowance) -> 
     p, template = claim_point(row.definition, row.role)
     over = claim(p, template, "over", [units(row.item, row.unit, row.most + 1, None)])
     assert "over_budget" in blocker_kinds(over), f"{row}: {row.most + 1} {row.unit}"
+    two_lines = [units(row.item, row.unit, row.most - 1, None), units(row.item, row.unit, 2, None)]
+    assert "over_budget" in blocker_kinds(claim(p, template, "lines", two_lines)), row.words
     assert claim(p, template, "some", [units(row.item, row.unit, row.most - 1, None)]) is None
+    ones = [units(row.item, row.unit, 1, None), units(row.item, row.unit, 1, None)]
+    assert "over_budget" in blocker_kinds(claim(p, template, "ones", ones)), row.words
     more = claim(p, template, "more", [units(row.item, row.unit, 2, rate * 2)])
     assert "over_budget" in blocker_kinds(more), f"{row}: {row.most + 1} over two claims"
     assert claim(p, template, "last", [units(row.item, row.unit, 1, rate)]) is None, row.words
+    past = claim(p, template, "past", [units(row.item, row.unit, 1, rate)])
+    assert "over_budget" in blocker_kinds(past), f"{row}: none left after {row.most}"
 
 
 @pytest.mark.rule("EM-10")
