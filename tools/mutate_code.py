@@ -84,7 +84,14 @@ SCOPES = {
             f"peerflow._fastfold.FastFold.{name}"
             for name in ("_day", "_window_instants", "_quorum", "_owed_all_in", "run")
         ),
-        (*TESTS, "tests/test_replay.py", "tests/test_definitions.py", "tests/test_snapshot.py"),
+        (
+            *TESTS,
+            "tests/test_replay.py",
+            "tests/test_definitions.py",
+            "tests/test_snapshot.py",
+            "tests/test_deadlines.py",
+            "tests/test_waivers.py",
+        ),
     ),
 }
 

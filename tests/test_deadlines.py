@@ -1,0 +1,152 @@
+"""What is due, by when, and what is late: `deadlines()` in full at chosen moments.
+
+The expected lists are worked out by hand from the documents' windows for the example's
+dates (docs/concepts.md: a window closes at the first instant after its last day, in the
+programme's time zone), not read from the definitions: every field of every item is checked,
+so a deadline that moves, changes owner, loses its rule or its place in the order fails here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import peerflow
+from peerflow import Actor, Programme
+from peerflow.cli import example_path
+
+BXL = ZoneInfo("Europe/Brussels")
+
+
+def cut(definition_id: str, events: int) -> Programme:
+    history = [e for _, e in peerflow.read_history(example_path(definition_id))]
+    return Programme.from_history(history[:events])
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=BXL)
+
+
+def listed(p: Programme, moment: str) -> list[tuple[object, ...]]:
+    return [
+        (d.kind, d.name, d.due_at, d.overdue, d.owed_by, d.rule, d.advisory)
+        for d in p.deadlines(at(moment))
+    ]
+
+
+NINE_MONTHS = (
+    "programme",
+    "deadline",
+    at("2027-11-02"),
+    False,
+    (),
+    "9 months after hold_orientation",
+    False,
+)
+"""PM-02: nine months from the orientation of Monday 1 February 2027: through 1 November."""
+
+
+def test_before_the_visit_the_structure_the_visit_and_the_advice_are_due() -> None:
+    """PM-07 for a visit on Monday 10 May 2027: the structure 'a week before' (through 3 May),
+    the visit within its two days (through 12 May); Months 4-6 end with 1 August."""
+    p = cut("prospect-peer-mentoring", 17)
+    structure = (
+        "submit",
+        "visit_structure",
+        at("2027-05-04"),
+        False,
+        ("anna-facilitator", "ghent-mentor"),
+        "closes 1 week before visit_date",
+        False,
+    )
+    visit = ("fire", "hold_visit", at("2027-05-13"), False, ("mentor", "facilitator"))
+    assert listed(p, "2027-04-20T12:00") == [
+        structure,
+        (*visit, "closes 2 days after visit_date", False),
+        (
+            "fire",
+            "hold_visit",
+            at("2027-08-02"),
+            False,
+            ("mentor", "facilitator"),
+            "indicative: closes 6 months after hold_orientation",
+            True,
+        ),
+        NINE_MONTHS,
+    ]
+    late = listed(p, "2027-05-04T00:00")  # the first instant after the structure's last day
+    assert late[0] == (*structure[:3], True, *structure[4:])
+    assert [item[3] for item in late[1:]] == [False, False, False]
+
+
+def test_after_the_visit_a_payment_is_due_four_weeks_after_the_invoice() -> None:
+    """PM-08: the finance coordinator pays 2-4 weeks after the invoice of 14 May 2027."""
+    p = cut("prospect-peer-mentoring", 20)
+    assert listed(p, "2027-06-11T23:00") == [
+        (
+            "payment",
+            "porto-travel",
+            at("2027-06-12"),
+            False,
+            ("finance-office",),
+            "closes 4 weeks after invoice",
+            False,
+        ),
+        (
+            "fire",
+            "hold_moving_forward",
+            at("2027-11-02"),
+            False,
+            ("facilitator",),
+            "indicative: closes 9 months after hold_orientation",
+            True,
+        ),
+        NINE_MONTHS,
+    ]
+    paid_late = listed(p, "2027-06-12T00:00")
+    assert paid_late[0][3] is True
+
+
+def test_the_final_document_is_needed_five_belgian_working_days_after_the_meeting() -> None:
+    """ER-07: the final meeting on Monday 28 November 2022; five working days end with Monday
+    5 December. The step and the document it needs are both due then, and late after."""
+    p = cut("sc-expert-review", 17)
+    assert listed(p, "2022-12-06T12:00") == [
+        (
+            "fire",
+            "deliver_final_document",
+            at("2022-12-06"),
+            True,
+            ("expert",),
+            "closes 5 working days after hold_final_meeting",
+            False,
+        ),
+        (
+            "submit",
+            "final_document",
+            at("2022-12-06"),
+            True,
+            ("expert-lund",),
+            "needed by 'deliver_final_document'",
+            False,
+        ),
+    ]
+    assert [item[3] for item in listed(p, "2022-12-05T23:59")] == [False, False]
+
+
+def test_a_submitted_deliverable_is_no_longer_due() -> None:
+    p = cut("sc-expert-review", 17)
+    p.submit("final_document", at=at("2022-12-02T10:00"), actor=Actor("expert", "expert-lund"))
+    assert [item[:2] for item in listed(p, "2022-12-02T11:00")] == [
+        ("fire", "deliver_final_document")
+    ]
+
+
+@pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))
+def test_a_closed_programme_owes_nothing(definition_id: str) -> None:
+    history = [e for _, e in peerflow.read_history(example_path(definition_id))]
+    p = Programme.from_history(history)
+    assert p.state.terminal
+    assert [d for d in p.deadlines(history[-1].at) if d.kind != "payment"] == []

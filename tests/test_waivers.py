@@ -1,0 +1,98 @@
+"""Waivers of a role's maximum (max_waivable): every malformed one refused in one line that
+names the field, with the event's seq, and nothing recorded (docs/definition-language.md,
+"Roles"; docs/concepts.md, "Waivers")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import peerflow
+from peerflow import Actor, EventError, Programme
+from peerflow.cli import example_path
+
+COORDINATOR = Actor("coordinator", "province-barcelona")
+JOIN_PEER = {"kind": "join", "name": "peer"}
+
+
+def forming() -> tuple[Programme, Any]:
+    """The peer group while peers are still joining."""
+    history = [e for _, e in peerflow.read_history(example_path("mia-peer-groups"))]
+    return Programme.from_history(history[:9]), history[8].at
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (
+            {"step": {"kind": "join", "name": None}, "blockers": ["participant_limit"]},
+            "payload.step: None is not a role participants join (roles that can: peer)",
+        ),
+        (
+            {"step": {"kind": "join", "name": "nobody"}, "blockers": ["participant_limit"]},
+            "payload.step: 'nobody' is not a role participants join (roles that can: peer)",
+        ),
+        (
+            {"step": {"kind": "join", "name": "coordinator"}, "blockers": ["participant_limit"]},
+            "payload.step: 'coordinator' is not a role participants join (roles that can: peer)",
+        ),
+        (
+            {"step": JOIN_PEER, "blockers": ["participant_limit", "missing_deliverable"]},
+            "payload.blockers: a join's only waivable blocker is participant_limit",
+        ),
+        (
+            {"step": JOIN_PEER, "blockers": ["participant_limit"], "reason": "  "},
+            "payload.reason must say why the blocker is waived",
+        ),
+        (
+            {"step": JOIN_PEER, "blockers": ["participant_limit"], "reason": None},
+            "payload.reason must say why the blocker is waived",
+        ),
+        (
+            {"step": {"kind": "fire", "name": "launch"}, "blockers": ["participant_limit"]},
+            "payload.blockers: participant_limit is waived for a join: step {kind: join, "
+            "name: ROLE}",
+        ),
+        (
+            {"step": {"kind": "hop", "name": "peer"}, "blockers": ["participant_limit"]},
+            "payload.step must be {kind: fire|submit|schedule|join, name: ...}",
+        ),
+    ],
+)
+def test_a_malformed_join_waiver_is_refused_naming_its_field(
+    payload: dict[str, Any], message: str
+) -> None:
+    p, moment = forming()
+    before = p.state
+    payload = {"reason": "asked to", **payload}
+    with pytest.raises(EventError) as refused:
+        p.record("waive", payload, at=moment, actor=COORDINATOR)
+    assert refused.value.reason == message
+    assert refused.value.seq == before.version
+    assert p.state == before
+
+
+def test_a_join_waiver_is_kept_until_used_and_ends_with_the_state() -> None:
+    """One waiver, one join past the maximum; a state change ends an unused waiver."""
+    p, moment = forming()
+    p.record(
+        "waive",
+        {"step": JOIN_PEER, "blockers": ["participant_limit"], "reason": "r"},
+        at=moment,
+        actor=COORDINATOR,
+    )
+    (waiver,) = p.state.waivers
+    assert (waiver.step_kind, waiver.step, waiver.blocker, waiver.reason) == (
+        "join",
+        "peer",
+        "participant_limit",
+        "r",
+    )
+    p.record(
+        "join",
+        {"participant": "peer-eighth", "role": "peer"},
+        at=moment,
+        actor=Actor("peer", "peer-eighth"),
+    )
+    assert p.state.waivers == (waiver,)  # the limit was not reached: the waiver is still there
