@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
@@ -64,6 +65,9 @@ from peerflow._engine import MachineContext
 from peerflow.checking import Exploration, explore, split_cast
 
 START = datetime(2027, 1, 11, 9, tzinfo=timezone(timedelta(hours=1)))
+AGREED: Counter[tuple[str, str]] = Counter()
+"""(definition, verdict) -> how many times engine and reference agreed on it (for
+tools/oracle_agreement.py, which prints them for docs/verification.md)."""
 WAIVABLE = sorted(WAIVABLE_KINDS)
 STEP_KINDS = ("fire", "submit", "schedule")
 
@@ -282,6 +286,8 @@ class ProgrammeRun(RuleBasedStateMachine):
             assert {b.kind for b in refusal.blockers} == expected, f"{step} for {who}"
         else:
             assert refusal is None, f"{step} for {who}: the reference allows it, {refusal}"
+        verdict = "not available" if expected is None else "refused" if expected else "allowed"
+        AGREED[self.definition.id, verdict] += 1
 
     def machine_agrees(self, before: ProgrammeState, name: str, actor: Actor, ok: bool) -> None:
         transition = self.definition.machine.events.get(name)

@@ -91,6 +91,7 @@ SCOPES = {
             "tests/test_snapshot.py",
             "tests/test_deadlines.py",
             "tests/test_waivers.py",
+            "tests/test_fast_path.py",
         ),
     ),
 }
