@@ -15,6 +15,15 @@ from peerflow.cli import main
 BROKEN = Path(__file__).parent / "definitions"
 
 
+def assert_refused(text: str, change: tuple[str, str], expected: str) -> None:
+    """``text`` with ``change`` made is refused with a problem starting with ``expected``."""
+    changed = text.replace(*change)
+    assert changed != text, f"the change {change!r} did not apply"
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(changed, "tiny.yaml")
+    assert any(str(p).startswith(expected) for p in caught.value.problems), caught.value
+
+
 def problems_of(name: str) -> list[str]:
     with pytest.raises(DefinitionError) as caught:
         peerflow.load_definition(BROKEN / name)
@@ -138,11 +147,7 @@ def test_minimal_definition_parses() -> None:
     ],
 )
 def test_each_problem_is_one_clear_line(change: tuple[str, str], expected: str) -> None:
-    text = MINIMAL.replace(*change)
-    assert text != MINIMAL
-    with pytest.raises(DefinitionError) as caught:
-        parse_definition(text, "tiny.yaml")
-    assert any(str(p).startswith(expected) for p in caught.value.problems), caught.value
+    assert_refused(MINIMAL, change, expected)
 
 
 def test_validate_command_prints_one_line_each_and_exits_1(
@@ -303,11 +308,7 @@ def test_a_conditional_requirement_reads_one_value_of_a_joint_deliverable() -> N
 def test_a_bad_conditional_requirement_is_one_clear_line(
     change: tuple[str, str], expected: str
 ) -> None:
-    text = CONDITIONAL.replace(*change)
-    assert text != CONDITIONAL
-    with pytest.raises(DefinitionError) as caught:
-        parse_definition(text, "tiny.yaml")
-    assert any(str(p).startswith(expected) for p in caught.value.problems), caught.value
+    assert_refused(CONDITIONAL, change, expected)
 
 
 BUDGETED = (
@@ -363,8 +364,4 @@ def test_a_flat_rate_with_the_activity_s_days_loads() -> None:
     ],
 )
 def test_a_bad_allowance_is_one_clear_line(change: tuple[str, str], expected: str) -> None:
-    text = BUDGETED.replace(*change)
-    assert text != BUDGETED
-    with pytest.raises(DefinitionError) as caught:
-        parse_definition(text, "tiny.yaml")
-    assert any(str(p).startswith(expected) for p in caught.value.problems), caught.value
+    assert_refused(BUDGETED, change, expected)
