@@ -3,7 +3,8 @@
 The expected lists are worked out by hand from the documents' windows for the example's
 dates (docs/concepts.md: a window closes at the first instant after its last day, in the
 programme's time zone), not read from the definitions: every field of every item is checked,
-so a deadline that moves, changes owner, loses its rule or its place in the order fails here.
+so a deadline that moves, changes owner, loses its rule or its place in the order fails here
+(the titles checked are the definitions' own words for the steps).
 """
 
 from __future__ import annotations
@@ -33,6 +34,45 @@ def listed(p: Programme, moment: str) -> list[tuple[object, ...]]:
     return [
         (d.kind, d.name, d.due_at, d.overdue, d.owed_by, d.rule, d.advisory)
         for d in p.deadlines(at(moment))
+    ]
+
+
+def titles(p: Programme, moment: str) -> list[str]:
+    return [d.title for d in p.deadlines(at(moment))]
+
+
+def test_after_the_orientation_both_templates_are_due_in_two_weeks() -> None:
+    """PM-05: the mentees' Learning Needs and the mentor's Learning Experiences within two
+    weeks of the orientation (Monday 1 February 2027: through 15 February), each listed with
+    who still owes it; Working Together is advised in Months 2-3 (through 1 May)."""
+    p = cut("prospect-peer-mentoring", 9)
+    two_weeks = ("closes 2 weeks after hold_orientation", False)
+    assert listed(p, "2027-02-10T12:00") == [
+        ("submit", "learning_experiences", at("2027-02-16"), False, ("ghent-mentor",), *two_weeks),
+        (
+            "submit",
+            "learning_needs",
+            at("2027-02-16"),
+            False,
+            ("porto-mentee", "split-mentee"),
+            *two_weeks,
+        ),
+        (
+            "fire",
+            "hold_working_together",
+            at("2027-05-02"),
+            False,
+            ("facilitator",),
+            "indicative: closes 3 months after hold_orientation",
+            True,
+        ),
+        NINE_MONTHS,
+    ]
+    assert titles(p, "2027-02-10T12:00") == [
+        "Learning Experiences (template)",
+        "Learning Needs (template)",
+        "Hold Working Together (learning plan development, online peer learning)",
+        "Programme deadline",
     ]
 
 
@@ -107,6 +147,8 @@ def test_after_the_visit_a_payment_is_due_four_weeks_after_the_invoice() -> None
     ]
     paid_late = listed(p, "2027-06-12T00:00")
     assert paid_late[0][3] is True
+    assert titles(p, "2027-06-12T00:00")[0] == "Reimburse porto-mentee: 540.00 EUR"
+    assert listed(p, "2027-11-02T00:00")[-1][3] is True  # past the nine months at their end
 
 
 def test_the_final_document_is_needed_five_belgian_working_days_after_the_meeting() -> None:
@@ -134,6 +176,10 @@ def test_the_final_document_is_needed_five_belgian_working_days_after_the_meetin
         ),
     ]
     assert [item[3] for item in listed(p, "2022-12-05T23:59")] == [False, False]
+    assert titles(p, "2022-12-05T23:59") == [
+        "Deliver the finalised document (changes were discussed)",
+        "Finalised review document",
+    ]
 
 
 def test_a_submitted_deliverable_is_no_longer_due() -> None:

@@ -12,12 +12,13 @@ renewals, submissions a condition reads).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import attrs
 import pytest
 
 import peerflow
+from peerflow import Actor
 from peerflow._engine import CompiledDefinition
 from peerflow._events import Event, row_of
 from peerflow._fastfold import FastFold
@@ -84,3 +85,62 @@ def test_a_step_the_deadline_does_not_bind_is_taken_after_it() -> None:
     fast = FastFold(compiled, st)
     assert fast.run(rows, cut, []) == cut + 1
     assert fast.state_now() == compiled.apply(st, late)
+
+
+BEGIN = datetime(2027, 3, 1, 12, tzinfo=UTC)
+
+STARTED = """\
+id: started
+version: 1
+title: A window counted from the start
+roles:
+  facilitator: {}
+states:
+  open: {}
+  done: {terminal: true}
+initial: open
+transitions:
+  - event: finish
+    from: open
+    to: done
+    by: facilitator
+    window:
+      opens: {after: start, weeks: 1}
+      closes: {after: start, weeks: 2}
+"""
+
+
+@pytest.mark.parametrize(("days", "taken"), [(6, False), (7, True), (14, True), (15, False)])
+def test_a_window_counted_from_the_start_is_the_engine_s(days: int, taken: bool) -> None:
+    """Opens on the 7th day after the start's day, open through the 14th: the fast path takes
+    a step inside and leaves one outside to the engine, which refuses it."""
+    compiled = peerflow.compile_text(STARTED)
+    facilitator = Actor("facilitator", "f")
+    start = compiled.start(
+        Event(
+            "p",
+            0,
+            "p-0",
+            BEGIN,
+            facilitator,
+            "start",
+            {
+                "definition": "started",
+                "version": 1,
+                "participants": [{"id": "f", "role": "facilitator"}],
+            },
+        )
+    )
+    finish = Event(
+        "p", 1, "p-1", BEGIN + timedelta(days=days), facilitator, "fire", {"event": "finish"}
+    )
+    fast = FastFold(compiled, start)
+    reached = fast.run(
+        [row_of(Event("p", 0, "p-0", BEGIN, facilitator, "start", {})), row_of(finish)], 1, []
+    )
+    assert reached == (2 if taken else 1)
+    if taken:
+        assert fast.state_now() == compiled.apply(start, finish)
+    else:
+        with pytest.raises(peerflow.StepBlocked):
+            compiled.apply(start, finish)

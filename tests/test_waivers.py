@@ -55,6 +55,10 @@ def forming() -> tuple[Programme, Any]:
             "name: ROLE}",
         ),
         (
+            {"step": {"kind": "join", "name": ["peer"]}, "blockers": ["participant_limit"]},
+            "payload.step: ['peer'] is not a role participants join (roles that can: peer)",
+        ),
+        (
             {"step": {"kind": "hop", "name": "peer"}, "blockers": ["participant_limit"]},
             "payload.step must be {kind: fire|submit|schedule|join, name: ...}",
         ),
@@ -83,11 +87,12 @@ def test_a_join_waiver_is_kept_until_used_and_ends_with_the_state() -> None:
         actor=COORDINATOR,
     )
     (waiver,) = p.state.waivers
-    assert (waiver.step_kind, waiver.step, waiver.blocker, waiver.reason) == (
+    assert (waiver.step_kind, waiver.step, waiver.blocker, waiver.reason, waiver.seq) == (
         "join",
         "peer",
         "participant_limit",
         "r",
+        9,  # the waive event's seq
     )
     p.record(
         "join",
@@ -96,3 +101,27 @@ def test_a_join_waiver_is_kept_until_used_and_ends_with_the_state() -> None:
         actor=Actor("peer", "peer-eighth"),
     )
     assert p.state.waivers == (waiver,)  # the limit was not reached: the waiver is still there
+
+
+def test_where_no_role_joins_later_the_refusal_says_none() -> None:
+    history = [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))]
+    p = Programme.from_history(history[:2])
+    payload = {"step": {"kind": "join", "name": "mentee"}, "blockers": ["participant_limit"]}
+    with pytest.raises(EventError) as refused:
+        p.record("waive", {**payload, "reason": "r"}, at=history[1].at, actor=history[0].actor)
+    assert refused.value.reason == (
+        "payload.step: 'mentee' is not a role participants join (roles that can: none)"
+    )
+
+
+def test_a_hard_maximum_s_waiver_is_refused_with_its_seq() -> None:
+    history = [e for _, e in peerflow.read_history(example_path("mia-tutoring"))]
+    p = Programme.from_history(history[:1])
+    payload = {"step": {"kind": "join", "name": "tutor"}, "blockers": ["participant_limit"]}
+    with pytest.raises(EventError) as refused:
+        p.record("waive", {**payload, "reason": "r"}, at=history[0].at, actor=history[0].actor)
+    assert refused.value.reason == (
+        "payload.blockers: the maximum of role tutor cannot be waived "
+        "('mia-tutoring' does not say max_waivable: true)"
+    )
+    assert refused.value.seq == 1
