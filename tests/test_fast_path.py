@@ -88,17 +88,19 @@ def test_a_step_the_deadline_does_not_bind_is_taken_after_it() -> None:
 
 
 BEGIN = datetime(2027, 3, 1, 12, tzinfo=UTC)
+"""The start: Monday 1 March 2027; the programme's days are UTC days."""
 
 STARTED = """\
 id: started
 version: 1
-title: A window counted from the start
+title: Windows counted from the start, and a deadline
 roles:
   facilitator: {}
 states:
   open: {}
   done: {terminal: true}
 initial: open
+deadline: {after: start, weeks: 2}
 transitions:
   - event: finish
     from: open
@@ -106,41 +108,79 @@ transitions:
     by: facilitator
     window:
       opens: {after: start, weeks: 1}
-      closes: {after: start, weeks: 2}
+      closes: {after: start, weeks: 3}
+  - event: finish_late
+    from: open
+    to: done
+    by: facilitator
+    deadline_applies: false
+    window:
+      opens: {after: start, weeks: 1}
 """
+FACILITATOR = Actor("facilitator", "f")
+START = Event(
+    "p",
+    0,
+    "p-0",
+    BEGIN,
+    FACILITATOR,
+    "start",
+    {"definition": "started", "version": 1, "participants": [{"id": "f", "role": "facilitator"}]},
+)
 
 
-@pytest.mark.parametrize(("days", "taken"), [(6, False), (7, True), (14, True), (15, False)])
-def test_a_window_counted_from_the_start_is_the_engine_s(days: int, taken: bool) -> None:
-    """Opens on the 7th day after the start's day, open through the 14th: the fast path takes
-    a step inside and leaves one outside to the engine, which refuses it."""
+@pytest.mark.parametrize(
+    ("event", "moment", "taken"),
+    [
+        ("finish", "2027-03-07T23:59:59", False),  # the window opens on the 8th
+        ("finish", "2027-03-08T00:00:00", True),  # at its first instant
+        ("finish", "2027-03-15T23:59:59", True),  # the deadline's last day (two weeks)
+        ("finish", "2027-03-16T00:00:00", False),  # the deadline closes before the window
+        ("finish_late", "2027-04-20T10:00:00", True),  # the deadline does not bind it
+    ],
+)
+def test_windows_counted_from_the_start_are_the_engine_s(
+    event: str, moment: str, taken: bool
+) -> None:
+    """The fast path takes a step inside its window (from its first instant to the last
+    instant of its last day) and leaves one outside to the engine, which refuses it."""
     compiled = peerflow.compile_text(STARTED)
-    facilitator = Actor("facilitator", "f")
-    start = compiled.start(
-        Event(
-            "p",
-            0,
-            "p-0",
-            BEGIN,
-            facilitator,
-            "start",
-            {
-                "definition": "started",
-                "version": 1,
-                "participants": [{"id": "f", "role": "facilitator"}],
-            },
-        )
-    )
-    finish = Event(
-        "p", 1, "p-1", BEGIN + timedelta(days=days), facilitator, "fire", {"event": "finish"}
-    )
+    start = compiled.start(START)
+    at = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+    fire = Event("p", 1, "p-1", at, FACILITATOR, "fire", {"event": event})
     fast = FastFold(compiled, start)
-    reached = fast.run(
-        [row_of(Event("p", 0, "p-0", BEGIN, facilitator, "start", {})), row_of(finish)], 1, []
-    )
-    assert reached == (2 if taken else 1)
+    assert fast.run([row_of(START), row_of(fire)], 1, []) == (2 if taken else 1)
     if taken:
-        assert fast.state_now() == compiled.apply(start, finish)
+        assert fast.state_now() == compiled.apply(start, fire)
     else:
         with pytest.raises(peerflow.StepBlocked):
-            compiled.apply(start, finish)
+            compiled.apply(start, fire)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"seq": 2}, "a seq that is not the next"),
+        ({"programme": "q"}, "another programme's event"),
+        ({"at": BEGIN - timedelta(seconds=1)}, "time going back"),
+    ],
+)
+def test_an_event_that_does_not_fit_is_left_to_the_engine(
+    change: dict[str, object], why: str
+) -> None:
+    compiled = peerflow.compile_text(STARTED)
+    fire = Event("p", 1, "p-1", BEGIN + timedelta(days=8), FACILITATOR, "fire", {"event": "finish"})
+    fast = FastFold(compiled, compiled.start(START))
+    assert fast.run([row_of(START), row_of(attrs.evolve(fire, **change))], 1, []) == 1, why
+
+
+def test_an_event_at_the_same_instant_as_the_last_is_taken() -> None:
+    """Time may stand still between two events (it may not go back): the fast path takes the
+    second of two agreements signed at the same instant."""
+    events = [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))]
+    first = next(i for i, e in enumerate(events) if e.type == "submit")
+    events[first + 1] = attrs.evolve(events[first + 1], at=events[first].at)
+    compiled = peerflow.definition("prospect-peer-mentoring")
+    fast = FastFold(compiled, peerflow.fold(events[:first]))
+    rows = [row_of(e) for e in events]
+    assert fast.run(rows, first, []) > first + 1
