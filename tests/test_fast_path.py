@@ -109,6 +109,8 @@ transitions:
     window:
       opens: {after: start, weeks: 1}
       closes: {after: start, weeks: 3}
+    advisory:
+      closes: {after: start, days: 10}
   - event: finish_late
     from: open
     to: done
@@ -184,3 +186,35 @@ def test_an_event_at_the_same_instant_as_the_last_is_taken() -> None:
     fast = FastFold(compiled, peerflow.fold(events[:first]))
     rows = [row_of(e) for e in events]
     assert fast.run(rows, first, []) > first + 1
+
+
+def test_a_moved_date_moves_the_window_the_fast_path_keeps() -> None:
+    """The visit is put off from 10 to 20 May 2027 before it happens: the fast path counts the
+    visit's window from the new date, as the engine does, and takes the visit on the 20th."""
+    events = [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))]
+    visit = next(i for i, e in enumerate(events) if e.payload.get("event") == "hold_visit")
+    moved = attrs.evolve(
+        events[visit],
+        at=events[visit - 1].at + timedelta(hours=1),
+        type="schedule",
+        actor=Actor("facilitator", "anna-facilitator"),
+        payload={"date": "visit_date", "value": "2027-05-20"},
+    )
+    held = attrs.evolve(
+        events[visit], seq=visit + 1, id="moved-visit", at=events[visit].at + timedelta(days=10)
+    )
+    history = [*events[:visit], moved, held]
+    compiled = peerflow.definition("prospect-peer-mentoring")
+    first = next(
+        i for i, e in enumerate(events) if e.payload.get("event") == "hold_working_together"
+    )
+    fast = FastFold(compiled, peerflow.fold(events[: first + 1]))
+    assert fast.run([row_of(e) for e in history], first + 1, []) == len(history)
+    assert fast.state_now() == peerflow.fold(history)
+
+
+def test_an_advice_with_only_an_end_has_no_start() -> None:
+    compiled = peerflow.compile_text(STARTED)
+    st = compiled.start(START)
+    (finish,) = [s for s in compiled.next_steps(st, BEGIN) if s.name == "finish"]
+    assert (finish.advised_from, finish.advised_by) == (None, datetime(2027, 3, 12, tzinfo=UTC))

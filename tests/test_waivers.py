@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 
 import peerflow
@@ -125,3 +126,38 @@ def test_a_hard_maximum_s_waiver_is_refused_with_its_seq() -> None:
         "('mia-tutoring' does not say max_waivable: true)"
     )
     assert refused.value.seq == 1
+
+
+def test_a_waiver_by_a_role_that_may_not_waive_is_refused_naming_the_role() -> None:
+    p, moment = forming()
+    peer = Actor("peer", "peer-genova")
+    payload = {"step": {"kind": "fire", "name": "launch"}, "blockers": ["missing_deliverable"]}
+    with pytest.raises(peerflow.StepBlocked) as refused:
+        p.record("waive", {**payload, "reason": "r"}, at=moment, actor=peer)
+    assert str(refused.value) == (
+        f"event seq {p.state.version}: 'waive' is blocked: role 'peer' may not do this "
+        "(allowed: coordinator)."
+    )
+
+
+def test_a_replay_records_a_waiver_by_the_wrong_role_as_a_deviation() -> None:
+    history = [e for _, e in peerflow.read_history(example_path("mia-peer-groups"))][:9]
+    payload = {"step": {"kind": "fire", "name": "launch"}, "blockers": ["missing_deliverable"]}
+    wrong = attrs.evolve(
+        history[-1],
+        seq=9,
+        id="wrong-waiver",
+        actor=Actor("peer", "peer-genova"),
+        type="waive",
+        payload={**payload, "reason": "r"},
+    )
+    (result,) = peerflow.replay([*history, wrong])
+    assert [(d.seq, d.kind) for d in result.deviations][0] == (9, "wrong_role")
+
+
+def test_blockers_given_as_text_are_refused_as_not_a_list() -> None:
+    p, moment = forming()
+    payload = {"step": {"kind": "fire", "name": "launch"}, "blockers": "missing_deliverable"}
+    with pytest.raises(EventError) as refused:
+        p.record("waive", {**payload, "reason": "r"}, at=moment, actor=COORDINATOR)
+    assert refused.value.reason == "payload.blockers must list the blocker kinds to waive"
