@@ -152,7 +152,7 @@ def test_a_replay_records_a_waiver_by_the_wrong_role_as_a_deviation() -> None:
         payload={**payload, "reason": "r"},
     )
     (result,) = peerflow.replay([*history, wrong])
-    assert [(d.seq, d.kind) for d in result.deviations][0] == (9, "wrong_role")
+    assert (result.deviations[0].seq, result.deviations[0].kind) == (9, "wrong_role")
 
 
 def test_blockers_given_as_text_are_refused_as_not_a_list() -> None:
@@ -161,3 +161,51 @@ def test_blockers_given_as_text_are_refused_as_not_a_list() -> None:
     with pytest.raises(EventError) as refused:
         p.record("waive", {**payload, "reason": "r"}, at=moment, actor=COORDINATOR)
     assert refused.value.reason == "payload.blockers must list the blocker kinds to waive"
+
+
+WAIVABLE_LIST = (
+    "date_not_scheduled, missing_deliverable, participant_limit, too_few_occurrences, "
+    "too_few_participants, window_closed, window_not_open"
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"blockers": None}, "payload.blockers must list the blocker kinds to waive"),
+        ({"blockers": []}, "payload.blockers must list the blocker kinds to waive"),
+        (
+            {"blockers": ["role"]},
+            f"payload.blockers: 'role' cannot be waived (waivable: {WAIVABLE_LIST})",
+        ),
+        ({"blockers": [3]}, f"payload.blockers: 3 cannot be waived (waivable: {WAIVABLE_LIST})"),
+        ({"reason": None}, "payload.reason must say why the blocker is waived"),
+        ({"reason": "  "}, "payload.reason must say why the blocker is waived"),
+        ({"reason": 5}, "payload.reason must say why the blocker is waived"),
+        ({"participant": "nobody"}, "payload.participant 'nobody' is not a participant"),
+        ({"participant": 7}, "payload.participant 7 is not a participant"),
+        (
+            {"step": {"kind": "fire", "name": "nothing"}},
+            "'fire nothing' is not a step from state 'needs_analysis' (steps from here: fire "
+            "set_goals, fire cancel, submit organisation_approval, submit needs_analysis)",
+        ),
+        ({"step": "cancel"}, "payload.step must be {kind: fire|submit|schedule|join, name: ...}"),
+    ],
+)
+def test_a_malformed_waiver_is_refused_naming_its_field(
+    change: dict[str, Any], message: str
+) -> None:
+    history = [e for _, e in peerflow.read_history(example_path("mia-tutoring"))]
+    p = Programme.from_history(history[:1])
+    before = p.state
+    payload = {
+        "step": {"kind": "fire", "name": "cancel"},
+        "blockers": ["missing_deliverable"],
+        "reason": "r",
+        **change,
+    }
+    with pytest.raises(EventError) as refused:
+        p.record("waive", payload, at=history[0].at, actor=history[0].actor)
+    assert refused.value.reason == message
+    assert refused.value.seq == 1
+    assert p.state == before
