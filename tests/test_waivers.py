@@ -209,3 +209,41 @@ def test_a_malformed_waiver_is_refused_naming_its_field(
     assert refused.value.reason == message
     assert refused.value.seq == 1
     assert p.state == before
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"participant": None}, "it must be a string, got NoneType"),
+        ({"participant": 5}, "it must be a string, got int"),
+        ({"participant": ""}, "it must not be empty"),
+        ({"participant": "a\x00b"}, "it 'a\\x00b' holds the unprintable character '\\x00'"),
+        ({"participant": "x" * 300}, "it is 300 characters long (at most 200)"),
+    ],
+)
+def test_a_join_with_a_bad_id_is_refused_naming_the_field(
+    payload: dict[str, Any], message: str
+) -> None:
+    """Joins are how participants come in: a newcomer's id is checked like every id."""
+    p, moment = forming()
+    before = p.state
+    with pytest.raises(EventError) as refused:
+        p.record("join", {"role": "peer", **payload}, at=moment, actor=COORDINATOR)
+    assert (
+        refused.value.reason
+        == "payload.participant must be the joining participant's id: " + message
+    )
+    assert refused.value.seq == before.version
+    assert p.state == before
+
+
+def test_a_waiver_keeps_its_reason_and_participant() -> None:
+    history = [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))]
+    waive = next(e for e in history if e.type == "waive")
+    p = Programme.from_history(history[: waive.seq + 1])
+    (waiver,) = p.state.waivers
+    assert (waiver.reason, waiver.participant, waiver.seq) == (
+        waive.payload["reason"],
+        waive.payload.get("participant"),
+        waive.seq,
+    )
