@@ -247,3 +247,60 @@ def test_a_waiver_keeps_its_reason_and_participant() -> None:
         waive.payload.get("participant"),
         waive.seq,
     )
+
+
+@pytest.mark.parametrize(
+    ("role", "who", "message"),
+    [
+        (
+            "boss",
+            "peer",
+            "payload.role: participants of role 'boss' cannot join after the start "
+            "(roles that can: peer)",
+        ),
+        (
+            "coordinator",
+            "peer",
+            "payload.role: participants of role 'coordinator' cannot join "
+            "after the start (roles that can: peer)",
+        ),
+        ("peer", "peer-genova", "'peer-genova' already takes part as 'peer'"),
+    ],
+)
+def test_a_join_that_cannot_be_is_refused_in_one_line(role: str, who: str, message: str) -> None:
+    p, moment = forming()
+    pid = "newcomer" if who == "peer" else who
+    with pytest.raises(EventError) as refused:
+        p.record("join", {"participant": pid, "role": role}, at=moment, actor=Actor("peer", pid))
+    assert refused.value.reason == message
+    assert refused.value.seq == p.state.version
+
+
+def test_a_join_after_its_stage_is_not_a_step() -> None:
+    history = [e for _, e in peerflow.read_history(example_path("mia-peer-groups"))]
+    launch = next(i for i, e in enumerate(history) if e.payload.get("event") == "launch")
+    p = Programme.from_history(history[: launch + 1])
+    with pytest.raises(peerflow.StepNotAvailable) as refused:
+        p.record(
+            "join",
+            {"participant": "late", "role": "peer"},
+            at=history[launch].at,
+            actor=Actor("peer", "late"),
+        )
+    assert refused.value.reason == (
+        "'join as peer' is not a step from state 'ready' (steps from here: join during forming)"
+    )
+    assert refused.value.seq == launch + 1
+
+
+def test_where_no_role_joins_the_join_refusal_says_none() -> None:
+    history = [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))]
+    p = Programme.from_history(history[:2])
+    with pytest.raises(EventError) as refused:
+        p.record(
+            "join", {"participant": "x", "role": "mentee"}, at=history[1].at, actor=history[0].actor
+        )
+    assert refused.value.reason == (
+        "payload.role: participants of role 'mentee' cannot join after the start "
+        "(roles that can: none)"
+    )
