@@ -4,6 +4,7 @@ names the field, with the event's seq, and nothing recorded (docs/definition-lan
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -304,3 +305,63 @@ def test_where_no_role_joins_the_join_refusal_says_none() -> None:
         "payload.role: participants of role 'mentee' cannot join after the start "
         "(roles that can: none)"
     )
+
+
+TWO_JOINING = """\
+id: two-joining
+version: 1
+title: Two roles join later, both indispensable
+waivable_by: [lead]
+roles:
+  lead: {}
+  analyst:
+    {min: 1, max: 1, joined_by: [lead], join_during: [forming, planning], min_waivable: false}
+  reviewer:
+    {min: 1, max: 1, joined_by: [lead], join_during: [forming, planning], min_waivable: false}
+states:
+  forming: {}
+  planning: {}
+  working: {}
+  done: {terminal: true}
+initial: forming
+transitions:
+  - {event: plan, from: forming, to: planning, by: lead}
+  - {event: work, from: planning, to: working, by: lead}
+  - {event: finish, from: working, to: done, by: lead}
+"""
+
+
+def two_joining() -> tuple[Programme, Any]:
+    compiled = peerflow.compile_text(TWO_JOINING)
+    at = datetime(2027, 3, 1, 9, tzinfo=UTC)
+    lead = Actor("lead", "l")
+    p = Programme.start(compiled, "p", at=at, actor=lead, participants=[("l", "lead")])
+    return p, at
+
+
+def test_lists_of_roles_and_states_are_told_in_full() -> None:
+    """Messages that list roles or states name each of them, comma-separated."""
+    p, at = two_joining()
+    lead = Actor("lead", "l")
+    waiver = {"step": {"kind": "join", "name": "lead"}, "blockers": ["participant_limit"]}
+    with pytest.raises(EventError) as refused:
+        p.record("waive", {**waiver, "reason": "r"}, at=at, actor=lead)
+    assert refused.value.reason.endswith("(roles that can: analyst, reviewer)")
+    with pytest.raises(EventError) as refused:
+        p.record("join", {"participant": "x", "role": "lead"}, at=at, actor=lead)
+    assert refused.value.reason.endswith("(roles that can: analyst, reviewer)")
+    p.fire("plan", at=at, actor=lead)
+    strict = {"step": {"kind": "fire", "name": "work"}, "blockers": ["too_few_participants"]}
+    with pytest.raises(EventError) as refused:
+        p.record("waive", {**strict, "reason": "r"}, at=at, actor=lead)
+    assert refused.value.reason == (
+        "payload.blockers: the minimum of role analyst, reviewer cannot be waived "
+        "('two-joining' says min_waivable: false)"
+    )
+    assert refused.value.seq == p.state.version
+    p.record("join", {"participant": "a", "role": "analyst"}, at=at, actor=lead)
+    p.record("join", {"participant": "r", "role": "reviewer"}, at=at, actor=lead)
+    p.fire("work", at=at, actor=lead)
+    with pytest.raises(peerflow.StepNotAvailable) as refused_join:
+        p.record("join", {"participant": "z", "role": "analyst"}, at=at, actor=lead)
+    assert refused_join.value.reason.endswith("(steps from here: join during forming, planning)")
