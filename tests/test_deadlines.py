@@ -196,3 +196,54 @@ def test_a_closed_programme_owes_nothing(definition_id: str) -> None:
     p = Programme.from_history(history)
     assert p.state.terminal
     assert [d for d in p.deadlines(history[-1].at) if d.kind != "payment"] == []
+
+
+def test_a_blocked_visit_says_when_its_window_opens_and_closes() -> None:
+    """PM-07 for a visit on 10 May 2027: before that day the window is not open ('opens on
+    visit_date', at the first instant of the 10th); after the two days it is closed ('closes 2
+    days after visit_date', at the first instant of the 13th). Every field a portal shows."""
+    p = cut("prospect-peer-mentoring", 17)
+    missing = {
+        "kind": "missing_deliverable",
+        "deliverable": "visit_structure",
+        "owed_by": ["anna-facilitator", "ghent-mentor"],
+        "message": "deliverable 'visit_structure' is missing (still owed by anna-facilitator, "
+        "ghent-mentor)",
+    }
+
+    def blockers(moment: str) -> list[dict[str, object]]:
+        (visit,) = [s for s in p.next_steps(at(moment)) if s.name == "hold_visit"]
+        return [b.to_dict() for b in visit.blockers]
+
+    assert blockers("2027-05-09T12:00") == [
+        missing,
+        {
+            "kind": "window_not_open",
+            "opens_at": "2027-05-10T00:00:00+02:00",
+            "rule": "opens on visit_date",
+            "message": "window not open yet: opens 2027-05-10T00:00:00+02:00 (opens on visit_date)",
+        },
+    ]
+    assert blockers("2027-05-13T12:00") == [
+        missing,
+        {
+            "kind": "window_closed",
+            "closed_at": "2027-05-13T00:00:00+02:00",
+            "rule": "closes 2 days after visit_date",
+            "message": "window closed at 2027-05-13T00:00:00+02:00 (closes 2 days after "
+            "visit_date)",
+        },
+    ]
+
+
+def test_an_overview_by_role_counts_a_participant_s_waiver() -> None:
+    """Asked for a role rather than a participant (an overview), a waiver granted to one
+    participant of it lifts the blocker: the mentee's late template is shown as allowed."""
+    history = [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))]
+    waive = next(i for i, e in enumerate(history) if e.type == "waive")
+    p = Programme.from_history(history[: waive + 1])
+    (template,) = [
+        s for s in p.next_steps(history[waive].at, "mentee") if s.name == "learning_needs"
+    ]
+    assert template.allowed
+    assert [b.kind for b in template.waived] == ["window_closed"]
