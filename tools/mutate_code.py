@@ -92,6 +92,7 @@ SCOPES = {
             "tests/test_deadlines.py",
             "tests/test_waivers.py",
             "tests/test_fast_path.py",
+            "tests/test_start.py",
         ),
     ),
 }
