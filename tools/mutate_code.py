@@ -186,21 +186,21 @@ def main(argv: list[str] | None = None) -> int:
             text=True,
             check=True,
         ).stdout
-        changes = {
+        wanted = [re.compile(re.escape(pattern(f)).replace(r"\*", ".*") + "$") for f in functions]
+        changes = {  # only the scope's survivors: `mutmut show` takes a moment each
             name: change_of(
                 subprocess.run(
                     [*command, "show", name], cwd=copy, capture_output=True, text=True, check=True
                 ).stdout
             )
             for name, verdict in re.findall(r"^\s*(\S+): (\S+)", listed, flags=re.M)
-            if verdict != "killed"
+            if verdict != "killed" and any(w.match(name) for w in wanted)
         }
     finally:
         if args.keep:
             print(f"the copy: {copy}")
         else:
             shutil.rmtree(copy, ignore_errors=True)
-    wanted = [re.compile(re.escape(pattern(f)).replace(r"\*", ".*") + "$") for f in functions]
     verdicts = {
         name: verdict
         for name, verdict in re.findall(r"^\s*(\S+): (\S+)", listed, flags=re.M)
