@@ -51,6 +51,7 @@ from peerflow._model import (
     Budget,
     Condition,
     ProgrammeType,
+    Role,
     Window,
 )
 from peerflow._state import ID_SEPARATOR, ProgrammeState, Waiver
@@ -964,16 +965,24 @@ class CompiledDefinition:
         )
         return _advanced(st, event.at, waivers=st.waivers + new)
 
+    def _joining_role(self, name: Any) -> Role | None:
+        """The role ``name`` if its participants join after the start, else None."""
+        role = self.type.roles.get(name) if isinstance(name, str) else None
+        return role if role is not None and role.joins_later else None
+
+    def _joinable(self) -> str:
+        """The roles whose participants join after the start, for a refusal's hint."""
+        return ", ".join(n for n, r in self.type.roles.items() if r.joins_later) or "none"
+
     def _waive_join(
         self, st: ProgrammeState, event: Event, role_name: Any, kinds: list[Any]
     ) -> ProgrammeState:
         """A waiver of a role's maximum, for one more join while the programme stays put."""
-        role = self.type.roles.get(role_name) if isinstance(role_name, str) else None
-        if role is None or not role.joins_later:
-            joinable = [n for n, r in self.type.roles.items() if r.joins_later]
+        role = self._joining_role(role_name)
+        if role is None:
             raise EventError(
                 f"payload.step: {role_name!r} is not a role participants join "
-                f"(roles that can: {', '.join(joinable) or 'none'})",
+                f"(roles that can: {self._joinable()})",
                 seq=event.seq,
             )
         if kinds != ["participant_limit"]:
@@ -1004,12 +1013,11 @@ class CompiledDefinition:
                 f"payload.participant must be the joining participant's id: it {problem}",
                 seq=event.seq,
             )
-        role = self.type.roles.get(role_name) if isinstance(role_name, str) else None
-        if role is None or not role.joins_later:
-            joinable = [n for n, r in self.type.roles.items() if r.joins_later]
+        role = self._joining_role(role_name)
+        if role is None:
             raise EventError(
                 f"payload.role: participants of role {role_name!r} cannot join after the start "
-                f"(roles that can: {', '.join(joinable) or 'none'})",
+                f"(roles that can: {self._joinable()})",
                 seq=event.seq,
             )
         during = role.join_during or self.type.live_states()
