@@ -365,3 +365,55 @@ def test_lists_of_roles_and_states_are_told_in_full() -> None:
     with pytest.raises(peerflow.StepNotAvailable) as refused_join:
         p.record("join", {"participant": "z", "role": "analyst"}, at=at, actor=lead)
     assert refused_join.value.reason.endswith("(steps from here: join during forming, planning)")
+
+
+NO_WAIVERS = """\
+id: no-waivers
+version: 1
+title: A definition that names no role to waive
+roles:
+  facilitator: {}
+states:
+  open: {}
+  done: {terminal: true}
+initial: open
+transitions:
+  - {event: finish, from: open, to: done, by: facilitator}
+"""
+
+
+def test_a_waiver_where_the_definition_lets_no_role_waive_says_so() -> None:
+    """Without ``waivable_by`` nobody may waive; the refusal says that, not "(allowed: )"."""
+    compiled = peerflow.compile_text(NO_WAIVERS)
+    facilitator = Actor("facilitator", "f")
+    at = datetime(2027, 3, 1, 12, tzinfo=UTC)
+    start = peerflow.Event(
+        "p",
+        0,
+        "p-0",
+        at,
+        facilitator,
+        "start",
+        {
+            "definition": "no-waivers",
+            "version": 1,
+            "participants": [{"id": "f", "role": "facilitator"}],
+        },
+    )
+    waive = attrs.evolve(
+        start,
+        seq=1,
+        id="p-1",
+        type="waive",
+        payload={
+            "step": {"kind": "fire", "name": "finish"},
+            "blockers": ["missing_deliverable"],
+            "reason": "r",
+        },
+    )
+    with pytest.raises(peerflow.StepBlocked) as refused:
+        compiled.apply(compiled.start(start), waive)
+    assert str(refused.value) == (
+        "event seq 1: 'waive' is blocked: role 'facilitator' may not do this "
+        "(the definition lets no role do it)."
+    )

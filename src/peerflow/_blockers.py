@@ -73,6 +73,8 @@ class RoleNotAllowed(Blocker):
     allowed: tuple[str, ...]
 
     def describe(self) -> str:
+        if not self.allowed:
+            return f"role '{self.role}' may not do this (the definition lets no role do it)"
         return f"role '{self.role}' may not do this (allowed: {', '.join(self.allowed)})"
 
 
