@@ -173,3 +173,58 @@ def test_the_minimum_of_a_role_that_joins_later_is_not_asked_at_the_start() -> N
         actor=Actor("coordinator", "c"),
     )
     assert compiled.start(event).members() == (("c", "coordinator"),)
+
+
+MANY = """\
+id: many
+version: 1
+title: Two roles may start it, two may add guests, in two states
+started_by: [lead, host]
+roles:
+  lead: {min: 0}
+  host: {min: 0}
+  clerk: {min: 0}
+  guest: {min: 0, max: null, joined_by: [lead, host], join_during: [open, running]}
+states:
+  preparing: {}
+  open: {}
+  running: {}
+  done: {terminal: true}
+initial: preparing
+transitions:
+  - {event: open, from: preparing, to: open, by: lead}
+  - {event: run, from: open, to: running, by: lead}
+  - {event: finish, from: running, to: done, by: lead}
+"""
+
+
+@pytest.mark.parametrize(
+    ("actor", "participants", "message"),
+    [
+        (
+            Actor("lead", "l"),
+            [],
+            "actor 'l' (lead) must be listed in payload.participants in that role to start the "
+            "programme (listed: nobody)",
+        ),
+        (
+            Actor("clerk", "c"),
+            [("c", "clerk")],
+            "role 'clerk' may not start a 'many' programme (roles that may: lead, host)",
+        ),
+        (
+            Actor("lead", "l"),
+            [("l", "lead"), ("g", "guest")],
+            "payload.participants[1]: 'g' cannot be listed at the start as 'guest': they are "
+            "added by lead, host with a join event during open, running",
+        ),
+    ],
+)
+def test_lists_in_refusals_name_every_role_and_state(
+    actor: Actor, participants: list[tuple[str, str]], message: str
+) -> None:
+    compiled = peerflow.compile_text(MANY)
+    payload = {"definition": "many", "version": 1, "participants": listed(*participants)}
+    with pytest.raises(EventError) as refused:
+        compiled.start(Event("p", 0, "p-0", AT, actor, "start", payload))
+    assert refused.value.reason == message
