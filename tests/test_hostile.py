@@ -7,6 +7,7 @@ the store on every backend (``store`` fixture), and through ``peerflow import``.
 
 from __future__ import annotations
 
+import pickle
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -381,8 +382,26 @@ def test_the_command_line_refuses_an_odd_id_in_one_line(
     ],
 )
 def test_definition_takes_ids_not_paths(name: str) -> None:
-    with pytest.raises(LookupError, match="no built-in definition"):
+    with pytest.raises(peerflow.UnknownDefinition, match="no built-in definition") as refused:
         peerflow.definition(name)
+    assert refused.value.name == name
+
+
+def test_an_unknown_definition_is_a_peerflow_error_and_a_lookup_error() -> None:
+    """``except PeerflowError`` catches everything peerflow raises on purpose; code written
+    for the lookup's ``LookupError`` keeps working; the error survives pickling (workers)."""
+    with pytest.raises(peerflow.PeerflowError) as refused:
+        peerflow.definition("sc-site-visit", 99)
+    error = refused.value
+    assert isinstance(error, LookupError)
+    assert str(error) == "definition 'sc-site-visit' is at version 1, not 99"
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.name, copy.version) == (
+        peerflow.UnknownDefinition,
+        str(error),
+        "sc-site-visit",
+        99,
+    )
 
 
 def test_own_files_load_with_load_definition() -> None:

@@ -21,6 +21,7 @@ from peerflow._errors import (
     Problem,
     StepBlocked,
     StepNotAvailable,
+    UnknownDefinition,
 )
 from peerflow._events import Actor, Event, read_history, write_history
 from peerflow._exports import to_dataframe
@@ -77,6 +78,7 @@ __all__ = [
     "StepNotAvailable",
     "Store",
     "StoreError",
+    "UnknownDefinition",
     "Waiver",
     "WindowClosed",
     "WindowNotOpen",

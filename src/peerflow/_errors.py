@@ -43,6 +43,21 @@ class DefinitionError(PeerflowError, ValueError):
         return (type(self), (self.problems,))
 
 
+class UnknownDefinition(PeerflowError, LookupError):
+    """No definition answers to ``name`` (at ``version``, when one is asked for).
+
+    A ``LookupError`` as well, so code that caught the lookup's error before still does.
+    """
+
+    def __init__(self, message: str, name: object, version: int | None = None) -> None:
+        self.name = name
+        self.version = version
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.name, self.version))
+
+
 class EventError(PeerflowError, ValueError):
     """An event cannot be applied: it is malformed or does not fit the programme.
 

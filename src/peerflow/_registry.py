@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from peerflow._engine import CompiledDefinition
-from peerflow._errors import DefinitionError, Problem
+from peerflow._errors import DefinitionError, Problem, UnknownDefinition
 from peerflow._loading import parse_definition
 
 _compiled: dict[str, CompiledDefinition] = {}
@@ -73,8 +73,10 @@ def builtin_definition(name: str, version: int | None = None) -> CompiledDefinit
     """
     try:
         return definition(name, version)
-    except LookupError as exc:
-        raise LookupError(f"{exc}; give the definition explicitly (--definition FILE)") from None
+    except UnknownDefinition as exc:
+        raise UnknownDefinition(
+            f"{exc}; give the definition explicitly (--definition FILE)", exc.name, exc.version
+        ) from None
 
 
 def definition(name: str, version: int | None = None) -> CompiledDefinition:
@@ -94,10 +96,14 @@ def definition(name: str, version: int | None = None) -> CompiledDefinition:
                 if isinstance(name, str) and ("/" in name or name.endswith((".yaml", ".yml")))
                 else ""
             )
-            raise LookupError(f"no built-in definition {name!r} (built-in: {known}){hint}")
+            raise UnknownDefinition(
+                f"no built-in definition {name!r} (built-in: {known}){hint}", name, version
+            )
         compiled = _builtins[name] = load_definition(files[name])
     if version is not None and compiled.version != version:
-        raise LookupError(f"definition '{name}' is at version {compiled.version}, not {version}")
+        raise UnknownDefinition(
+            f"definition '{name}' is at version {compiled.version}, not {version}", name, version
+        )
     return compiled
 
 
@@ -111,4 +117,6 @@ def definition_or_file(text: str) -> CompiledDefinition:
     if Path(text).suffix in {".yaml", ".yml"} or Path(text).exists():
         return load_definition(text)
     known = ", ".join(builtin_files()) or "none"
-    raise LookupError(f"no built-in definition '{text}' (built-in: {known}) and no such file")
+    raise UnknownDefinition(
+        f"no built-in definition '{text}' (built-in: {known}) and no such file", text
+    )

@@ -21,7 +21,7 @@ from typing import TextIO
 from peerflow import __version__
 from peerflow._cli_store import add_store_commands, next_in_store
 from peerflow._engine import CompiledDefinition
-from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
+from peerflow._errors import DefinitionError, EventError, HistoryError, Problem, UnknownDefinition
 from peerflow._events import Event, one_line, parse_timestamp, read_history
 from peerflow._filereplay import replay_files
 from peerflow._history import histories_of, read_histories
@@ -167,7 +167,7 @@ def example_path(definition_id: str) -> Path:
     """The example history that ships with the package for a definition."""
     path = Path(str(resources.files("peerflow"))) / "examples" / f"{definition_id}.jsonl"
     if not path.is_file():
-        raise LookupError(f"no example history ships for '{definition_id}'")
+        raise UnknownDefinition(f"no example history ships for '{definition_id}'", definition_id)
     return path
 
 
