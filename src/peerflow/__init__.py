@@ -7,11 +7,18 @@ from peerflow._blockers import (
     BLOCKER_KINDS,
     Blocker,
     DateNotScheduled,
+    IncompleteContent,
     MissingDeliverable,
+    MissingReceipts,
+    OverBudget,
+    ParticipantLimit,
     RoleNotAllowed,
+    TooFewOccurrences,
+    TooFewParticipants,
     WindowClosed,
     WindowNotOpen,
 )
+from peerflow._budget import Claim, ClaimedItem
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import (
     DefinitionError,
@@ -34,6 +41,7 @@ from peerflow._registry import builtin_files, compile_text, definition, load_def
 from peerflow._replay import (
     DEVIATION_KINDS,
     Deviation,
+    EventRecord,
     ProgrammeReplay,
     Replay,
     replay,
@@ -43,7 +51,14 @@ from peerflow._replay import (
 from peerflow._snapshot import SnapshotError, dump_state, load_state
 from peerflow._state import ProgrammeState, Waiver
 from peerflow._steps import Deadline, Step
-from peerflow._store import AgendaItem, ConcurrencyError, Store, StoreError, open_store
+from peerflow._store import (
+    AgendaItem,
+    ConcurrencyError,
+    ProgrammeRow,
+    Store,
+    StoreError,
+    open_store,
+)
 
 __version__ = "0.1.0"
 
@@ -53,6 +68,8 @@ __all__ = [
     "Actor",
     "AgendaItem",
     "Blocker",
+    "Claim",
+    "ClaimedItem",
     "CompiledDefinition",
     "ConcurrencyError",
     "DateNotScheduled",
@@ -61,13 +78,19 @@ __all__ = [
     "Deviation",
     "Event",
     "EventError",
+    "EventRecord",
     "Histories",
     "HistoryError",
+    "IncompleteContent",
     "MissingDeliverable",
+    "MissingReceipts",
+    "OverBudget",
+    "ParticipantLimit",
     "PeerflowError",
     "Problem",
     "Programme",
     "ProgrammeReplay",
+    "ProgrammeRow",
     "ProgrammeState",
     "ProgrammeType",
     "Replay",
@@ -78,6 +101,8 @@ __all__ = [
     "StepNotAvailable",
     "Store",
     "StoreError",
+    "TooFewOccurrences",
+    "TooFewParticipants",
     "UnknownDefinition",
     "Waiver",
     "WindowClosed",

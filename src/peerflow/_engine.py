@@ -130,7 +130,7 @@ class _Moment:
         self.st = st
         self.at = at
         self.days: dict[tuple[int, int], date | DateNotScheduled | None] = {}
-        self.layout = compiled.layout(st)
+        self.layout = compiled._layout(st)
         self.deadline = compiled.deadline_instant(self)
 
 
@@ -357,7 +357,7 @@ class CompiledDefinition:
 
     # --- packed state helpers ----------------------------------------------------
 
-    def layout(self, st: ProgrammeState) -> _Layout:
+    def _layout(self, st: ProgrammeState) -> _Layout:
         """Who owes what, for the roles of ``st`` (cached: layouts repeat across programmes)."""
         found = self._layouts.get(st.roles)
         if found is None:
@@ -401,7 +401,7 @@ class CompiledDefinition:
     def missing(self, st: ProgrammeState, deliverable: str) -> tuple[str, ...]:
         """Who still owes ``deliverable``; empty once it is in."""
         d = self.deliverable_index[deliverable]
-        return self._who(st, d, self._missing_bits(st, self.layout(st), d))
+        return self._who(st, d, self._missing_bits(st, self._layout(st), d))
 
     # --- time --------------------------------------------------------------------
 

@@ -224,7 +224,7 @@ class FastFold:
         self.last_at = st.last_at
         self.roles = st.roles
         self.who = {pid: (i, role) for i, (pid, role) in enumerate(st.members())}
-        self.owed = self.compiled.layout(st).owed
+        self.owed = self.compiled._layout(st).owed
         self.blocked = bool(st.waivers)  # waivers change what blocks: leave them to the engine
         self.days: dict[tuple[int, int], object] = {}
         self.windows: dict[_Bounds, tuple[datetime | None, datetime | None, bool]] = {}
