@@ -62,3 +62,20 @@ def test_every_type_a_public_method_returns_is_exported() -> None:
             for cls in peerflow_types(hints.get("return")):
                 returned[cls.__name__] = f"{name}.{member_name}"
     assert {n: where for n, where in returned.items() if n not in peerflow.__all__} == {}
+
+
+def test_a_state_prints_in_names_not_in_its_packing() -> None:
+    """``print(state)`` is how a developer first meets a state: participants by role, what was
+    submitted by whom, when events fired; never the separator-joined ids or bit integers."""
+    from peerflow.cli import example_path  # noqa: PLC0415 - the shipped example
+
+    history = [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))]
+    shown = repr(peerflow.fold(history[:12]))
+    assert shown.startswith(
+        "ProgrammeState(programme='prospect-2027-ghent', definition='prospect-peer-mentoring', "
+        "state='getting_started', version=12, participants={'anna-facilitator': 'facilitator', "
+    )
+    assert "('learning_needs', 'porto-mentee')" in shown
+    assert "fired={'hold_orientation': '2027-02-01T10:00:00+01:00'}" in shown
+    assert "dates={'orientation_date': '2027-02-01'}" in shown
+    assert "\\x1f" not in shown and "people=" not in shown and "roles=b" not in shown

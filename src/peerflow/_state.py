@@ -39,7 +39,7 @@ class Waiver:
     participant: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class ProgrammeState:
     """Where one programme stands after the events it has seen.
 
@@ -68,6 +68,34 @@ class ProgrammeState:
     """How often each event of ``definition.counted_events`` fired (empty: never), up to the
     most any step needs."""
     """Bit i: the definition's condition i holds of the latest submission it reads."""
+
+    def __repr__(self) -> str:
+        """The state in names: the packing is the engine's business, not the reader's."""
+        fired = {
+            name: moment.isoformat()
+            for name in self.definition.event_names
+            if (moment := self.fired_at(name)) is not None
+        }
+        dates = {
+            name: day.isoformat()
+            for name in self.definition.date_names
+            if (day := self.scheduled_date(name)) is not None
+        }
+        parts = [
+            f"programme={self.programme!r}",
+            f"definition={self.definition.id!r}",
+            f"state={self.state!r}",
+            f"version={self.version}",
+            f"participants={dict(self.members())!r}",
+            f"submitted={list(self.submissions())!r}",
+            f"fired={fired!r}",
+            f"dates={dates!r}",
+        ]
+        if self.waivers:
+            parts.append(f"waivers={list(self.waivers)!r}")
+        if self.claims:
+            parts.append(f"claims={[c.id for c in self.claims]!r}")
+        return f"ProgrammeState({', '.join(parts)})"
 
     @property
     def terminal(self) -> bool:
