@@ -30,7 +30,7 @@ import peerflow
 from peerflow import CompiledDefinition, Event, ProgrammeState
 from peerflow._events import event_from_json
 from peerflow._loading import parse_definition
-from peerflow.cli import example_path
+from peerflow._registry import example_path
 
 
 def best_of(func: Callable[[], Any], number: int, repeat: int = 5) -> float:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import peerflow
 from peerflow import Actor, Store, open_store
-from peerflow.cli import example_path
+from peerflow._registry import example_path
 
 CET = timezone(timedelta(hours=1))
 FACILITATOR = Actor("facilitator", "anna-facilitator")

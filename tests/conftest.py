@@ -127,9 +127,9 @@ def _no_answers_from_before_a_mutation() -> None:
     process that already ran them: window instants and compiled definitions cached there
     would answer for the mutated calendar code, and its mutants would survive untested."""
     if os.environ.get("MUTANT_UNDER_TEST"):
-        from peerflow import _calendar, _registry  # noqa: PLC0415 - only under mutmut
+        from peerflow import _calendar, _engine, _registry  # noqa: PLC0415 - only under mutmut
 
         _registry._builtins.clear()
-        _registry._compiled.clear()
+        _engine._compiled.clear()
         _calendar.opening_instant.cache_clear()
         _calendar.closing_instant.cache_clear()

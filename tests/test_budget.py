@@ -11,7 +11,8 @@ from support import complete_content
 
 import peerflow
 from peerflow import Actor, EventError, Programme, StepBlocked
-from peerflow.cli import example_path, main
+from peerflow._registry import example_path
+from peerflow.cli import main
 
 CEST = timezone(timedelta(hours=2))
 FINANCE = Actor("finance_coordinator", "finance-office")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from peerflow import cli
-from peerflow.cli import example_path, main
+from peerflow._registry import example_path
+from peerflow.cli import main
 
 EXAMPLE = str(example_path("prospect-peer-mentoring"))
 

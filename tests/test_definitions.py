@@ -17,7 +17,8 @@ import pytest
 
 import peerflow
 from peerflow import Actor, CompiledDefinition, Event, EventError, Programme, StepBlocked
-from peerflow.cli import example_path, main
+from peerflow._registry import example_path
+from peerflow.cli import main
 
 IDS = sorted(peerflow.builtin_files())
 EXPECTED_IDS = {

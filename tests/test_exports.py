@@ -16,7 +16,8 @@ import pytest
 import peerflow
 from peerflow import read_histories, replay, replay_many
 from peerflow._exports import write_events_csv, write_programmes_csv, write_xes
-from peerflow.cli import example_path, main
+from peerflow._registry import example_path
+from peerflow.cli import main
 from peerflow.synthetic import generate
 
 XES = "{http://www.xes-standard.org/}"

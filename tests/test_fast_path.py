@@ -22,7 +22,7 @@ from peerflow import Actor
 from peerflow._engine import CompiledDefinition
 from peerflow._events import Event, row_of
 from peerflow._fastfold import FastFold
-from peerflow.cli import example_path
+from peerflow._registry import example_path
 
 
 def engine_only(compiled: CompiledDefinition, event: Event) -> bool:

@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import peerflow
-from peerflow.cli import example_path, main
+from peerflow._registry import example_path
+from peerflow.cli import main
 
 ODD_TEXT = [
     "\x00",

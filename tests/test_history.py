@@ -13,7 +13,7 @@ import pytest
 import peerflow
 from peerflow import HistoryError
 from peerflow._events import _checked_event, event_from_json, read_history_text, row_of
-from peerflow.cli import example_path
+from peerflow._registry import example_path
 
 GOOD = (
     '{"v": 1, "programme": "p", "seq": 0, "id": "e0", "at": "2027-01-11T09:00:00+01:00", '
@@ -134,7 +134,7 @@ def test_a_line_without_a_payload_is_a_bad_line(tmp_path: Path) -> None:
     """It replayed as 'submit None', and the exports carried None as a step name."""
     import json  # noqa: PLC0415
 
-    from peerflow.cli import example_path  # noqa: PLC0415
+    from peerflow._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     no_payload = json.loads(lines[3])

@@ -484,7 +484,7 @@ def test_a_programme_whose_start_is_invalid_is_reported_and_its_lines_counted(
 ) -> None:
     import json  # noqa: PLC0415
 
-    from peerflow.cli import example_path  # noqa: PLC0415
+    from peerflow._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     start = json.loads(lines[0])
@@ -512,7 +512,7 @@ def test_a_programme_whose_start_is_invalid_is_reported_and_its_lines_counted(
 def test_next_exits_1_on_a_gap_as_replay_does(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from peerflow.cli import example_path  # noqa: PLC0415
+    from peerflow._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     path = tmp_path / "gap.jsonl"
@@ -544,7 +544,7 @@ AMBIGUOUS_LINES = {
 def test_an_ambiguous_line_is_a_bad_line_everywhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str
 ) -> None:
-    from peerflow.cli import example_path  # noqa: PLC0415
+    from peerflow._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     assert old in lines[0]
@@ -659,7 +659,7 @@ DEEP_JSON = "[" * 1000 + "]" * 1000
 
 @pytest.mark.parametrize("depth", [40, 900, 100_000])
 def test_a_deeply_nested_line_is_one_bad_line(tmp_path: Path, depth: int) -> None:
-    from peerflow.cli import example_path  # noqa: PLC0415
+    from peerflow._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     deep = lines[3].replace('"payload": {', '"payload": {"x": ' + "[" * depth + "]" * depth + ", ")
@@ -746,7 +746,7 @@ def test_check_stops_at_its_time_budget_and_says_so(
 
 
 def _example() -> str:
-    from peerflow.cli import example_path  # noqa: PLC0415
+    from peerflow._registry import example_path  # noqa: PLC0415
 
     return str(example_path("prospect-peer-mentoring"))
 

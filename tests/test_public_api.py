@@ -67,7 +67,7 @@ def test_every_type_a_public_method_returns_is_exported() -> None:
 def test_a_state_prints_in_names_not_in_its_packing() -> None:
     """``print(state)`` is how a developer first meets a state: participants by role, what was
     submitted by whom, when events fired; never the separator-joined ids or bit integers."""
-    from peerflow.cli import example_path  # noqa: PLC0415 - the shipped example
+    from peerflow._registry import example_path  # noqa: PLC0415 - the shipped example
 
     history = [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))]
     shown = repr(peerflow.fold(history[:12]))

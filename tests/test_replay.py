@@ -22,8 +22,8 @@ from peerflow import Actor, Event, read_histories, replay, replay_files, state_a
 from peerflow._content import check_content
 from peerflow._fastfold import FastFold, _complete, _shape
 from peerflow._history import histories_of
+from peerflow._registry import example_path
 from peerflow._replay import _replay_rows, _Run, replay_programme
-from peerflow.cli import example_path
 from peerflow.synthetic import INJECTABLE, generate
 
 BUILTINS = sorted(peerflow.builtin_files())

@@ -10,7 +10,8 @@ import pytest
 
 import peerflow
 from peerflow import open_store
-from peerflow.cli import example_path, main
+from peerflow._registry import example_path
+from peerflow.cli import main
 
 AT = datetime(2027, 3, 1, 12, tzinfo=timezone(timedelta(hours=1)))
 

@@ -21,7 +21,7 @@ from conftest import BACKENDS
 
 import peerflow
 from peerflow import Actor, ConcurrencyError, Event, Store, StoreError, open_store
-from peerflow.cli import example_path
+from peerflow._registry import example_path
 
 CET = timezone(timedelta(hours=1))
 START = datetime(2027, 1, 11, 9, tzinfo=CET)

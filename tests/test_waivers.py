@@ -12,7 +12,7 @@ import pytest
 
 import peerflow
 from peerflow import Actor, EventError, Programme
-from peerflow.cli import example_path
+from peerflow._registry import example_path
 
 COORDINATOR = Actor("coordinator", "province-barcelona")
 JOIN_PEER = {"kind": "join", "name": "peer"}

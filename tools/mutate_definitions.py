@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             text = dump(mutant.data)
             try:
-                _registry.compile_text(text, f"{mutant.definition}.yaml")
+                peerflow.compile_text(text, f"{mutant.definition}.yaml")
             except DefinitionError:
                 counts["stillborn"] += 1
                 continue

@@ -3,6 +3,7 @@
 The public namespace is small; the modules behind it are private.
 """
 
+from peerflow._backend import ConcurrencyError, ProgrammeRow, StoreError
 from peerflow._blockers import (
     BLOCKER_KINDS,
     Blocker,
@@ -19,7 +20,7 @@ from peerflow._blockers import (
     WindowNotOpen,
 )
 from peerflow._budget import Claim, ClaimedItem
-from peerflow._engine import CompiledDefinition
+from peerflow._engine import CompiledDefinition, compile_text
 from peerflow._errors import (
     DefinitionError,
     EventError,
@@ -37,7 +38,7 @@ from peerflow._history import Histories, read_histories
 from peerflow._loading import parse_definition
 from peerflow._model import ProgrammeType
 from peerflow._programme import Programme, deadlines, fold, next_steps
-from peerflow._registry import builtin_files, compile_text, definition, load_definition
+from peerflow._registry import builtin_files, definition, load_definition
 from peerflow._replay import (
     DEVIATION_KINDS,
     Deviation,
@@ -51,14 +52,7 @@ from peerflow._replay import (
 from peerflow._snapshot import SnapshotError, dump_state, load_state
 from peerflow._state import ProgrammeState, Waiver
 from peerflow._steps import Deadline, Step
-from peerflow._store import (
-    AgendaItem,
-    ConcurrencyError,
-    ProgrammeRow,
-    Store,
-    StoreError,
-    open_store,
-)
+from peerflow._store import AgendaItem, Store, open_store
 
 __version__ = "0.1.0"
 

@@ -16,12 +16,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from peerflow._backend import StoreError
 from peerflow._events import Actor, decode_line, one_line, parse_timestamp
 from peerflow._history import read_histories
 from peerflow._registry import definition_or_file
 from peerflow._render import status_json, status_text
 from peerflow._state import ProgrammeState
-from peerflow._store import DEFAULT_STORE, Store, StoreError, open_store
+from peerflow._store import DEFAULT_STORE, Store, open_store
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 

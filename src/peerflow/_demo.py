@@ -11,12 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from peerflow._backend import StoreError
 from peerflow._engine import CompiledDefinition
 from peerflow._errors import StepBlocked
 from peerflow._events import Actor, Event, read_history
 from peerflow._render import deadlines_text, steps_text
 from peerflow._state import ProgrammeState
-from peerflow._store import Store, StoreError
+from peerflow._store import Store
 
 
 def _claim_text(event: Event, st: ProgrammeState) -> str:

@@ -10,6 +10,7 @@ first failure) so a refusal can say everything that blocks the step.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -44,6 +45,7 @@ from peerflow._calendar import (
 from peerflow._content import check_content
 from peerflow._errors import EventError, StepBlocked, StepNotAvailable
 from peerflow._events import Actor, Event, check_year, id_problem, nesting_problem
+from peerflow._loading import parse_definition
 from peerflow._model import (
     SELF,
     START_ANCHOR,
@@ -230,8 +232,6 @@ class CompiledDefinition:
                 f"{self!r} was compiled without its text and cannot be sent to another "
                 "process; load it with peerflow.definition() or compile_text()"
             )
-        from peerflow._registry import compile_text  # noqa: PLC0415 - the registry imports us
-
         return compile_text, (self.source, self.file)
 
     # --- compiling ---------------------------------------------------------------
@@ -1363,3 +1363,17 @@ def _participants(value: Any, t: ProgrammeType, seq: int) -> tuple[tuple[str, st
                 seq=seq,
             )
     return tuple(seen.items())
+
+
+_compiled: dict[str, CompiledDefinition] = {}
+
+
+def compile_text(text: str, file: str = "<string>") -> CompiledDefinition:
+    """Check and compile YAML text; the same text is compiled once per process."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    found = _compiled.get(digest)
+    if found is None:
+        found = _compiled[digest] = CompiledDefinition(
+            parse_definition(text, file), digest, text, file
+        )
+    return found

@@ -23,9 +23,9 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "the PostgreSQL store needs psycopg 3: pip install 'peerflow[postgres]'"
     ) from exc
 
+from peerflow._backend import ConcurrencyError, ProgrammeRow, StoreError
 from peerflow._events import Event
 from peerflow._sqlreads import PROGRAMME_COLUMNS, TABLES, SqlReads
-from peerflow._store import ConcurrencyError, ProgrammeRow, StoreError
 
 SCHEMA = (
     TABLES

@@ -15,21 +15,9 @@ from typing import Any
 from peerflow._engine import CompiledDefinition, require_json, start_event
 from peerflow._errors import EventError
 from peerflow._events import Actor, Event
-from peerflow._registry import builtin_definition
+from peerflow._registry import definition_of
 from peerflow._state import ProgrammeState
 from peerflow._steps import Deadline, Step
-
-
-def definition_of(start: Event) -> CompiledDefinition:
-    """The built-in definition a ``start`` event names (id and version)."""
-    name = start.payload.get("definition")
-    if not isinstance(name, str):
-        raise EventError("start payload must name its 'definition'", seq=start.seq)
-    version = start.payload.get("version")
-    try:
-        return builtin_definition(name, version if isinstance(version, int) else None)
-    except LookupError as exc:
-        raise EventError(str(exc), seq=start.seq) from None
 
 
 def fold(events: Iterable[Event], definition: CompiledDefinition | None = None) -> ProgrammeState:

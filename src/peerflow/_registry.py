@@ -7,16 +7,13 @@ install) reads them from the root.
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from peerflow._engine import CompiledDefinition
-from peerflow._errors import DefinitionError, Problem, UnknownDefinition
-from peerflow._loading import parse_definition
-
-_compiled: dict[str, CompiledDefinition] = {}
+from peerflow._engine import CompiledDefinition, compile_text
+from peerflow._errors import DefinitionError, EventError, Problem, UnknownDefinition
+from peerflow._events import Event
 
 
 def builtin_dir() -> Path:
@@ -53,17 +50,6 @@ def load_definition(path: str | Path) -> CompiledDefinition:
     except UnicodeDecodeError:
         raise DefinitionError([Problem(str(path), 0, "", "not UTF-8 text")]) from None
     return compile_text(text, path.name)
-
-
-def compile_text(text: str, file: str = "<string>") -> CompiledDefinition:
-    """Check and compile YAML text; the same text is compiled once per process."""
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    found = _compiled.get(digest)
-    if found is None:
-        found = _compiled[digest] = CompiledDefinition(
-            parse_definition(text, file), digest, text, file
-        )
-    return found
 
 
 def builtin_definition(name: str, version: int | None = None) -> CompiledDefinition:
@@ -120,3 +106,23 @@ def definition_or_file(text: str) -> CompiledDefinition:
     raise UnknownDefinition(
         f"no built-in definition '{text}' (built-in: {known}) and no such file", text
     )
+
+
+def definition_of(start: Event) -> CompiledDefinition:
+    """The built-in definition a ``start`` event names (id and version)."""
+    name = start.payload.get("definition")
+    if not isinstance(name, str):
+        raise EventError("start payload must name its 'definition'", seq=start.seq)
+    version = start.payload.get("version")
+    try:
+        return builtin_definition(name, version if isinstance(version, int) else None)
+    except LookupError as exc:
+        raise EventError(str(exc), seq=start.seq) from None
+
+
+def example_path(definition_id: str) -> Path:
+    """The example history that ships with the package for a definition."""
+    path = Path(str(resources.files("peerflow"))) / "examples" / f"{definition_id}.jsonl"
+    if not path.is_file():
+        raise UnknownDefinition(f"no example history ships for '{definition_id}'", definition_id)
+    return path

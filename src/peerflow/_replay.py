@@ -25,7 +25,7 @@ from peerflow._errors import EventError, HistoryError, StepNotAvailable
 from peerflow._events import Event, Row, event_of, row_of
 from peerflow._fastfold import FastFold
 from peerflow._history import Histories, histories_of
-from peerflow._programme import definition_of
+from peerflow._registry import definition_of
 from peerflow._state import ProgrammeState
 
 DEVIATION_KINDS = (

@@ -14,9 +14,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from peerflow._backend import ProgrammeRow, StoreError
 from peerflow._events import Event
 from peerflow._sqlreads import PROGRAMME_COLUMNS, TABLES, SqlReads
-from peerflow._store import ProgrammeRow, StoreError
 
 SCHEMA = (
     TABLES

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
-from peerflow._store import ProgrammeRow
+from peerflow._backend import ProgrammeRow
 
 PROGRAMME_COLUMNS = "programme, definition, version, digest, state, next_seq, snapshot"
 

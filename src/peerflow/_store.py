@@ -21,82 +21,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
-from peerflow._engine import CompiledDefinition, require_json, start_event
-from peerflow._errors import PeerflowError
+from peerflow._backend import Backend, ConcurrencyError, ProgrammeRow, StoreError, Transaction
+from peerflow._engine import CompiledDefinition, compile_text, require_json, start_event
 from peerflow._events import Actor, Event, decode_line, event_from_json, id_problem
-from peerflow._registry import compile_text
+from peerflow._registry import definition_of
 from peerflow._snapshot import dump_state, load_state
+from peerflow._sqlite import SQLiteBackend
 from peerflow._state import ProgrammeState
 from peerflow._steps import Deadline, Step
-
-
-class StoreError(PeerflowError):
-    """The store cannot do what was asked (an unknown programme, an event id reused, ...)."""
-
-
-class ConcurrencyError(StoreError):
-    """Another writer appended first: ``current`` is the version now; re-read and retry."""
-
-    def __init__(self, programme: str, expected: int | None, current: int) -> None:
-        self.programme = programme
-        self.expected = expected
-        self.current = current
-        was = f", not {expected}" if expected is not None else ""
-        super().__init__(
-            f"programme '{programme}' is at version {current}{was}: "
-            "another writer got there first; re-read its state and try again"
-        )
-
-
-@attrs.frozen
-class ProgrammeRow:
-    """What the store keeps beside a programme's events: its definition and latest state."""
-
-    programme: str
-    definition: str
-    version: int
-    digest: str
-    state: str
-    next_seq: int
-    snapshot: str
-
-
-class Transaction(Protocol):
-    """One write transaction of a backend, holding the programme's write lock."""
-
-    def programme(self, programme: str) -> ProgrammeRow | None: ...
-
-    def event_position(self, event_id: str) -> tuple[str, int] | None: ...
-
-    def insert_events(self, events: Sequence[Event]) -> None: ...
-
-    def save_programme(self, row: ProgrammeRow, new: bool) -> None: ...
-
-    def save_definition(self, digest: str, definition_id: str, version: int, text: str) -> None: ...
-
-
-class Backend(Protocol):
-    """A database the store runs on (SQLite, PostgreSQL)."""
-
-    def write(self, programme: str) -> AbstractContextManager[Transaction]: ...
-
-    def read_events(self, programme: str, start: int, stop: int | None) -> list[str]: ...
-
-    def programme(self, programme: str) -> ProgrammeRow | None: ...
-
-    def programmes(self) -> list[ProgrammeRow]: ...
-
-    def definition_text(self, digest: str) -> str | None: ...
-
-    def all_events(self, after: int) -> Iterator[tuple[int, str]]: ...
-
-    def close(self) -> None: ...
 
 
 @attrs.frozen
@@ -272,7 +209,7 @@ class Store:
             if row is None:
                 if events[0].type != "start":
                     raise StoreError(f"programme '{programme}' does not exist: start it first")
-                compiled = definition or _definition_named(events[0])
+                compiled = definition or definition_of(events[0])
                 state = compiled.start(events[0])
                 rest = events[1:]
                 tx.save_definition(compiled.digest, compiled.id, compiled.version, compiled.source)
@@ -428,12 +365,6 @@ def _concerns(st: ProgrammeState, deadline: Deadline, role: str) -> bool:
     return role in deadline.owed_by or bool(holders & set(deadline.owed_by))
 
 
-def _definition_named(start: Event) -> CompiledDefinition:
-    from peerflow._programme import definition_of  # noqa: PLC0415 - the programme API imports us
-
-    return definition_of(start)
-
-
 def _row_of(state: ProgrammeState, digest: str) -> ProgrammeRow:
     return ProgrammeRow(
         programme=state.programme,
@@ -477,7 +408,6 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
             ) from None
 
         return Store(PostgresBackend(url))
-    from peerflow._sqlite import SQLiteBackend  # noqa: PLC0415 - it imports this module
 
     scheme = url.partition("://")[0] if "://" in url else None
     if scheme is not None and scheme != "sqlite":

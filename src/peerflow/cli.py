@@ -14,20 +14,25 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
-from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
 from peerflow import __version__
+from peerflow._backend import StoreError
 from peerflow._cli_store import add_store_commands, next_in_store
 from peerflow._engine import CompiledDefinition
-from peerflow._errors import DefinitionError, EventError, HistoryError, Problem, UnknownDefinition
+from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
 from peerflow._events import Event, one_line, parse_timestamp, read_history
 from peerflow._filereplay import replay_files
 from peerflow._history import histories_of, read_histories
 from peerflow._loading import read_definition_file
-from peerflow._programme import definition_of
-from peerflow._registry import builtin_files, definition, definition_or_file
+from peerflow._registry import (
+    builtin_files,
+    definition,
+    definition_of,
+    definition_or_file,
+    example_path,
+)
 from peerflow._render import (
     definition_json,
     definition_text,
@@ -36,7 +41,7 @@ from peerflow._render import (
     status_text,
 )
 from peerflow._replay import ProgrammeReplay, replay_many, replay_programme
-from peerflow._store import StoreError, open_store
+from peerflow._store import open_store
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -161,14 +166,6 @@ def cmd_next(args: argparse.Namespace) -> int:
     else:
         print(status_text(state, at, steps, deadlines))
     return EXIT_PROBLEMS if found.problems else EXIT_OK
-
-
-def example_path(definition_id: str) -> Path:
-    """The example history that ships with the package for a definition."""
-    path = Path(str(resources.files("peerflow"))) / "examples" / f"{definition_id}.jsonl"
-    if not path.is_file():
-        raise UnknownDefinition(f"no example history ships for '{definition_id}'", definition_id)
-    return path
 
 
 def cmd_check(args: argparse.Namespace) -> int:
