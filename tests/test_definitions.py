@@ -267,3 +267,21 @@ def test_an_expert_on_a_mission_is_paid_the_daily_rate_for_three_days() -> None:
         p.record(
             "claim", {"items": [dict(fee, amount="1400.00")]}, at=events[visit].at, actor=expert
         )
+
+
+SECTION_ORDER = (
+    "id version title source description timezone country deadline deadline_rules "
+    "waivable_by started_by roles states initial transitions deliverables dates budget"
+).split()
+"""docs/definition-language.md, "Layout of a file": who takes part, where the programme goes
+and how it moves, then what it needs (deliverables, dates, money)."""
+
+
+@pytest.mark.parametrize("definition_id", IDS)
+def test_every_built_in_file_has_its_sections_in_one_order(definition_id: str) -> None:
+    """A facilitator reading two definitions beside their guidelines finds things in the
+    same place in both."""
+    text = peerflow.builtin_files()[definition_id].read_text(encoding="utf-8")
+    keys = [line.split(":", 1)[0] for line in text.splitlines() if line[:1].isalpha()]
+    assert [k for k in keys if k not in SECTION_ORDER] == []
+    assert keys == sorted(keys, key=SECTION_ORDER.index)
