@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from typing import NamedTuple
 from weakref import WeakKeyDictionary
 
 from peerflow._calendar import local_date
@@ -48,20 +49,22 @@ class _Bounds:
 _Shape = tuple[tuple[str, tuple[int | str, ...] | None, "_Shape | None"], ...]
 """A structured deliverable's parts: (name, allowed values or None, entry shape or None)."""
 
-_Plan = tuple[
-    frozenset[str],  # roles that may take the step
-    tuple[tuple[int, str, int], ...],  # quorum: (role index, role, least)
-    tuple[int, ...],  # deliverables required first
-    _Bounds | None,  # None: no bound at all, nothing to check
-    Mapping[str, Part] | None,  # a submission's structured parts
-    _Shape | None,  # the same parts, for the quick check
-    int,  # _SUBMIT, _FIRE or _SCHEDULE
-    int,  # the deliverable's, event's or date's index
-    str | None,  # a fire's destination
-    bool,  # a fire or schedule that moves an anchor some window is counted from
-    str,  # the step's name (for content problems)
-]
-"""A step as plain data, unpacked in one go on the hot path."""
+
+class _Plan(NamedTuple):
+    """A step as plain data, unpacked in one go on the hot path."""
+
+    roles: frozenset[str]  # roles that may take the step
+    quorum: tuple[tuple[int, str, int], ...]  # (role index, role, least)
+    requires: tuple[int, ...]  # deliverables required first
+    bounds: _Bounds | None  # None: no bound at all, nothing to check
+    parts: Mapping[str, Part] | None  # a submission's structured parts
+    shape: _Shape | None  # the same parts, for the quick check
+    action: int  # _SUBMIT, _FIRE or _SCHEDULE
+    position: int  # the deliverable's, event's or date's index
+    dest: str | None  # a fire's destination
+    moves_anchor: bool  # a fire or schedule that moves an anchor some window is counted from
+    step: str  # the step's name (for content problems)
+
 
 _Plans = dict[str, tuple[str, dict[str, dict[str, _Plan]]]]
 """Event type -> (payload key naming the step, state -> step name -> plan)."""
@@ -87,7 +90,7 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
             if window is None:
                 window = windows[key] = _Bounds(opens, closes, deadline)
         parts = compiled._content_parts.get(spec.name) if action == _SUBMIT else None
-        return (
+        return _Plan(
             spec.roleset,
             spec.quorum,
             spec.requires,
