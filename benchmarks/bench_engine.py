@@ -28,9 +28,9 @@ from transitions import Machine
 
 import peerflow
 from peerflow import CompiledDefinition, Event, ProgrammeState
-from peerflow._events import event_from_json
-from peerflow._loading import parse_definition
-from peerflow._registry import example_path
+from peerflow.engine._registry import example_path
+from peerflow.events._envelope import event_from_json
+from peerflow.model._loading import parse_definition
 
 
 def best_of(func: Callable[[], Any], number: int, repeat: int = 5) -> float:

@@ -41,10 +41,11 @@ from bench_engine import bare_machine  # the same Machine the engine benchmark m
 from transitions import Machine, MachineError
 
 import peerflow
-from peerflow import Event, ProgrammeState, read_histories, replay, replay_files
+from peerflow import Event, ProgrammeState
 from peerflow._bulk import no_cyclic_gc
-from peerflow._events import Row, event_of
-from peerflow._fastfold import FastFold
+from peerflow.events._envelope import Row, event_of
+from peerflow.replay import read_histories, replay, replay_files
+from peerflow.replay._fastfold import FastFold
 from peerflow.synthetic import generate
 
 

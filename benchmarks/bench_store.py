@@ -28,8 +28,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import peerflow
-from peerflow import Actor, Store, open_store
-from peerflow._registry import example_path
+from peerflow import Actor
+from peerflow.engine._registry import example_path
+from peerflow.store import Store, open_store
 
 CET = timezone(timedelta(hours=1))
 FACILITATOR = Actor("facilitator", "anna-facilitator")

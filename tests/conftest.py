@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import peerflow
-from peerflow import Actor, CompiledDefinition, Programme, Store, open_store
+from peerflow import Actor, CompiledDefinition, Programme
+from peerflow.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -127,9 +128,10 @@ def _no_answers_from_before_a_mutation() -> None:
     process that already ran them: window instants and compiled definitions cached there
     would answer for the mutated calendar code, and its mutants would survive untested."""
     if os.environ.get("MUTANT_UNDER_TEST"):
-        from peerflow import _calendar, _engine, _registry  # noqa: PLC0415 - only under mutmut
+        from peerflow.engine import _compiled, _registry  # noqa: PLC0415 - only under mutmut
+        from peerflow.model import _calendar  # noqa: PLC0415
 
         _registry._builtins.clear()
-        _engine._compiled.clear()
+        _compiled._cache.clear()
         _calendar.opening_instant.cache_clear()
         _calendar.closing_instant.cache_clear()

@@ -11,8 +11,8 @@ from support import complete_content
 
 import peerflow
 from peerflow import Actor, EventError, Programme, StepBlocked
-from peerflow._registry import example_path
 from peerflow.cli import main
+from peerflow.engine._registry import example_path
 
 CEST = timezone(timedelta(hours=2))
 FINANCE = Actor("finance_coordinator", "finance-office")
@@ -218,9 +218,9 @@ def test_money_does_not_depend_on_the_caller_s_decimal_context(caller: dict[str,
     application set its decimal context to (it gave 100.00 or 100.01 by the caller)."""
     import decimal  # noqa: PLC0415
 
-    from peerflow._budget import assess_claim  # noqa: PLC0415
-    from peerflow._loading import CONVERTER  # noqa: PLC0415
-    from peerflow._model import Budget  # noqa: PLC0415
+    from peerflow.engine._budget import assess_claim  # noqa: PLC0415
+    from peerflow.model._loading import CONVERTER  # noqa: PLC0415
+    from peerflow.model._types import Budget  # noqa: PLC0415
 
     budget = CONVERTER.structure(RATE_BUDGET, Budget)
     payload = {

@@ -10,14 +10,14 @@ import pytest
 from conftest import FACILITATOR
 
 from peerflow import Actor, Programme, StepBlocked, WindowClosed, compile_text
-from peerflow._calendar import (
+from peerflow.model._calendar import (
     add_working_days,
     bound_day,
     is_working_day,
     local_date,
     start_of_day,
 )
-from peerflow._model import Bound
+from peerflow.model._types import Bound
 
 CEST = timezone(timedelta(hours=2))
 
@@ -157,8 +157,8 @@ def test_a_day_starts_at_its_first_instant_where_midnight_repeats() -> None:
     """Cuba ends summer time on the first Sunday of November at 01:00, back to 00:00
     (tz database, zone America/Havana): on 2024-11-03 midnight happens twice, first at
     UTC-4. The day starts then, and the window closing at the end of 2 November closes then."""
-    from peerflow._calendar import closing_instant, start_of_day  # noqa: PLC0415
-    from peerflow._model import Bound  # noqa: PLC0415
+    from peerflow.model._calendar import closing_instant, start_of_day  # noqa: PLC0415
+    from peerflow.model._types import Bound  # noqa: PLC0415
 
     first = start_of_day(date(2024, 11, 3), "America/Havana")
     assert first == datetime(2024, 11, 3, 4, tzinfo=UTC)
@@ -169,7 +169,7 @@ def test_a_day_starts_at_its_first_instant_where_midnight_repeats() -> None:
 
 def test_a_day_whose_midnight_is_skipped_starts_at_one() -> None:
     """Cuba starts summer time on the second Sunday of March at 00:00, straight to 01:00."""
-    from peerflow._calendar import start_of_day  # noqa: PLC0415
+    from peerflow.model._calendar import start_of_day  # noqa: PLC0415
 
     first = start_of_day(date(2024, 3, 10), "America/Havana")
     assert first == datetime(2024, 3, 10, 5, tzinfo=UTC)

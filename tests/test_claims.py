@@ -16,9 +16,9 @@ import pytest
 from test_rule_tables import EM, PM, SV, claim_point
 
 from peerflow import Actor, EventError, Programme, StepBlocked
-from peerflow._blockers import OverBudget
-from peerflow._budget import assess_claim
-from peerflow._model import Budget, CostItem, RoleBudget
+from peerflow.engine._blockers import OverBudget
+from peerflow.engine._budget import assess_claim
+from peerflow.model._types import Budget, CostItem, RoleBudget
 
 BANK = "BE68 5390 0754 7034"  # PROSPECT asks every claim for bank details
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from peerflow import cli
-from peerflow._registry import example_path
+from peerflow.cli import _main as cli
 from peerflow.cli import main
+from peerflow.engine._registry import example_path
 
 EXAMPLE = str(example_path("prospect-peer-mentoring"))
 

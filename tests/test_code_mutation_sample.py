@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EQUIVALENT = {"peerflow._calendar.x_bound_day__mutmut_36"}  # sign >= 0: the sign is +1 or -1
+EQUIVALENT = {"peerflow.model._calendar.x_bound_day__mutmut_36"}  # sign >= 0: the sign is +1 or -1
 
 mutmut = pytest.importorskip(
     "mutmut", reason="mutmut NOT INSTALLED: pip install -e '.[test]' installs it"
@@ -25,7 +25,7 @@ mutmut = pytest.importorskip(
 
 CONFIG = """
 [tool.mutmut]
-source_paths = ["src/peerflow/_calendar.py"]
+source_paths = ["src/peerflow/model/_calendar.py"]
 also_copy = ["src/peerflow", "definitions"]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "--hypothesis-profile=mutation"]
 pytest_add_cli_args_test_selection = ["tests/test_calendar.py"]
@@ -56,8 +56,8 @@ def test_the_calendar_tests_kill_every_mutant_of_bound_day_and_local_date(
             "run",
             "--max-children",
             "2",
-            "peerflow._calendar.x_bound_day*",
-            "peerflow._calendar.x_local_date*",
+            "peerflow.model._calendar.x_bound_day*",
+            "peerflow.model._calendar.x_local_date*",
         ],
         cwd=project,
         capture_output=True,

@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 
 import peerflow
-from peerflow._registry import example_path
 from peerflow.checking import explore
+from peerflow.engine._registry import example_path
 
 
 @pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))

@@ -16,7 +16,7 @@ import pytest
 
 import peerflow
 from peerflow import Actor, Programme
-from peerflow._registry import example_path
+from peerflow.engine._registry import example_path
 
 BXL = ZoneInfo("Europe/Brussels")
 

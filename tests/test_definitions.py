@@ -17,8 +17,8 @@ import pytest
 
 import peerflow
 from peerflow import Actor, CompiledDefinition, Event, EventError, Programme, StepBlocked
-from peerflow._registry import example_path
 from peerflow.cli import main
+from peerflow.engine._registry import example_path
 
 IDS = sorted(peerflow.builtin_files())
 EXPECTED_IDS = {
@@ -269,10 +269,26 @@ def test_an_expert_on_a_mission_is_paid_the_daily_rate_for_three_days() -> None:
         )
 
 
-SECTION_ORDER = (
-    "id version title source description timezone country deadline deadline_rules "
-    "waivable_by started_by roles states initial transitions deliverables dates budget"
-).split()
+SECTION_ORDER = [
+    "id",
+    "version",
+    "title",
+    "source",
+    "description",
+    "timezone",
+    "country",
+    "deadline",
+    "deadline_rules",
+    "waivable_by",
+    "started_by",
+    "roles",
+    "states",
+    "initial",
+    "transitions",
+    "deliverables",
+    "dates",
+    "budget",
+]
 """docs/definition-language.md, "Layout of a file": who takes part, where the programme goes
 and how it moves, then what it needs (deliverables, dates, money)."""
 

@@ -13,7 +13,7 @@ import yaml
 from conftest import ROOT
 
 import peerflow
-from peerflow import _model
+from peerflow.model import _types as _model
 
 SCHEMA = json.loads((ROOT / "docs" / "definition.schema.json").read_text())
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import peerflow
-from peerflow import read_histories, replay, replay_many
-from peerflow._exports import write_events_csv, write_programmes_csv, write_xes
-from peerflow._registry import example_path
 from peerflow.cli import main
+from peerflow.engine._registry import example_path
+from peerflow.replay import read_histories, replay, replay_many
+from peerflow.replay._exports import write_events_csv, write_programmes_csv, write_xes
 from peerflow.synthetic import generate
 
 XES = "{http://www.xes-standard.org/}"
@@ -124,7 +124,7 @@ def test_csv_has_a_row_per_event_with_deviation_flags(mixed: list[peerflow.Event
     flagged = {
         (r["programme"], int(r["seq"]), k)
         for r in rows
-        for k in peerflow.DEVIATION_KINDS
+        for k in peerflow.replay.DEVIATION_KINDS
         if r[k] == "1"
     }
     expected = {(p.programme, d.seq, d.kind) for p in result for d in p.deviations}
@@ -212,16 +212,16 @@ def test_to_dataframe_gives_the_csv_rows(mixed: list[peerflow.Event]) -> None:
         "pandas", reason="pandas is an optional extra: pip install 'peerflow[pandas]'"
     )
     result = replay(mixed)
-    events = peerflow.to_dataframe(result.programmes)
+    events = peerflow.replay.to_dataframe(result.programmes)
     assert len(events) == len(mixed)
     assert int(events["late"].sum()) == sum(d.kind == "late" for p in result for d in p.deviations)
-    per_programme = peerflow.to_dataframe(result.programmes, per="programme")
+    per_programme = peerflow.replay.to_dataframe(result.programmes, per="programme")
     assert list(per_programme["programme"]) == [p.programme for p in result]
 
 
 def test_csv_at_utc_keeps_the_microseconds_at_keeps(tmp_path: Path) -> None:
 
-    from peerflow._exports import write_events_csv  # noqa: PLC0415
+    from peerflow.replay._exports import write_events_csv  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     precise = lines[1].replace(':00+01:00"', ':00.123456+01:00"', 1)
@@ -229,7 +229,7 @@ def test_csv_at_utc_keeps_the_microseconds_at_keeps(tmp_path: Path) -> None:
     path = tmp_path / "h.jsonl"
     path.write_text("\n".join([lines[0], precise]) + "\n")
     out = io.StringIO()
-    write_events_csv(peerflow.replay_files(path).programmes, out)
+    write_events_csv(peerflow.replay.replay_files(path).programmes, out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert rows[1]["at"].endswith(".123456+01:00")
     assert rows[1]["at_utc"].endswith(".123456+00:00")

@@ -19,10 +19,10 @@ import pytest
 
 import peerflow
 from peerflow import Actor
-from peerflow._engine import CompiledDefinition
-from peerflow._events import Event, row_of
-from peerflow._fastfold import FastFold
-from peerflow._registry import example_path
+from peerflow.engine._compiled import CompiledDefinition
+from peerflow.engine._registry import example_path
+from peerflow.events._envelope import Event, row_of
+from peerflow.replay._fastfold import FastFold
 
 
 def engine_only(compiled: CompiledDefinition, event: Event) -> bool:

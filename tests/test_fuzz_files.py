@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import peerflow
-from peerflow._registry import example_path
 from peerflow.cli import main
+from peerflow.engine._registry import example_path
 
 ODD_TEXT = [
     "\x00",
@@ -118,7 +118,7 @@ def test_validate_never_raises_and_names_file_and_line(
         else:
             assert out
         try:
-            peerflow.parse_definition(data.decode("utf-8", "replace"), "fuzzed.yaml")
+            peerflow.model.parse_definition(data.decode("utf-8", "replace"), "fuzzed.yaml")
         except peerflow.DefinitionError as refused:
             assert all(p.file == "fuzzed.yaml" and p.line >= 0 for p in refused.problems)
 
@@ -127,7 +127,7 @@ def test_validate_never_raises_and_names_file_and_line(
 
 def _accounted(path: Path) -> None:
     """Every non-blank line is a row read, a problem reported, or counted as left out."""
-    found = peerflow.read_histories(path)
+    found = peerflow.replay.read_histories(path)
     lines = [raw for raw in path.read_bytes().removeprefix(b"\xef\xbb\xbf").split(b"\n")]
     non_blank = sum(1 for raw in lines if raw.strip())
     rows = sum(len(r) for r in found.rows.values())

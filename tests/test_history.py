@@ -12,8 +12,8 @@ import pytest
 
 import peerflow
 from peerflow import HistoryError
-from peerflow._events import _checked_event, event_from_json, read_history_text, row_of
-from peerflow._registry import example_path
+from peerflow.engine._registry import example_path
+from peerflow.events._envelope import _checked_event, event_from_json, read_history_text, row_of
 
 GOOD = (
     '{"v": 1, "programme": "p", "seq": 0, "id": "e0", "at": "2027-01-11T09:00:00+01:00", '
@@ -57,7 +57,7 @@ def test_bad_line_names_file_and_line(change: tuple[str, str], message: str) -> 
         read_history_text(GOOD + "\n\n" + bad, "h.jsonl")
     assert (caught.value.file, caught.value.line) == ("h.jsonl", 3)
     assert message in str(caught.value)
-    bulk = peerflow.Histories()  # the bulk reader reports it too, and keeps going
+    bulk = peerflow.replay.Histories()  # the bulk reader reports it too, and keeps going
     bulk.add_lines([GOOD, bad, GOOD.replace('"p"', '"p2"')], "h.jsonl")
     assert [(p.line, message in p.reason) for p in bulk.problems] == [(2, True)]
     assert "p2" in bulk.rows
@@ -76,7 +76,7 @@ def test_the_quick_envelope_pass_reads_lines_as_the_careful_one_does() -> None:
 def test_histories_keep_rows_and_make_the_same_events_on_demand() -> None:
     """Bulk reading keeps tuples; the events made from them are the ones a strict read gives."""
     paths = [example_path(d) for d in sorted(peerflow.builtin_files())]
-    found = peerflow.read_histories(*paths)
+    found = peerflow.replay.read_histories(*paths)
     assert not found.problems
     for path in paths:
         events = [event for _, event in peerflow.read_history(path)]
@@ -91,7 +91,6 @@ def test_histories_keep_rows_and_make_the_same_events_on_demand() -> None:
 def test_errors_survive_pickling_with_their_fields() -> None:
     """Process pools send problems and refusals between processes: an exception pickles its
     message as its only argument by default, which our constructors do not take."""
-    from peerflow._blockers import WindowClosed  # noqa: PLC0415
     from peerflow._errors import (  # noqa: PLC0415
         DefinitionError,
         EventError,
@@ -100,6 +99,7 @@ def test_errors_survive_pickling_with_their_fields() -> None:
         StepBlocked,
         StepNotAvailable,
     )
+    from peerflow.engine._blockers import WindowClosed  # noqa: PLC0415
 
     closed = WindowClosed(datetime(2027, 1, 1, tzinfo=UTC), "5 working days after the meeting")
     errors: list[Exception] = [
@@ -122,29 +122,29 @@ def test_a_byte_order_mark_is_not_a_bad_line(tmp_path: Path) -> None:
     plain = example_path("mia-tutoring")
     marked = tmp_path / "marked.jsonl"
     marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
-    found = peerflow.read_histories(marked)
-    assert not found.problems and found.rows == peerflow.read_histories(plain).rows
+    found = peerflow.replay.read_histories(marked)
+    assert not found.problems and found.rows == peerflow.replay.read_histories(plain).rows
     assert [e for _, e in peerflow.read_history(marked)] == [
         e for _, e in peerflow.read_history(plain)
     ]
-    assert not peerflow.replay_files(marked).bad_lines
+    assert not peerflow.replay.replay_files(marked).bad_lines
 
 
 def test_a_line_without_a_payload_is_a_bad_line(tmp_path: Path) -> None:
     """It replayed as 'submit None', and the exports carried None as a step name."""
     import json  # noqa: PLC0415
 
-    from peerflow._registry import example_path  # noqa: PLC0415
+    from peerflow.engine._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     no_payload = json.loads(lines[3])
     del no_payload["payload"]
     path = tmp_path / "h.jsonl"
     path.write_text("\n".join([*lines[:3], json.dumps(no_payload), *lines[4:]]) + "\n")
-    found = peerflow.read_histories(path)
+    found = peerflow.replay.read_histories(path)
     assert [p.line for p in found.problems] == [4]
     assert found.problems[0].reason.startswith("missing field 'payload'")
-    result = peerflow.replay_files(path)
+    result = peerflow.replay.replay_files(path)
     assert all("None" not in r.step for p in result for r in p.events)
 
 
@@ -154,7 +154,7 @@ def test_a_line_of_separators_is_a_bad_line_not_a_blank_one(tmp_path: Path) -> N
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     path = tmp_path / "h.jsonl"
     path.write_text("\n".join([lines[0], "\x1f", *lines[1:]]) + "\n")
-    found = peerflow.read_histories(path)
+    found = peerflow.replay.read_histories(path)
     assert [p.line for p in found.problems] == [2]
     with pytest.raises(HistoryError, match=":2: not JSON"):
         peerflow.read_history(path)

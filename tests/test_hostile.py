@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 import peerflow
-from peerflow import Actor, Event, EventError, Programme, Store, StoreError
-from peerflow._budget import assess_claim
+from peerflow import Actor, Event, EventError, Programme, StoreError
 from peerflow.cli import main
+from peerflow.engine._budget import assess_claim
+from peerflow.store import Store
 
 CET = timezone(timedelta(hours=1))
 START = datetime(2027, 1, 11, 9, tzinfo=CET)
@@ -132,7 +133,7 @@ def test_import_refuses_a_start_by_a_stranger(tmp_path: Path, capsys: Any) -> No
     assert main(["import", str(history), "--db", str(db)]) == 1
     err = capsys.readouterr().err
     assert "hostile: not imported" in err and "must be listed" in err
-    with peerflow.open_store(str(db)) as store:
+    with peerflow.store.open_store(str(db)) as store:
         assert store.programmes() == []
 
 
@@ -324,7 +325,7 @@ def test_a_history_line_with_an_odd_id_is_a_bad_line(tmp_path: Path, odd: str, f
     import json  # noqa: PLC0415
 
     path.write_text(json.dumps(good) + "\n" + _prospect_start("q").to_line() + "\n")
-    found = peerflow.read_histories(path)
+    found = peerflow.replay.read_histories(path)
     assert [p.line for p in found.problems] == [1]
     assert f"'{field}'" in found.problems[0].reason
     assert found.rows["q"], "the next programme still reads"
@@ -434,8 +435,8 @@ def test_a_line_that_is_not_utf8_is_one_bad_line(tmp_path: Path) -> None:
     clean = tmp_path / "clean.jsonl"
     clean.write_bytes(b"\n".join(lines) + b"\n")
 
-    found = peerflow.read_histories(path)
-    expected = peerflow.read_histories(clean)
+    found = peerflow.replay.read_histories(path)
+    expected = peerflow.replay.read_histories(clean)
     assert [(p.line, p.programme) for p in found.problems] == [(bad + 1, victim)]
     assert "not UTF-8" in found.problems[0].reason
     assert found.cut.keys() == {victim}
@@ -445,7 +446,7 @@ def test_a_line_that_is_not_utf8_is_one_bad_line(tmp_path: Path) -> None:
     kept = len(found.rows[victim]) + found.left_out.get(victim, 0) + 1
     assert kept == len(expected.rows[victim]), "every line of the cut programme is counted"
 
-    result = peerflow.replay_files(path)
+    result = peerflow.replay.replay_files(path)
     (cut,) = [p for p in result.programmes if p.problems]
     assert cut.programme == victim and not cut.conforming
     assert len(result.programmes) == len(expected.programmes)
@@ -484,7 +485,7 @@ def test_a_programme_whose_start_is_invalid_is_reported_and_its_lines_counted(
 ) -> None:
     import json  # noqa: PLC0415
 
-    from peerflow._registry import example_path  # noqa: PLC0415
+    from peerflow.engine._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     start = json.loads(lines[0])
@@ -495,12 +496,15 @@ def test_a_programme_whose_start_is_invalid_is_reported_and_its_lines_counted(
     path = tmp_path / "h.jsonl"
     path.write_text("\n".join(broken + other) + "\n")
 
-    result = peerflow.replay_files(path)
+    result = peerflow.replay.replay_files(path)
     (bad,) = result.not_started
     assert bad.programme == "prospect-2027-ghent"
     assert bad.left_out == len(lines) - 1, "every later line is accounted for"
     assert not result.ok
-    assert peerflow.replay(peerflow.read_histories(path)).not_started[0].left_out == len(lines) - 1
+    assert (
+        peerflow.replay.replay(peerflow.replay.read_histories(path)).not_started[0].left_out
+        == len(lines) - 1
+    )
 
     assert main(["replay", str(path), "--summary"]) == 1
     err = capsys.readouterr().err
@@ -512,7 +516,7 @@ def test_a_programme_whose_start_is_invalid_is_reported_and_its_lines_counted(
 def test_next_exits_1_on_a_gap_as_replay_does(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from peerflow._registry import example_path  # noqa: PLC0415
+    from peerflow.engine._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     path = tmp_path / "gap.jsonl"
@@ -544,13 +548,13 @@ AMBIGUOUS_LINES = {
 def test_an_ambiguous_line_is_a_bad_line_everywhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str
 ) -> None:
-    from peerflow._registry import example_path  # noqa: PLC0415
+    from peerflow.engine._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     assert old in lines[0]
     path = tmp_path / "h.jsonl"
     path.write_text("\n".join([lines[0].replace(old, new, 1), *lines[1:]]) + "\n")
-    found = peerflow.read_histories(path)
+    found = peerflow.replay.read_histories(path)
     assert [(p.line, message in p.reason) for p in found.problems] == [(1, True)]
     with pytest.raises(peerflow.HistoryError, match=message):
         peerflow.read_history(path)
@@ -603,7 +607,7 @@ def test_hostile_yaml_is_refused_in_one_line_without_building_it(
 
     tracemalloc.start()
     with pytest.raises(peerflow.DefinitionError) as refused:
-        peerflow.parse_definition(text, "hostile.yaml")
+        peerflow.model.parse_definition(text, "hostile.yaml")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     (problem,) = refused.value.problems
@@ -648,7 +652,7 @@ def test_checking_a_definition_takes_memory_linear_in_its_size() -> None:
     for states in (400, 800):
         text = _chain(states)
         tracemalloc.start()
-        peerflow.parse_definition(text, "chain.yaml")
+        peerflow.model.parse_definition(text, "chain.yaml")
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < 2.6 * peaks[0], peaks
@@ -659,13 +663,13 @@ DEEP_JSON = "[" * 1000 + "]" * 1000
 
 @pytest.mark.parametrize("depth", [40, 900, 100_000])
 def test_a_deeply_nested_line_is_one_bad_line(tmp_path: Path, depth: int) -> None:
-    from peerflow._registry import example_path  # noqa: PLC0415
+    from peerflow.engine._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     deep = lines[3].replace('"payload": {', '"payload": {"x": ' + "[" * depth + "]" * depth + ", ")
     path = tmp_path / "deep.jsonl"
     path.write_text("\n".join([*lines[:3], deep, *lines[4:]]) + "\n")
-    result = peerflow.replay_files(path)
+    result = peerflow.replay.replay_files(path)
     assert [(p.line, p.reason) for p in result.bad_lines] == [(4, "nested deeper than 32 levels")]
     assert main(["replay", str(path), "-j", "2", "--summary"]) == 1
 
@@ -746,7 +750,7 @@ def test_check_stops_at_its_time_budget_and_says_so(
 
 
 def _example() -> str:
-    from peerflow._registry import example_path  # noqa: PLC0415
+    from peerflow.engine._registry import example_path  # noqa: PLC0415
 
     return str(example_path("prospect-peer-mentoring"))
 
@@ -790,7 +794,7 @@ def test_a_read_never_creates_a_store(tmp_path: Path, capsys: pytest.CaptureFixt
         assert f"no store at {nowhere}" in _one_error_line(capsys, *argv, "--db", str(nowhere))
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(StoreError, match="no store at"):
-        peerflow.open_store(str(nowhere), create=False)
+        peerflow.store.open_store(str(nowhere), create=False)
     assert "not a history file" in _one_error_line(capsys, "next", "/dev/null")
 
 
@@ -821,7 +825,7 @@ def test_postgresql_without_the_extra_names_the_extra(
     import sys  # noqa: PLC0415
 
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
-    monkeypatch.delitem(sys.modules, "peerflow._postgres", raising=False)
+    monkeypatch.delitem(sys.modules, "peerflow.store._postgres", raising=False)
     err = _one_error_line(capsys, "agenda", "--db", "postgresql://localhost/x")
     assert "pip install 'peerflow[postgres]'" in err
 

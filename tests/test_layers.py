@@ -1,4 +1,7 @@
-"""The modules of peerflow import each other without circles (issue 15 adds the layers).
+"""The import contract: the packages of peerflow form layers, and nothing imports upward.
+
+docs/architecture.md draws the same layers; each package's docstring says what it may import,
+and a test below holds those sentences to the contract.
 
 Every import counts, including one inside a function (a "lazy" import hides a circle; it
 does not remove it); only imports under ``if TYPE_CHECKING:`` are left out, since they never
@@ -8,7 +11,11 @@ run.
 from __future__ import annotations
 
 import ast
+import importlib
+import re
 from pathlib import Path
+
+import pytest
 
 import peerflow
 
@@ -87,3 +94,76 @@ def test_nothing_in_the_library_imports_the_namespace_or_the_command_line() -> N
         if name != "peerflow.cli"
     }
     assert {name: deps for name, deps in upward.items() if deps} == {}
+
+
+# Each unit (a package, or a module directly under peerflow) and the units it may import.
+# Bottom to top: the ground, the definition model and events, the engine, then the live
+# programme, replay, store and checking side by side, synthetic histories, the command line.
+GROUND = {"peerflow._errors", "peerflow._bulk"}
+LOWER = {"peerflow.model", "peerflow.events", *GROUND}
+ENGINE = {"peerflow.engine", *LOWER}
+CONTRACT: dict[str, set[str]] = {
+    "peerflow._errors": set(),
+    "peerflow._bulk": set(),
+    "peerflow.model": {"peerflow._errors"},
+    "peerflow.events": set(GROUND),
+    "peerflow.engine": set(LOWER),
+    "peerflow._programme": set(ENGINE),
+    "peerflow.replay": set(ENGINE),
+    "peerflow.store": set(ENGINE),
+    "peerflow.checking": set(ENGINE),
+    "peerflow.synthetic": {"peerflow.checking", "peerflow.replay", *ENGINE},
+    "peerflow.cli": {
+        "peerflow._programme",
+        "peerflow.replay",
+        "peerflow.store",
+        "peerflow.checking",
+        *ENGINE,
+    },
+    "peerflow.__main__": {"peerflow.cli"},
+}
+
+
+def unit_of(module: str) -> str:
+    """``peerflow.engine._compiled`` belongs to ``peerflow.engine``."""
+    return ".".join(module.split(".")[:2])
+
+
+def upward_imports(edges: dict[str, set[str]]) -> list[str]:
+    """Every import from one unit into another that the contract does not allow."""
+    return sorted(
+        f"{name} imports {dep}"
+        for name, deps in edges.items()
+        for dep in deps
+        if unit_of(dep) != unit_of(name) and unit_of(dep) not in CONTRACT[unit_of(name)]
+    )
+
+
+def test_every_module_belongs_to_a_unit_of_the_contract() -> None:
+    assert sorted({unit_of(name) for name in graph()} - set(CONTRACT)) == []
+
+
+def test_no_module_imports_a_layer_above_its_own() -> None:
+    assert upward_imports(graph()) == []
+
+
+def test_the_contract_catches_an_import_that_points_up() -> None:
+    """The check above can fail: the engine importing the store is refused."""
+    edges = {"peerflow.engine._compiled": {"peerflow.store._store", "peerflow.model._types"}}
+    assert upward_imports(edges) == ["peerflow.engine._compiled imports peerflow.store._store"]
+
+
+PACKAGES = sorted(unit for unit in CONTRACT if (PACKAGE / unit.split(".")[1]).is_dir())
+
+
+@pytest.mark.parametrize("unit", PACKAGES)
+def test_each_package_says_what_it_owns_and_what_it_may_import(unit: str) -> None:
+    """The sentence "May import: ..." in the package's docstring is the contract's row."""
+    doc = importlib.import_module(unit).__doc__ or ""
+    said = re.search(r"May import: (.*?)(?:\n\n|$)", doc, re.S)
+    assert said, f"{unit}'s docstring does not say what it may import"
+    if "anything in peerflow" in said.group(1):
+        allowed = set(CONTRACT) - {unit}
+    else:
+        allowed = set(re.findall(r"``(peerflow[\w.]*)``", said.group(1)))
+    assert allowed == CONTRACT[unit] or (unit == "peerflow.cli" and CONTRACT[unit] <= allowed)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 import peerflow
-from peerflow import DefinitionError, parse_definition
+from peerflow import DefinitionError
 from peerflow.cli import main
+from peerflow.model import parse_definition
 
 BROKEN = Path(__file__).parent / "definitions"
 
@@ -189,9 +190,9 @@ def _with_country(code: str) -> str:
 
 def test_country_no_is_norway_not_false() -> None:
     """YAML 1.1 reads NO, ON, YES, OFF as booleans; definitions read YAML 1.2 (true/false)."""
-    assert peerflow.parse_definition(_with_country("NO"), "er.yaml").country == "NO"
+    assert peerflow.model.parse_definition(_with_country("NO"), "er.yaml").country == "NO"
     with pytest.raises(peerflow.DefinitionError, match="unknown country 'ON'"):
-        peerflow.parse_definition(_with_country("ON"), "er.yaml")
+        peerflow.model.parse_definition(_with_country("ON"), "er.yaml")
 
 
 @pytest.mark.parametrize("word", ["yes", "no", "on", "off", "y", "n", "Yes", "OFF"])
@@ -202,7 +203,7 @@ def test_only_true_and_false_are_booleans(word: str) -> None:
 
 
 def test_numbers_read_as_yaml_1_2() -> None:
-    from peerflow._yamlsource import read_yaml  # noqa: PLC0415
+    from peerflow.model._source import read_yaml  # noqa: PLC0415
 
     data, _, problems = read_yaml("a: 010\nb: 1:30\nc: 2027-02-01\nd: 92.50\ne: 450\nf: 0x1F\n")
     assert not problems

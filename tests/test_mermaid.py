@@ -18,7 +18,7 @@ import subprocess
 import pytest
 
 import peerflow
-from peerflow._render import mermaid
+from peerflow.cli._render import mermaid
 
 ODD_NAMES = """\
 id: odd-names

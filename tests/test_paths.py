@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 import peerflow
 from peerflow import Event, Programme
-from peerflow._engine import MachineContext
 from peerflow.checking import Edge, Exploration, explore
+from peerflow.engine._compiled import MachineContext
 
 BUDGET = 20_000  # nodes: enough for every built-in's plain space (see docs/checking.md)
 

@@ -60,9 +60,10 @@ from peerflow import (
     StepBlocked,
     StepNotAvailable,
 )
-from peerflow._blockers import WAIVABLE_KINDS
-from peerflow._engine import MachineContext
-from peerflow.checking import Exploration, explore, split_cast
+from peerflow.checking import Exploration, explore
+from peerflow.checking._explorer import split_cast
+from peerflow.engine._blockers import WAIVABLE_KINDS
+from peerflow.engine._compiled import MachineContext
 
 START = datetime(2027, 1, 11, 9, tzinfo=timezone(timedelta(hours=1)))
 AGREED: Counter[tuple[str, str]] = Counter()
@@ -429,14 +430,14 @@ class ProgrammeRun(RuleBasedStateMachine):
 
     @invariant()
     def snapshot_round_trips(self) -> None:
-        data = json.loads(json.dumps(peerflow.dump_state(self.state)))
-        back = peerflow.load_state(data)
+        data = json.loads(json.dumps(peerflow.store.dump_state(self.state)))
+        back = peerflow.store.load_state(data)
         assert back == self.state
-        assert peerflow.dump_state(back) == data
+        assert peerflow.store.dump_state(back) == data
 
     @invariant()
     def the_fast_path_ends_where_the_programme_is(self) -> None:
-        (result,) = peerflow.replay(self.programme.history)
+        (result,) = peerflow.replay.replay(self.programme.history)
         assert result.final == self.state
 
     @invariant()

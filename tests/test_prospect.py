@@ -26,7 +26,7 @@ from peerflow import (
     fold,
     read_history,
 )
-from peerflow._registry import example_path
+from peerflow.engine._registry import example_path
 
 PLAN = complete_content(peerflow.definition("prospect-peer-mentoring"), "learning_plan")
 

@@ -1,14 +1,22 @@
-"""What the top-level namespace offers: every name a caller meets in a result or an error can
-be imported from ``peerflow`` (issue 15 pins the whole list once the layout settles)."""
+"""The public API, pinned: the top level for embedding and four namespaces, each name listed.
+
+A change to this list is a change to what users may import; it is made here on purpose (as
+temporal's SDK pins its exports), never by accident. Every name a caller meets in a result or
+an error can be imported from one of these namespaces.
+"""
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
+import types
 import typing
 
+import pytest
+
 import peerflow
-from peerflow._blockers import Blocker
+from peerflow.engine._blockers import Blocker
 
 
 def subclasses(cls: type) -> set[type]:
@@ -16,9 +24,141 @@ def subclasses(cls: type) -> set[type]:
     return found.union(*(subclasses(sub) for sub in found))
 
 
-def test_every_name_listed_in_all_is_there() -> None:
-    missing = [name for name in peerflow.__all__ if not hasattr(peerflow, name)]
-    assert missing == []
+PINNED = {
+    "peerflow": [
+        "Actor",
+        "BLOCKER_KINDS",
+        "Blocker",
+        "Claim",
+        "ClaimedItem",
+        "CompiledDefinition",
+        "ConcurrencyError",
+        "DateNotScheduled",
+        "Deadline",
+        "DefinitionError",
+        "Event",
+        "EventError",
+        "HistoryError",
+        "IncompleteContent",
+        "MissingDeliverable",
+        "MissingReceipts",
+        "OverBudget",
+        "ParticipantLimit",
+        "PeerflowError",
+        "Problem",
+        "Programme",
+        "ProgrammeState",
+        "RoleNotAllowed",
+        "SnapshotError",
+        "Step",
+        "StepBlocked",
+        "StepNotAvailable",
+        "StoreError",
+        "TooFewOccurrences",
+        "TooFewParticipants",
+        "UnknownDefinition",
+        "Waiver",
+        "WindowClosed",
+        "WindowNotOpen",
+        "__version__",
+        "builtin_files",
+        "compile_text",
+        "definition",
+        "fold",
+        "load_definition",
+        "read_history",
+        "write_history",
+    ],
+    "peerflow.replay": [
+        "DEVIATION_KINDS",
+        "Deviation",
+        "EventRecord",
+        "Histories",
+        "ProgrammeReplay",
+        "Replay",
+        "example_path",
+        "read_histories",
+        "replay",
+        "replay_files",
+        "replay_many",
+        "state_at",
+        "summarise",
+        "to_dataframe",
+        "write_events_csv",
+        "write_programmes_csv",
+        "write_xes",
+    ],
+    "peerflow.store": [
+        "AgendaItem",
+        "Backend",
+        "DEFAULT_STORE",
+        "ProgrammeRow",
+        "Store",
+        "Transaction",
+        "dump_state",
+        "load_state",
+        "open_store",
+    ],
+    "peerflow.checking": [
+        "Check",
+        "Edge",
+        "Exploration",
+        "Report",
+        "check",
+        "complete_content",
+        "explore",
+    ],
+    "peerflow.model": [
+        "ProgrammeType",
+        "parse_definition",
+    ],
+    "peerflow.cli": [
+        "main",
+    ],
+}
+NAMESPACES = {name: importlib.import_module(name) for name in PINNED}
+
+
+def public(namespace: str) -> dict[str, object]:
+    """Every name the namespace offers: its ``__all__``, each checked to be there."""
+    module = NAMESPACES[namespace]
+    return {name: getattr(module, name) for name in module.__all__}
+
+
+@pytest.mark.parametrize("namespace", sorted(PINNED))
+def test_each_namespace_offers_exactly_the_pinned_names(namespace: str) -> None:
+    assert sorted(public(namespace)) == sorted(PINNED[namespace])
+
+
+@pytest.mark.parametrize("namespace", sorted(PINNED))
+def test_no_public_name_leaks_past_all(namespace: str) -> None:
+    """Names without an underscore that are not in ``__all__`` are modules of the package."""
+    module = NAMESPACES[namespace]
+    leaked = [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and name not in module.__all__
+        and not inspect.ismodule(value)
+        and name != "annotations"
+    ]
+    assert leaked == []
+
+
+def test_namespaces_load_on_first_use() -> None:
+    """``import peerflow`` then ``peerflow.replay.replay(...)`` works without another import."""
+    assert peerflow.replay.replay is NAMESPACES["peerflow.replay"].replay  # type: ignore[attr-defined]
+    assert peerflow.store.Store is NAMESPACES["peerflow.store"].Store  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        peerflow.nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_one_name_means_one_thing_across_namespaces() -> None:
+    """A name offered twice is the same object, so there is one way to reach each thing."""
+    seen: dict[str, object] = {}
+    for namespace in PINNED:
+        for name, value in public(namespace).items():
+            assert seen.setdefault(name, value) is value, f"{namespace}.{name} differs"
 
 
 def test_every_blocker_class_is_exported_with_its_kind() -> None:
@@ -35,25 +175,49 @@ def test_every_error_raised_on_purpose_is_exported_and_a_peerflow_error() -> Non
     assert [e.__name__ for e in errors if e.__name__ not in peerflow.__all__] == []
 
 
+def test_every_exception_class_in_the_library_is_a_peerflow_error() -> None:
+    """One base for everything raised on purpose: ``except peerflow.PeerflowError`` catches all."""
+    strays = sorted(
+        f"{value.__module__}.{value.__name__}"
+        for module in every_module()
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseException)
+        and not value.__name__.startswith("_")  # caught inside and said again as one of ours
+        and value.__module__ == module.__name__
+        and not issubclass(value, peerflow.PeerflowError)
+    )
+    assert strays == []
+
+
 def peerflow_types(hint: object) -> set[type]:
     """The peerflow classes a type hint names, inside containers and unions too."""
     found = {hint} if isinstance(hint, type) and hint.__module__.startswith("peerflow") else set()
     return found.union(*(peerflow_types(arg) for arg in typing.get_args(hint)))
 
 
+def every_module() -> list[types.ModuleType]:
+    return [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(peerflow.__path__, "peerflow.")
+        if not info.name.endswith("__main__")  # running it would start the command line
+    ]
+
+
 def every_name() -> dict[str, object]:
     """Every name of every peerflow module: hints name types imported only for type checking."""
     names: dict[str, object] = {}
-    for module in pkgutil.iter_modules(peerflow.__path__, "peerflow."):
-        names.update(vars(importlib.import_module(module.name)))
+    for module in every_module():
+        names.update(vars(module))
     return names
 
 
 def test_every_type_a_public_method_returns_is_exported() -> None:
     """``Store.programme`` returns a ``ProgrammeRow``; a caller annotating it imports it."""
     returned: dict[str, str] = {}
-    for name in peerflow.__all__:
-        owner = getattr(peerflow, name)
+    offered = {name for namespace in PINNED for name in public(namespace)}
+    owners = [(name, owner) for ns in PINNED for name, owner in public(ns).items()]
+    for name, owner in owners:
         members = vars(owner).items() if isinstance(owner, type) else [(name, owner)]
         for member_name, member in members:
             if member_name.startswith("_") or not callable(member):
@@ -61,13 +225,13 @@ def test_every_type_a_public_method_returns_is_exported() -> None:
             hints = typing.get_type_hints(member, localns=every_name())
             for cls in peerflow_types(hints.get("return")):
                 returned[cls.__name__] = f"{name}.{member_name}"
-    assert {n: where for n, where in returned.items() if n not in peerflow.__all__} == {}
+    assert {n: where for n, where in returned.items() if n not in offered} == {}
 
 
 def test_a_state_prints_in_names_not_in_its_packing() -> None:
     """``print(state)`` is how a developer first meets a state: participants by role, what was
     submitted by whom, when events fired; never the separator-joined ids or bit integers."""
-    from peerflow._registry import example_path  # noqa: PLC0415 - the shipped example
+    from peerflow.engine._registry import example_path  # noqa: PLC0415 - the shipped example
 
     history = [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))]
     shown = repr(peerflow.fold(history[:12]))

@@ -18,12 +18,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import peerflow
-from peerflow import Actor, Event, read_histories, replay, replay_files, state_at
-from peerflow._content import check_content
-from peerflow._fastfold import FastFold, _complete, _shape
-from peerflow._history import histories_of
-from peerflow._registry import example_path
-from peerflow._replay import _replay_rows, _Run, replay_programme
+from peerflow import Actor, Event
+from peerflow.engine._content import check_content
+from peerflow.engine._registry import example_path
+from peerflow.events._history import histories_of
+from peerflow.replay import read_histories, replay, replay_files, state_at
+from peerflow.replay._audit import _replay_rows, _Run, replay_programme
+from peerflow.replay._fastfold import FastFold, _complete, _shape
 from peerflow.synthetic import INJECTABLE, generate
 
 BUILTINS = sorted(peerflow.builtin_files())
@@ -160,7 +161,7 @@ def test_replaying_files_while_reading_gives_the_same_result(
     """replay_files folds each chunk of lines as it is read and then slims the rows; the
     result must be replay(read_histories(...))'s, whatever the chunk size, with programmes
     interleaved, cut by bad lines, spread over files, and a file that is not there."""
-    monkeypatch.setattr(peerflow._history, "_CHUNK", chunk)
+    monkeypatch.setattr(peerflow.events._history, "_CHUNK", chunk)
     broken = tmp_path / "broken.jsonl"
     write_broken_file(broken)
     by_programme: dict[str, list[str]] = defaultdict(list)

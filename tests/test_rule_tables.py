@@ -29,7 +29,7 @@ from rule_marks import marked_tests
 
 import peerflow
 from peerflow import Actor, Event, EventError, Programme, StepBlocked
-from peerflow._registry import example_path
+from peerflow.engine._registry import example_path
 
 BXL = ZoneInfo("Europe/Brussels")
 PM, TU, PP = "prospect-peer-mentoring", "mia-tutoring", "mia-peer-groups"

@@ -15,7 +15,7 @@ import pytest
 
 import peerflow
 from peerflow import Actor, Event, EventError, Programme, StepBlocked, StepNotAvailable
-from peerflow._registry import example_path
+from peerflow.engine._registry import example_path
 
 BXL = ZoneInfo("Europe/Brussels")
 

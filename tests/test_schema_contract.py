@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 
 import peerflow
-from peerflow._yamlsource import read_yaml
+from peerflow.model._source import read_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "docs" / "definition.schema.json").read_text())
@@ -133,7 +133,7 @@ def _text(old: str, new: str) -> str:
 
 def _loader_accepts(text: str) -> bool:
     try:
-        peerflow.parse_definition(text, "variant.yaml")
+        peerflow.model.parse_definition(text, "variant.yaml")
     except peerflow.DefinitionError:
         return False
     return True

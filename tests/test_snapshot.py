@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 import peerflow
-from peerflow import ProgrammeState, SnapshotError, dump_state, load_state
+from peerflow import ProgrammeState, SnapshotError
+from peerflow.store import dump_state, load_state
 
 
 def example_state(definition_id: str) -> ProgrammeState:

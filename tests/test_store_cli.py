@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import peerflow
-from peerflow import open_store
-from peerflow._registry import example_path
 from peerflow.cli import main
+from peerflow.engine._registry import example_path
+from peerflow.store import open_store
 
 AT = datetime(2027, 3, 1, 12, tzinfo=timezone(timedelta(hours=1)))
 

@@ -20,8 +20,9 @@ import pytest
 from conftest import BACKENDS
 
 import peerflow
-from peerflow import Actor, ConcurrencyError, Event, Store, StoreError, open_store
-from peerflow._registry import example_path
+from peerflow import Actor, ConcurrencyError, Event, StoreError
+from peerflow.engine._registry import example_path
+from peerflow.store import Store, open_store
 
 CET = timezone(timedelta(hours=1))
 START = datetime(2027, 1, 11, 9, tzinfo=CET)
@@ -352,7 +353,7 @@ def _killed_mid_batch(url: str, ready: object) -> None:
         time.sleep(60)  # killed here, inside the transaction: rows written, not committed
 
     if url.startswith("sqlite"):
-        from peerflow._sqlite import SQLiteTransaction  # noqa: PLC0415 - patched in this child
+        from peerflow.store._sqlite import SQLiteTransaction  # noqa: PLC0415 - patched in this child
 
         original = SQLiteTransaction.insert_events
 
@@ -362,7 +363,7 @@ def _killed_mid_batch(url: str, ready: object) -> None:
 
         SQLiteTransaction.insert_events = insert_then_stall  # type: ignore[method-assign]
     else:
-        from peerflow._postgres import PostgresTransaction  # noqa: PLC0415 - patched here
+        from peerflow.store._postgres import PostgresTransaction  # noqa: PLC0415 - patched here
 
         def write_then_stall(self: PostgresTransaction) -> None:
             if not self.begun:

@@ -12,7 +12,7 @@ import pytest
 
 import peerflow
 from peerflow import Actor, EventError, Programme
-from peerflow._registry import example_path
+from peerflow.engine._registry import example_path
 
 COORDINATOR = Actor("coordinator", "province-barcelona")
 JOIN_PEER = {"kind": "join", "name": "peer"}
@@ -152,7 +152,7 @@ def test_a_replay_records_a_waiver_by_the_wrong_role_as_a_deviation() -> None:
         type="waive",
         payload={**payload, "reason": "r"},
     )
-    (result,) = peerflow.replay([*history, wrong])
+    (result,) = peerflow.replay.replay([*history, wrong])
     assert (result.deviations[0].seq, result.deviations[0].kind) == (9, "wrong_role")
 
 

@@ -51,14 +51,14 @@ TESTS = (
 
 SCOPES = {
     "money": Scope(
-        ("src/peerflow/_budget.py", "src/peerflow/_calendar.py"),
-        ("peerflow._budget.*", "peerflow._calendar.*"),
+        ("src/peerflow/engine/_budget.py", "src/peerflow/model/_calendar.py"),
+        ("peerflow.engine._budget.*", "peerflow.model._calendar.*"),
         TESTS,
     ),
     "engine": Scope(
-        ("src/peerflow/_engine.py", "src/peerflow/_fastfold.py"),
+        ("src/peerflow/engine/_compiled.py", "src/peerflow/replay/_fastfold.py"),
         tuple(
-            f"peerflow._engine.CompiledDefinition.{name}"
+            f"peerflow.engine._compiled.CompiledDefinition.{name}"
             for name in (
                 "_required",
                 "_missing_bits",
@@ -77,11 +77,11 @@ SCOPES = {
             )
         )
         + tuple(
-            f"peerflow._engine.{name}"
+            f"peerflow.engine._compiled.{name}"
             for name in ("_joins_self", "_check_starter", "_participants")
         )
         + tuple(
-            f"peerflow._fastfold.FastFold.{name}"
+            f"peerflow.replay._fastfold.FastFold.{name}"
             for name in ("_day", "_window_instants", "_quorum", "_owed_all_in", "run")
         ),
         (
@@ -141,7 +141,7 @@ def equivalents() -> dict[tuple[str, str], str]:
 
 
 def function_of(mutant: str) -> str:
-    """``peerflow._budget.x__used__mutmut_4`` -> ``peerflow._budget._used``."""
+    """``peerflow.engine._budget.x__used__mutmut_4`` -> ``peerflow.engine._budget._used``."""
     module, _, mangled = mutant.rpartition("__mutmut_")[0].rpartition(".")
     if mangled.startswith("x" + SEP):
         return f"{module}.{'.'.join(mangled[2:].split(SEP))}"

@@ -47,8 +47,8 @@ import pytest
 from rule_marks import tests_by_rule
 
 import peerflow
-from peerflow import _registry
 from peerflow._errors import DefinitionError
+from peerflow.engine import _registry
 
 EQUIVALENTS = ROOT / "tools" / "equivalent_mutants.txt"
 AMOUNTS = ("days", "weeks", "months", "years", "working_days")

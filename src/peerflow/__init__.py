@@ -1,10 +1,30 @@
 """peerflow: peer-learning programmes as declarative state machines.
 
-The public namespace is small; the modules behind it are private.
+The top level is what a portal embedding one programme needs: a definition (by id, from a
+file or from text), a ``Programme`` that records events strictly, the state, next steps and
+deadlines, every blocker and every error. Analysts and stores have their own namespaces:
+
+- ``peerflow.replay``: many histories checked against their definitions, statistics, exports;
+- ``peerflow.store``: programmes kept in SQLite or PostgreSQL;
+- ``peerflow.checking``: the model checker behind ``peerflow check``;
+- ``peerflow.model``: a definition as plain data, read without compiling it.
+
+Every error peerflow raises on purpose derives from ``PeerflowError``. The modules behind
+these names are private; docs/architecture.md draws the layers.
 """
 
-from peerflow._backend import ConcurrencyError, ProgrammeRow, StoreError
-from peerflow._blockers import (
+from peerflow._errors import (
+    DefinitionError,
+    EventError,
+    HistoryError,
+    PeerflowError,
+    Problem,
+    StepBlocked,
+    StepNotAvailable,
+    UnknownDefinition,
+)
+from peerflow._programme import Programme, fold
+from peerflow.engine._blockers import (
     BLOCKER_KINDS,
     Blocker,
     DateNotScheduled,
@@ -19,48 +39,32 @@ from peerflow._blockers import (
     WindowClosed,
     WindowNotOpen,
 )
-from peerflow._budget import Claim, ClaimedItem
-from peerflow._engine import CompiledDefinition, compile_text
-from peerflow._errors import (
-    DefinitionError,
-    EventError,
-    HistoryError,
-    PeerflowError,
-    Problem,
-    StepBlocked,
-    StepNotAvailable,
-    UnknownDefinition,
-)
-from peerflow._events import Actor, Event, read_history, write_history
-from peerflow._exports import to_dataframe
-from peerflow._filereplay import replay_files
-from peerflow._history import Histories, read_histories
-from peerflow._loading import parse_definition
-from peerflow._model import ProgrammeType
-from peerflow._programme import Programme, deadlines, fold, next_steps
-from peerflow._registry import builtin_files, definition, load_definition
-from peerflow._replay import (
-    DEVIATION_KINDS,
-    Deviation,
-    EventRecord,
-    ProgrammeReplay,
-    Replay,
-    replay,
-    replay_many,
-    state_at,
-)
-from peerflow._snapshot import SnapshotError, dump_state, load_state
-from peerflow._state import ProgrammeState, Waiver
-from peerflow._steps import Deadline, Step
-from peerflow._store import AgendaItem, Store, open_store
+from peerflow.engine._budget import Claim, ClaimedItem
+from peerflow.engine._compiled import CompiledDefinition, compile_text
+from peerflow.engine._registry import builtin_files, definition, load_definition
+from peerflow.engine._state import ProgrammeState, Waiver
+from peerflow.engine._steps import Deadline, Step
+from peerflow.events._envelope import Actor, Event, read_history, write_history
+from peerflow.store._backend import ConcurrencyError, StoreError
+from peerflow.store._snapshot import SnapshotError
 
 __version__ = "0.1.0"
 
+_NAMESPACES = frozenset({"checking", "model", "replay", "store"})
+
+
+def __getattr__(name: str) -> object:
+    """``peerflow.replay`` and the other namespaces load on first use, not with every import."""
+    if name in _NAMESPACES:
+        import importlib  # noqa: PLC0415 - only when a namespace is first used
+
+        return importlib.import_module(f"peerflow.{name}")
+    raise AttributeError(f"module 'peerflow' has no attribute {name!r}")
+
+
 __all__ = [
     "BLOCKER_KINDS",
-    "DEVIATION_KINDS",
     "Actor",
-    "AgendaItem",
     "Blocker",
     "Claim",
     "ClaimedItem",
@@ -69,11 +73,8 @@ __all__ = [
     "DateNotScheduled",
     "Deadline",
     "DefinitionError",
-    "Deviation",
     "Event",
     "EventError",
-    "EventRecord",
-    "Histories",
     "HistoryError",
     "IncompleteContent",
     "MissingDeliverable",
@@ -83,17 +84,12 @@ __all__ = [
     "PeerflowError",
     "Problem",
     "Programme",
-    "ProgrammeReplay",
-    "ProgrammeRow",
     "ProgrammeState",
-    "ProgrammeType",
-    "Replay",
     "RoleNotAllowed",
     "SnapshotError",
     "Step",
     "StepBlocked",
     "StepNotAvailable",
-    "Store",
     "StoreError",
     "TooFewOccurrences",
     "TooFewParticipants",
@@ -101,23 +97,12 @@ __all__ = [
     "Waiver",
     "WindowClosed",
     "WindowNotOpen",
+    "__version__",
     "builtin_files",
     "compile_text",
-    "deadlines",
     "definition",
-    "dump_state",
     "fold",
     "load_definition",
-    "load_state",
-    "next_steps",
-    "open_store",
-    "parse_definition",
-    "read_histories",
     "read_history",
-    "replay",
-    "replay_files",
-    "replay_many",
-    "state_at",
-    "to_dataframe",
     "write_history",
 ]

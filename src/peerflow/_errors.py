@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from peerflow._blockers import Blocker
+if TYPE_CHECKING:  # errors are the ground floor: they import nothing of peerflow at run time
+    from peerflow.engine._blockers import Blocker
 
 
 class PeerflowError(Exception):

@@ -12,12 +12,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from peerflow._engine import CompiledDefinition, require_json, start_event
 from peerflow._errors import EventError
-from peerflow._events import Actor, Event
-from peerflow._registry import definition_of
-from peerflow._state import ProgrammeState
-from peerflow._steps import Deadline, Step
+from peerflow.engine._compiled import CompiledDefinition, require_json, start_event
+from peerflow.engine._registry import definition_of
+from peerflow.engine._state import ProgrammeState
+from peerflow.engine._steps import Deadline, Step
+from peerflow.events._envelope import Actor, Event
 
 
 def fold(events: Iterable[Event], definition: CompiledDefinition | None = None) -> ProgrammeState:
@@ -27,18 +27,6 @@ def fold(events: Iterable[Event], definition: CompiledDefinition | None = None) 
         raise EventError("the history is empty: it must begin with a 'start' event")
     compiled = definition if definition is not None else definition_of(events[0])
     return compiled.fold(events)
-
-
-def next_steps(
-    programme: ProgrammeState, at: datetime, actor: Actor | str | None = None
-) -> list[Step]:
-    """Every step open from where ``programme`` stands, allowed or with its blockers."""
-    return programme.definition.next_steps(programme, at, actor)
-
-
-def deadlines(programme: ProgrammeState, at: datetime) -> list[Deadline]:
-    """What is due by when, and what is overdue, at ``at``."""
-    return programme.definition.deadlines(programme, at)
 
 
 class Programme:

@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from peerflow._engine import CompiledDefinition
 from peerflow._errors import EventError, StepNotAvailable
-from peerflow._events import Actor, Event
-from peerflow._replay import DEVIATION_KINDS
-from peerflow._steps import FIRE, SCHEDULE, SUBMIT, Step
-from peerflow.checking import complete_content, join_moves, split_cast
+from peerflow.checking._explorer import complete_content, join_moves, split_cast
+from peerflow.engine._compiled import CompiledDefinition
+from peerflow.engine._steps import FIRE, SCHEDULE, SUBMIT, Step
+from peerflow.events._envelope import Actor, Event
+from peerflow.replay._audit import DEVIATION_KINDS
 
 __all__ = ["INJECTABLE", "Injected", "Synthetic", "generate"]
 

@@ -1,0 +1,7 @@
+"""``python -m peerflow``: the same command line as ``peerflow``."""
+
+import sys
+
+from peerflow.cli._main import main
+
+sys.exit(main())

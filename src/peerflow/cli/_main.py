@@ -1,0 +1,424 @@
+"""The ``peerflow`` command.
+
+Unlike the engine, the command line may read the clock: ``--at`` defaults to
+now, which is what a facilitator at a terminal means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import TextIO
+
+from peerflow import __version__
+from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
+from peerflow.cli._render import (
+    definition_json,
+    definition_text,
+    mermaid,
+    status_json,
+    status_text,
+)
+from peerflow.cli._store_commands import add_store_commands, next_in_store
+from peerflow.engine._compiled import CompiledDefinition
+from peerflow.engine._registry import (
+    builtin_files,
+    definition,
+    definition_of,
+    definition_or_file,
+    example_path,
+)
+from peerflow.events._envelope import Event, one_line, parse_timestamp, read_history
+from peerflow.events._history import histories_of, read_histories
+from peerflow.model._loading import read_definition_file
+from peerflow.replay._audit import ProgrammeReplay, replay_many, replay_programme
+from peerflow.replay._files import replay_files
+from peerflow.store._backend import StoreError
+from peerflow.store._store import open_store
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def _err(message: str) -> None:
+    print(f"peerflow: {one_line(message)}", file=sys.stderr)
+
+
+def cmd_definitions(args: argparse.Namespace) -> int:
+    rows: list[dict[str, str | int]] = []
+    for name in builtin_files():
+        d = definition(name).type
+        rows.append({"id": name, "version": d.version, "title": d.title})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        width = max((len(str(r["id"])) for r in rows), default=0)
+        for r in rows:
+            print(f"{r['id']:<{width}}  v{r['version']}  {r['title']}")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    compiled = definition_or_file(args.definition)
+    if args.format == "markdown":
+        from peerflow.cli._pages import programme_page  # noqa: PLC0415 - only pages need it
+
+        print(programme_page(compiled.type, mermaid(compiled.type)), end="")
+        return EXIT_OK
+    render = {"text": definition_text, "json": definition_json, "mermaid": mermaid}[args.format]
+    print(render(compiled.type))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    failed = 0
+    for name in args.files:
+        try:
+            read_definition_file(name)
+        except DefinitionError as exc:
+            failed += 1
+            for problem in exc.problems:
+                print(_relocate(problem, name))
+        else:
+            if not args.quiet:
+                print(f"{name}: ok")
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _relocate(problem: Problem, name: str) -> str:
+    """Print the path the user typed, not only the file's base name."""
+    return str(Problem(name, problem.line, problem.path, problem.message))
+
+
+def _programme_events(path: str, programme: str | None) -> tuple[str, list[tuple[int, Event]]]:
+    events = read_history(path)
+    by_programme: dict[str, list[tuple[int, Event]]] = {}
+    for line, event in events:
+        by_programme.setdefault(event.programme, []).append((line, event))
+    if not by_programme:
+        raise HistoryError(path, 0, "the file holds no events")
+    if programme is None:
+        if len(by_programme) > 1:
+            raise HistoryError(
+                path,
+                0,
+                "the file holds several programmes; choose one with "
+                f"--programme ({', '.join(sorted(by_programme))})",
+            )
+        programme = next(iter(by_programme))
+    if programme not in by_programme:
+        raise HistoryError(
+            path,
+            0,
+            f"no programme '{programme}' in the file (found: {', '.join(sorted(by_programme))})",
+        )
+    return programme, by_programme[programme]
+
+
+def _moment(text: str, option: str) -> datetime:
+    """An ISO timestamp with offset, or a bare date meaning the end of that day (UTC)."""
+    if len(text) == 10:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            return datetime.combine(day, time.max, tzinfo=UTC)
+    return parse_timestamp(text, option)
+
+
+def cmd_next(args: argparse.Namespace) -> int:
+    at = _moment(args.at, "--at") if args.at else datetime.now(UTC).astimezone()
+    where = Path(args.history)
+    if where.exists() and not where.is_file():
+        raise HistoryError(args.history, 0, "not a history file (a JSON Lines file is expected)")
+    if not where.exists() and not args.history.endswith(".jsonl"):
+        return next_in_store(args, at)
+    _, numbered = _programme_events(args.history, args.programme)
+    first = numbered[0][1]
+    compiled = definition_or_file(args.definition) if args.definition else definition_of(first)
+    # The same reading as replay's: a gap or a repeated seq is a bad line, and exits 1.
+    found = histories_of(event for _, event in numbered)
+    line_of = {event.seq: line for line, event in numbered}
+    for problem in found.problems:
+        _err(f"{args.history}: {problem.reason}")
+    # As it stood at --at, replayed as an audit: real histories deviate, and still have a state.
+    audited = replay_programme(found.events.get(first.programme, []), compiled, until=at)
+    for deviation in audited.deviations:
+        _err(
+            f"{args.history}:{line_of.get(deviation.seq, 0)}: seq {deviation.seq}: "
+            f"{deviation.kind}: {deviation.step}: {deviation.detail}"
+        )
+    state = audited.final
+    if state is None:
+        _err(f"the programme had not started at {at.isoformat()}")
+        return EXIT_PROBLEMS
+    steps = compiled.next_steps(state, at, args.role)
+    deadlines = compiled.deadlines(state, at)
+    if args.json:
+        print(json.dumps(status_json(state, at, steps, deadlines), indent=2, ensure_ascii=False))
+    else:
+        print(status_text(state, at, steps, deadlines))
+    return EXIT_PROBLEMS if found.problems else EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from peerflow.checking import check  # noqa: PLC0415 - only this command needs it
+
+    compiled: CompiledDefinition = definition_or_file(args.definition)
+    report = check(compiled, max_nodes=args.max_nodes, max_seconds=args.max_seconds)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.to_text())
+    return EXIT_OK if report.passed else EXIT_PROBLEMS
+
+
+class _Progress:
+    """A one-line progress count on standard error, only when it is a terminal."""
+
+    def __init__(self, stream: TextIO, what: Callable[[int, int], str]) -> None:
+        self.stream = stream if stream.isatty() else None
+        self.what = what
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.stream is not None:
+            self.stream.write("\r" + self.what(done, total))
+            if done == total:
+                self.stream.write("\n")
+            self.stream.flush()
+
+
+def _programmes_done(done: int, total: int) -> str:
+    return f"replayed {done:,}/{total:,} programmes"
+
+
+def _share_read(done: int, total: int) -> str:
+    return f"replayed {done * 100 // max(total, 1)}% of the input"
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number 1 or more, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from peerflow.replay import _exports, _stats  # noqa: PLC0415 - only this command needs them
+
+    if args.format == "xes" and args.summary:
+        _err("--summary has no XES form: XES holds events (use --format json or csv)")
+        return EXIT_USAGE
+    compiled = definition_or_file(args.definition) if args.definition else None
+    if args.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+        histories = read_histories(*args.files)
+        progress = _Progress(sys.stderr, _programmes_done)
+        with ProcessPoolExecutor(args.jobs) as pool:
+            result = replay_many(histories, compiled, executor=pool, progress=progress)
+    else:  # folded while read: a fraction of the memory
+        progress = _Progress(sys.stderr, _share_read)
+        result = replay_files(*args.files, definition=compiled, progress=progress)
+    for problem in result.bad_lines:
+        print(one_line(problem), file=sys.stderr)
+    for p in result.not_started:
+        _not_replayed(p)
+    programmes = result.programmes
+    with _output(args.output) as out:
+        if args.format == "json":
+            _exports.write_json(programmes, result.bad_lines, out, summary_only=args.summary)
+        elif args.format == "csv" and args.summary:
+            _exports.write_programmes_csv(programmes, out)
+        elif args.format == "csv":
+            _exports.write_events_csv(programmes, out)
+        elif args.format == "xes":
+            _exports.write_xes(programmes, out)
+        else:
+            if not args.summary:
+                for p in programmes:
+                    kinds = Counter(d.kind for d in p.deviations)
+                    said = ", ".join(f"{k} {n}" for k, n in kinds.items()) or "conforming"
+                    cut = f"; cut at a bad line ({len(p.problems)})" if p.problems else ""
+                    print(f"{p.programme}: {p.state or 'not started'}; {said}{cut}", file=out)
+            print(_stats.summary_text(_stats.summarise(programmes)), file=out)
+    return EXIT_OK if result.ok else EXIT_PROBLEMS
+
+
+def _not_replayed(p: ProgrammeReplay) -> None:
+    why = "; ".join(f"seq {d.seq}: {d.detail}" for d in p.deviations) or "it has no start event"
+    later = f" ({p.left_out} later event(s) left out)" if p.left_out else ""
+    _err(f"programme '{p.programme}' not replayed: {why}{later}")
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        yield stream
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from peerflow.cli._demo import run_demo  # noqa: PLC0415 - only the demo needs it
+
+    compiled: CompiledDefinition = definition_or_file(args.definition)
+    with tempfile.TemporaryDirectory() as scratch:
+        url = args.db or str(Path(scratch) / "demo.sqlite3")
+        with open_store(url) as store:
+            where = args.db or "a temporary SQLite file (use --db FILE to keep it)"
+            print(f"Store: {where}")
+            run_demo(compiled, example_path(compiled.id), sys.stdout, store)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peerflow",
+        description="Run peer-learning programmes as declarative state machines.",
+    )
+    parser.add_argument("--version", action="version", version=f"peerflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("definitions", help="list the built-in programme types")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_definitions)
+
+    p = sub.add_parser("show", help="show a definition (built-in id or file)")
+    p.add_argument("definition", metavar="ID|FILE")
+    p.add_argument("--format", choices=("text", "json", "mermaid", "markdown"), default="text")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("validate", help="check definition files; exit 1 on problems")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("next", help="what may happen next in a programme, and what is due")
+    p.add_argument(
+        "history", metavar="HISTORY.jsonl|PROGRAMME", help="a history file, or a programme in --db"
+    )
+    p.add_argument("--programme", metavar="ID", help="which programme, if the file holds several")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="the store, for a PROGRAMME (default: $PEERFLOW_DB or peerflow.sqlite3)",
+    )
+    p.add_argument(
+        "--at",
+        metavar="DATE|DATETIME",
+        help="the moment to ask about: an ISO timestamp with offset, or a date meaning the "
+        "end of that day in UTC (default: now)",
+    )
+    p.add_argument("--as", dest="role", metavar="ROLE", help="check the steps for this role")
+    p.add_argument(
+        "--definition",
+        metavar="ID|FILE",
+        help="definition to use (default: the one the start event names)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_next)
+
+    p = sub.add_parser("check", help="explore every path of a definition and run the model checks")
+    p.add_argument("definition", metavar="ID|FILE")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--max-nodes",
+        type=_at_least_one,
+        default=50_000,
+        metavar="N",
+        help="stop exploring after N nodes (default 50000); the report says if it did",
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=_positive_seconds,
+        default=20.0,
+        metavar="S",
+        help="stop exploring after S seconds (default 20); the report says if it did",
+    )
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "replay",
+        help="audit-replay histories: deviations, completion, exports",
+        description="Replay JSON Lines histories (any number of programmes per file) as an "
+        "audit: every deviation by kind and seq; bad lines are reported on standard error and "
+        "the other programmes replay. Exits 1 if any line was bad.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE.jsonl")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "csv", "xes"),
+        default="text",
+        help="text (default), json, csv (a row per event) or xes (IEEE 1849 event log)",
+    )
+    p.add_argument(
+        "--summary",
+        action="store_true",
+        help="figures across programmes only (csv: a row per programme)",
+    )
+    p.add_argument(
+        "--definition",
+        metavar="ID|FILE",
+        help="definition to use (default: the one each start event names)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_at_least_one,
+        default=1,
+        metavar="N",
+        help="replay in N processes (default 1)",
+    )
+    p.set_defaults(func=cmd_replay)
+
+    add_store_commands(sub)
+
+    p = sub.add_parser("demo", help="walk an example programme, stage by stage")
+    p.add_argument("--definition", default="prospect-peer-mentoring", metavar="ID")
+    p.add_argument("--db", metavar="URL", help="record it in this store (default: a temporary one)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except DefinitionError as exc:
+        for problem in exc.problems:
+            print(one_line(problem), file=sys.stderr)
+        return EXIT_PROBLEMS
+    except (HistoryError, EventError, StoreError, LookupError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_PROBLEMS
+    except BrokenPipeError:  # e.g. piped into head
+        return EXIT_OK
+    except OSError as exc:  # -o into a missing folder or onto a directory, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"{where}{exc.strerror or exc}")
+        return EXIT_PROBLEMS
+    return code

@@ -1,0 +1,240 @@
+"""Definitions, steps and deadlines as text, JSON and Mermaid, for people and tools."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from peerflow.engine._state import ProgrammeState
+from peerflow.engine._steps import Deadline, Step
+from peerflow.model._loading import CONVERTER
+from peerflow.model._types import Bound, ProgrammeType, Window
+
+
+def definition_json(definition: ProgrammeType) -> str:
+    """The definition as JSON, in the same shape as its YAML (``from``/``to`` included)."""
+    return json.dumps(CONVERTER.unstructure(definition), indent=2, ensure_ascii=False)
+
+
+def window_text(window: Window | None) -> str:
+    if window is None:
+        return ""
+    parts = []
+    if window.opens is not None:
+        parts.append("opens " + window.opens.describe())
+    if window.closes is not None:
+        parts.append("closes " + window.closes.describe())
+    return "; ".join(parts)
+
+
+def _bound_text(bound: Bound | None) -> str:
+    return bound.describe() if bound is not None else "none"
+
+
+def definition_text(d: ProgrammeType) -> str:
+    """A readable summary: roles, states, deliverables, dates and steps."""
+    lines = [f"{d.title} ({d.id}, version {d.version})"]
+    if d.source:
+        lines.append(f"Source: {d.source}")
+    lines.append(f"Time zone: {d.timezone}" + (f"; holidays of {d.country}" if d.country else ""))
+    lines.append(f"Deadline: {_bound_text(d.deadline)}")
+    lines.append("")
+    lines.append("Roles:")
+    for name, role in d.roles.items():
+        count = f"{role.min}..{role.max if role.max is not None else 'n'}"
+        lines.append(f"  {name} ({count}): {role.title}")
+    lines.append("")
+    lines.append("States:")
+    for name, state in d.states.items():
+        marks = " [initial]" if name == d.initial else ""
+        marks += " [terminal]" if state.terminal else ""
+        lines.append(f"  {name}{marks}: {state.title}")
+    lines.append("")
+    lines.append("Deliverables:")
+    for name, deliverable in d.deliverables.items():
+        each = "each of " if deliverable.each else ""
+        lines.append(
+            f"  {name}: {deliverable.title} (owed by {each}{', '.join(deliverable.owed_by)})"
+        )
+        if deliverable.during:
+            lines.append(f"      during {', '.join(deliverable.during)}")
+        if deliverable.window is not None:
+            lines.append(f"      window: {window_text(deliverable.window)}")
+    if d.dates:
+        lines.append("")
+        lines.append("Dates:")
+        for name, sd in d.dates.items():
+            lines.append(f"  {name}: {sd.title} (set by {', '.join(sd.set_by)})")
+    lines.append("")
+    lines.append("Steps:")
+    for t in d.transitions:
+        lines.append(f"  {t.event}: {', '.join(t.source)} -> {t.dest} (by {', '.join(t.by)})")
+        if t.requires:
+            lines.append(f"      requires {', '.join(t.requires)}")
+        for c in t.requires_when:
+            lines.append(f"      requires {c.deliverable} if {c.when.describe()}")
+        for event, times in t.min_times.items():
+            lines.append(f"      requires {event} to have happened at least {times} times")
+        if t.window is not None:
+            lines.append(f"      window: {window_text(t.window)}")
+        if t.advisory is not None:
+            lines.append(f"      indicative (never refused): {window_text(t.advisory)}")
+        if not t.deadline_applies:
+            lines.append("      not bound by the programme deadline")
+    return "\n".join(lines)
+
+
+_MERMAID_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_MERMAID_WORDS = frozenset(
+    [
+        "state",
+        "note",
+        "class",
+        "classdef",
+        "style",
+        "linkstyle",
+        "direction",
+        "end",
+        "as",
+        "fork",
+        "join",
+        "choice",
+        "left",
+        "right",
+        "of",
+        "over",
+        "click",
+        "acctitle",
+        "accdescr",
+        "tb",
+        "bt",
+        "lr",
+        "rl",
+        "hide",
+        "empty",
+        "default",
+    ]
+)
+
+
+def _mermaid_label(text: str) -> str:
+    """Text inside a Mermaid string: quotes and # as entity codes, no line breaks."""
+    flat = " ".join(text.split())
+    return flat.replace("#", "#35;").replace('"', "#quot;")
+
+
+def _mermaid_ids(names: Sequence[str]) -> dict[str, str]:
+    """A Mermaid-safe id for each state: the name itself where it is a plain identifier and
+    no Mermaid keyword (``state``, ``note``, ``class``, ...), else ``n1``, ``n2``, ..."""
+    ids: dict[str, str] = {}
+    taken = {n for n in names if _MERMAID_ID.match(n) and n.lower() not in _MERMAID_WORDS}
+    for i, name in enumerate(names, start=1):
+        if name in taken:
+            ids[name] = name
+            continue
+        made = f"n{i}"
+        while made in taken:
+            made += "_"
+        taken.add(made)
+        ids[name] = made
+    return ids
+
+
+def mermaid(d: ProgrammeType) -> str:
+    """A Mermaid ``stateDiagram-v2`` of the definition's states and steps.
+
+    Every state gets a safe id and, where its id is not its name or it has a title, a label:
+    a quote in a title or a state called ``state`` or ``x y`` cannot break the diagram.
+    """
+    ids = _mermaid_ids(list(d.states))
+    lines = ["stateDiagram-v2"]
+    for name, state in d.states.items():
+        label = state.title if state.title and state.title != name else name
+        if label != ids[name]:
+            lines.append(f'    state "{_mermaid_label(label)}" as {ids[name]}')
+    lines.append(f"    [*] --> {ids[d.initial]}")
+    for t in d.transitions:
+        for src in d.sources_of(t):
+            lines.append(f"    {ids[src]} --> {ids[t.dest]} : {_mermaid_label(t.event)}")
+    for name in d.terminal_states():
+        lines.append(f"    {ids[name]} --> [*]")
+    return "\n".join(lines)
+
+
+def last_day(closes_at: datetime) -> str:
+    """The last day a window that closes at ``closes_at`` is open (windows are whole days)."""
+    return (closes_at - timedelta(seconds=1)).strftime("%Y-%m-%d")
+
+
+def steps_text(steps: Sequence[Step], indent: str = "  ") -> list[str]:
+    """Allowed steps first, then blocked ones with every blocker on its own line."""
+    lines = []
+    for step in sorted(steps, key=lambda s: not s.allowed):
+        target = f" -> {step.dest}" if step.dest else ""
+        who = f"by {', '.join(step.roles)}"
+        if step.kind == "submit" and step.owed_by:
+            who += f"; still owed by {', '.join(step.owed_by)}"
+        mark = "allowed" if step.allowed else "blocked"
+        lines.append(f"{indent}[{mark}] {step.kind} {step.name}{target} ({who})")
+        for blocker in step.blockers:
+            lines.append(f"{indent}    - {blocker.describe()}")
+        for blocker in step.waived:
+            lines.append(f"{indent}    - waived: {blocker.describe()}")
+        if step.advised_by is not None:
+            since = "" if step.advised_from is None else f"from {step.advised_from:%Y-%m-%d} "
+            lines.append(
+                f"{indent}    - indicative: {since}to end of {last_day(step.advised_by)} "
+                "(advice, never refused)"
+            )
+    return lines
+
+
+def deadlines_text(deadlines: Sequence[Deadline], indent: str = "  ") -> list[str]:
+    lines = []
+    for item in deadlines:
+        if item.advisory:  # the end of an indicative window: advice, nothing is refused
+            status = "past the advice" if item.overdue else "advised"
+        else:
+            status = "OVERDUE" if item.overdue else "due"
+        owed = f" (waiting for {', '.join(item.owed_by)})" if item.owed_by else ""
+        lines.append(
+            f"{indent}{status} by end of {last_day(item.due_at)}: {item.kind} {item.name}{owed}"
+        )
+    return lines
+
+
+def status_json(
+    st: ProgrammeState, at: datetime, steps: Sequence[Step], deadlines: Sequence[Deadline]
+) -> dict[str, Any]:
+    return {
+        "programme": st.programme,
+        "definition": st.definition.id,
+        "version": st.definition.version,
+        "at": at.isoformat(),
+        "state": st.state,
+        "terminal": st.terminal,
+        "seq": st.version,
+        "steps": [s.to_dict() for s in steps],
+        "deadlines": [d.to_dict() for d in deadlines],
+    }
+
+
+def status_text(
+    st: ProgrammeState, at: datetime, steps: Sequence[Step], deadlines: Sequence[Deadline]
+) -> str:
+    t = st.definition.type
+    lines = [
+        f"{st.programme} ({t.id} v{t.version}) at {at.isoformat()}",
+        f"state: {st.state} ({t.states[st.state].title or st.state})"
+        + (" [terminal]" if st.terminal else ""),
+    ]
+    if steps:
+        lines.append("next steps:")
+        lines.extend(steps_text(steps))
+    if deadlines:
+        lines.append("deadlines:")
+        lines.extend(deadlines_text(deadlines))
+    return "\n".join(lines)

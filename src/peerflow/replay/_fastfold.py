@@ -1,0 +1,410 @@
+"""The replay's fast path: conforming fire/submit/schedule events folded on local variables.
+
+Most events of a real history conform. For those, the replay need not build a
+``ProgrammeState`` or an ``Event`` per event nor collect blockers it will not find: it keeps
+the state's parts in local variables and checks the event (a plain tuple, a
+:data:`~peerflow.events._envelope.Row`) against plans compiled once per definition from its step
+tables: role, quorum, required deliverables as bitmasks, structured content, and window
+instants worked out once per window and state (most steps have no window at all, and steps
+with the same bounds share one).
+The moment any check does not pass, or the event is of a rarer kind (waivers, joins, claims,
+payments), :meth:`FastFold.run` stops and hands the event to :meth:`CompiledDefinition.audit`,
+which decides and explains.
+So the fast path only ever says "conforms, applied"; every deviation comes from the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import NamedTuple
+from weakref import WeakKeyDictionary
+
+from peerflow._errors import EventError
+from peerflow.engine._compiled import (
+    _DATE,
+    _EVENT,
+    _START,
+    CompiledDefinition,
+    _BoundRef,
+    _StepSpec,
+)
+from peerflow.engine._content import check_content
+from peerflow.engine._state import ProgrammeState
+from peerflow.events._envelope import YEARS, Row
+from peerflow.model._calendar import local_date
+from peerflow.model._types import Part
+
+_NOT_SET = object()  # an anchor date nobody scheduled: a blocker, so not for the fast path
+_CLOSED = (None, None, False)  # a window the fast path cannot vouch for
+_SUBMIT, _FIRE, _SCHEDULE = 0, 1, 2
+
+
+class _Bounds:
+    """A step's bounds: opens, closes, and whether the programme deadline applies.
+
+    One object per distinct set of bounds in a definition, hashed by identity: it keys a
+    programme's cache of window instants, shared by every step with those bounds.
+    """
+
+    __slots__ = ("closes", "deadline", "opens")
+
+    def __init__(self, opens: _BoundRef | None, closes: _BoundRef | None, deadline: bool) -> None:
+        self.opens, self.closes, self.deadline = opens, closes, deadline
+
+
+_Shape = tuple[tuple[str, tuple[int | str, ...] | None, "_Shape | None"], ...]
+"""A structured deliverable's parts: (name, allowed values or None, entry shape or None)."""
+
+
+class _Plan(NamedTuple):
+    """A step as plain data, unpacked in one go on the hot path."""
+
+    roles: frozenset[str]  # roles that may take the step
+    quorum: tuple[tuple[int, str, int], ...]  # (role index, role, least)
+    requires: tuple[int, ...]  # deliverables required first
+    bounds: _Bounds | None  # None: no bound at all, nothing to check
+    parts: Mapping[str, Part] | None  # a submission's structured parts
+    shape: _Shape | None  # the same parts, for the quick check
+    action: int  # _SUBMIT, _FIRE or _SCHEDULE
+    position: int  # the deliverable's, event's or date's index
+    dest: str | None  # a fire's destination
+    moves_anchor: bool  # a fire or schedule that moves an anchor some window is counted from
+    step: str  # the step's name (for content problems)
+
+
+_Plans = dict[str, tuple[str, dict[str, dict[str, _Plan]]]]
+"""Event type -> (payload key naming the step, state -> step name -> plan)."""
+
+_PLANS: WeakKeyDictionary[CompiledDefinition, _Plans] = WeakKeyDictionary()
+
+
+def _plans(compiled: CompiledDefinition) -> _Plans:
+    """The definition's steps as plans, made once per compiled definition."""
+    found = _PLANS.get(compiled)
+    if found is not None:
+        return found
+    anchors = {(ref.anchor_kind, ref.anchor_index) for ref in compiled._bound_refs}
+    windows: dict[tuple[int, int, bool], _Bounds] = {}  # one object per distinct set of bounds
+
+    def plan(spec: _StepSpec, action: int, moved: tuple[int, int] | None) -> _Plan:
+        deadline = spec.deadline and compiled._deadline is not None
+        opens, closes = spec.opens, spec.closes
+        window = None
+        if opens is not None or closes is not None or deadline:
+            key = (-1 if opens is None else opens.id, -1 if closes is None else closes.id, deadline)
+            window = windows.get(key)
+            if window is None:
+                window = windows[key] = _Bounds(opens, closes, deadline)
+        parts = compiled._content_parts.get(spec.name) if action == _SUBMIT else None
+        return _Plan(
+            spec.roleset,
+            spec.quorum,
+            spec.requires,
+            window,
+            parts or None,
+            _shape(parts) if parts else None,
+            action,
+            spec.index,
+            spec.dest,
+            moved in anchors,
+            spec.name,
+        )
+
+    found = {
+        "submit": (
+            "deliverable",
+            {
+                # a submission a condition reads changes facts: left to the engine
+                state: {
+                    name: plan(spec, _SUBMIT, None)
+                    for name, spec in steps.items()
+                    if name not in compiled._watched
+                }
+                for state, steps in compiled._submit.items()
+            },
+        ),
+        "fire": (
+            "event",
+            {
+                state: {  # conditional, counted and renewing steps are left to the engine
+                    name: plan(spec, _FIRE, (_EVENT, spec.index))
+                    for name, spec in steps.items()
+                    if not spec.requires_when
+                    and not spec.min_times
+                    and spec.index not in compiled._counted_at
+                    and spec.index not in compiled._renewed_by
+                    and spec.index not in compiled._renewed_dates
+                }
+                for state, steps in compiled._fire.items()
+            },
+        ),
+        "schedule": (
+            "date",
+            {
+                state: {
+                    name: plan(spec, _SCHEDULE, (_DATE, spec.index)) for name, spec in steps.items()
+                }
+                for state, steps in compiled._schedule.items()
+            },
+        ),
+    }
+    _PLANS[compiled] = found
+    return found
+
+
+def _shape(parts: Mapping[str, Part]) -> _Shape:
+    return tuple(
+        (
+            name,
+            part.one_of,
+            None
+            if part.list_of is None
+            else tuple((f, field.one_of, None) for f, field in part.list_of.items()),
+        )
+        for name, part in parts.items()
+    )
+
+
+def _complete(shape: _Shape, content: object) -> bool:
+    """True only if :func:`check_content` would find nothing wrong: the common case, checked
+    without building problem lists. False may still be complete (a number for a text part,
+    say): the caller then asks :func:`check_content`."""
+    if type(content) is not dict:
+        return False
+    for name, allowed, entries in shape:
+        value = content.get(name)
+        if entries is not None:
+            if type(value) is not list or not value:
+                return False
+            for entry in value:
+                if not _complete(entries, entry):
+                    return False
+        elif allowed is not None:
+            if type(value) is bool or value not in allowed:
+                return False
+            if type(value) is str and not value.strip():
+                return False
+        elif type(value) is not str or not value.strip():
+            return False
+    return True
+
+
+class FastFold:
+    """One programme's state, unpacked; :meth:`run` applies events while they plainly conform."""
+
+    __slots__ = (
+        "blocked",
+        "changed",
+        "compiled",
+        "days",
+        "each",
+        "events_count",
+        "last_at",
+        "marks",
+        "owed",
+        "plans",
+        "programme",
+        "roles",
+        "st",
+        "state",
+        "submitted",
+        "version",
+        "who",
+        "width",
+        "windows",
+    )
+
+    def __init__(self, compiled: CompiledDefinition, st: ProgrammeState) -> None:
+        self.compiled = compiled
+        self.plans = _plans(compiled)
+        self.width = len(compiled.deliverable_names)
+        self.each = compiled._each
+        self.events_count = len(compiled.event_names)
+        self.load(st)
+
+    def load(self, st: ProgrammeState) -> None:
+        """Start again from a state the engine made (after a fallback)."""
+        self.st = st
+        self.programme = st.programme
+        self.state = st.state
+        self.submitted = st.submitted
+        self.marks = list(st.marks)
+        self.version = st.version
+        self.last_at = st.last_at
+        self.roles = st.roles
+        self.who = {pid: (i, role) for i, (pid, role) in enumerate(st.members())}
+        self.owed = self.compiled._layout(st).owed
+        self.blocked = bool(st.waivers)  # waivers change what blocks: leave them to the engine
+        self.days: dict[tuple[int, int], object] = {}
+        self.windows: dict[_Bounds, tuple[datetime | None, datetime | None, bool]] = {}
+        self.changed = False
+
+    def state_now(self) -> ProgrammeState:
+        """The unpacked parts as a state again (only when something changed)."""
+        if self.changed:
+            st = self.st
+            self.st = ProgrammeState(
+                st.definition,
+                st.programme,
+                self.state,
+                self.version,
+                st.started_at,
+                self.last_at,
+                st.timezone,
+                st.country,
+                st.people,
+                st.roles,
+                self.submitted,
+                tuple(self.marks),
+                st.waivers,
+                st.claims,
+                st.facts,
+                st.counts,
+            )
+            self.changed = False
+        return self.st
+
+    def _day(self, ref: _BoundRef) -> object:
+        key = (ref.anchor_kind, ref.anchor_index)
+        if key in self.days:
+            return self.days[key]
+        st = self.st
+        day: object
+        if ref.anchor_kind == _START:
+            day = local_date(st.started_at, st.timezone)
+        elif ref.anchor_kind == _DATE:
+            value = self.marks[self.events_count + ref.anchor_index]
+            day = _NOT_SET if value is None else value
+        else:
+            moment = self.marks[ref.anchor_index]
+            day = None if moment is None else local_date(moment, st.timezone)  # type: ignore[arg-type]
+        self.days[key] = day
+        return day
+
+    def _window(self, bounds: _Bounds) -> tuple[datetime | None, datetime | None, bool]:
+        """``(opens_at, closes_at, known)`` of a window as the marks stand now; not known
+        where the engine would refuse to work it out (a date outside the calendar)."""
+        try:
+            return self._window_instants(bounds)
+        except EventError:
+            return _CLOSED
+
+    def _window_instants(self, bounds: _Bounds) -> tuple[datetime | None, datetime | None, bool]:
+        compiled, st = self.compiled, self.st
+        opens, closes, deadline = bounds.opens, bounds.closes, bounds.deadline
+        opens_at = closes_at = None
+        if opens is not None:
+            day = self._day(opens)
+            if type(day) is not date:
+                return _CLOSED
+            opens_at = compiled._instant(opens, day, st, closing=False)
+        if closes is not None:
+            day = self._day(closes)
+            if day is _NOT_SET:
+                return _CLOSED
+            if day is not None:
+                closes_at = compiled._instant(closes, day, st, closing=True)  # type: ignore[arg-type]
+        deadline_ref = compiled._deadline
+        if deadline and deadline_ref is not None:
+            day = self._day(deadline_ref)
+            if type(day) is date:
+                at = compiled._instant(deadline_ref, day, st, closing=True)
+                if closes_at is None or at < closes_at:
+                    closes_at = at
+        return opens_at, closes_at, True
+
+    def _quorum(self, quorum: tuple[tuple[int, str, int], ...]) -> bool:
+        return all(self.roles.count(index) >= least for index, _, least in quorum)
+
+    def _owed_all_in(self, requires: tuple[int, ...], submitted: int) -> bool:
+        owed_by, each = self.owed, self.each
+        for d in requires:
+            owed = owed_by[d]
+            if (owed & ~submitted) if each[d] else (owed and not owed & submitted):
+                return False
+        return True
+
+    def run(self, rows: Sequence[Row], start: int, states: list[str]) -> int:
+        """Apply ``rows[start:]`` for as long as they plainly conform, adding to ``states``
+        the state after each; returns the index of the first row that does not
+        (``len(rows)`` if none).
+
+        One call folds a whole run of events on local variables: a method call and a dozen
+        attribute reads per event would cost as much as the checks themselves.
+        """
+        if self.blocked:  # waivers change what blocks: leave them to the engine
+            return start
+        plans, who, programme, marks, windows = (
+            self.plans,
+            self.who,
+            self.programme,
+            self.marks,
+            self.windows,
+        )
+        window_of, add, width = self._window, states.append, self.width
+        state, version, last_at, submitted = self.state, self.version, self.last_at, self.submitted
+        i, end = start, len(rows)
+        while i < end:
+            row_programme, seq, _, at, role, actor, kind, payload = rows[i]
+            if seq != version or row_programme != programme or at.tzinfo is None:
+                break
+            if at < last_at:
+                break
+            member = who.get(actor)
+            table = plans.get(kind)
+            if member is None or member[1] != role or table is None:
+                break
+            name = payload.get(table[0])
+            plan = table[1][state].get(name) if type(name) is str else None
+            if plan is None:
+                break
+            roleset, quorum, requires, bounds, parts, shape, action, index, dest, moves, step = plan
+            if role not in roleset:
+                break
+            if quorum and not self._quorum(quorum):
+                break
+            if requires and not self._owed_all_in(requires, submitted):
+                break
+            if bounds is not None:
+                window = windows.get(bounds)
+                if window is None:
+                    window = windows[bounds] = window_of(bounds)
+                opens_at, closes_at, known = window
+                if not known or (opens_at is not None and at < opens_at):
+                    break
+                if closes_at is not None and at >= closes_at:
+                    break
+            if action == _SUBMIT:
+                if shape is not None:
+                    content = payload.get("content")
+                    if not _complete(shape, content) and check_content(step, parts, content):  # type: ignore[arg-type]
+                        break
+                submitted |= 1 << (member[0] * width + index)
+            elif action == _FIRE:
+                marks[index] = at
+                state = dest  # type: ignore[assignment]
+                if moves:  # windows are counted from anchor days: forget the one that moved
+                    self.days.pop((_EVENT, index), None)
+                    windows.clear()
+            else:
+                value = payload.get("value")
+                try:
+                    day = date.fromisoformat(value) if type(value) is str else None
+                except ValueError:
+                    day = None
+                if day is None or day.year not in YEARS:
+                    break
+                marks[self.events_count + index] = day
+                if moves:
+                    self.days.pop((_DATE, index), None)
+                    windows.clear()
+            add(state)
+            version += 1
+            last_at = at
+            i += 1
+        if i > start:
+            self.state, self.version, self.last_at = state, version, last_at
+            self.submitted = submitted
+            self.changed = True
+        return i
