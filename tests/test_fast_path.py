@@ -19,10 +19,10 @@ import pytest
 
 import peerflow
 from peerflow import Actor
-from peerflow.engine._compiled import CompiledDefinition
+from peerflow.engine._compiled import CompiledDefinition, _StepSpec
 from peerflow.engine._registry import example_path
 from peerflow.events._envelope import Event, row_of
-from peerflow.replay._fastfold import FastFold
+from peerflow.replay._fastfold import DEFERRED, STEP_FIELDS, FastFold, _plans
 
 
 def engine_only(compiled: CompiledDefinition, event: Event) -> bool:
@@ -218,3 +218,28 @@ def test_an_advice_with_only_an_end_has_no_start() -> None:
     st = compiled.start(START)
     (finish,) = [s for s in compiled.next_steps(st, BEGIN) if s.name == "finish"]
     assert (finish.advised_from, finish.advised_by) == (None, datetime(2027, 3, 12, tzinfo=UTC))
+
+
+def test_the_fast_path_knows_every_field_of_a_compiled_step() -> None:
+    """A guard added to the engine's compiled step is either checked by the fast path with
+    the engine's own function or leaves the step to the engine; never silently ignored."""
+    assert sorted(STEP_FIELDS) == sorted(f.name for f in attrs.fields(_StepSpec))
+
+
+@pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))
+def test_steps_with_a_deferred_guard_have_no_fast_plan(definition_id: str) -> None:
+    """Every step that uses a field the fast path defers is absent from its plans."""
+    compiled = peerflow.definition(definition_id)
+    deferred = [name for name, how in STEP_FIELDS.items() if how == DEFERRED]
+    plans = _plans(compiled)
+    tables = {"submit": compiled._submit, "fire": compiled._fire, "schedule": compiled._schedule}
+    planned = []
+    for kind, table in tables.items():
+        for state, steps in table.items():
+            for name, spec in steps.items():
+                if (
+                    any(getattr(spec, field) for field in deferred)
+                    and name in plans[kind][1][state]
+                ):
+                    planned.append(f"{kind} {name} in {state}")
+    assert planned == []

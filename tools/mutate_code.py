@@ -56,7 +56,11 @@ SCOPES = {
         TESTS,
     ),
     "engine": Scope(
-        ("src/peerflow/engine/_compiled.py", "src/peerflow/replay/_fastfold.py"),
+        (
+            "src/peerflow/engine/_compiled.py",
+            "src/peerflow/engine/_checks.py",
+            "src/peerflow/replay/_fastfold.py",
+        ),
         tuple(
             f"peerflow.engine._compiled.CompiledDefinition.{name}"
             for name in (
@@ -81,8 +85,18 @@ SCOPES = {
             for name in ("_joins_self", "_check_starter", "_participants")
         )
         + tuple(
+            f"peerflow.engine._checks.{name}"
+            for name in (
+                "anchor_day",
+                "missing_bits",
+                "quorum_shortfalls",
+                "scheduled_day",
+                "earlier_close",
+            )
+        )
+        + tuple(
             f"peerflow.replay._fastfold.FastFold.{name}"
-            for name in ("_day", "_window_instants", "_quorum", "_owed_all_in", "run")
+            for name in ("_day", "_window_instants", "_owed_all_in", "run")
         ),
         (
             *TESTS,

@@ -36,6 +36,17 @@ from peerflow.engine._blockers import (
     WindowNotOpen,
 )
 from peerflow.engine._budget import Claim, amount, assess_claim, in_money_context
+from peerflow.engine._checks import (
+    DATE,
+    EVENT,
+    START,
+    UNSET,
+    anchor_day,
+    earlier_close,
+    missing_bits,
+    quorum_shortfalls,
+    scheduled_day,
+)
 from peerflow.engine._content import check_content
 from peerflow.engine._state import ID_SEPARATOR, ProgrammeState, Waiver
 from peerflow.engine._steps import FIRE, JOIN, SCHEDULE, STEP_KINDS, SUBMIT, Deadline, Step
@@ -65,7 +76,7 @@ logging.getLogger("transitions").setLevel(logging.WARNING)
 _INSTANT_CACHE_LIMIT = 100_000
 
 
-_START, _EVENT, _DATE = 0, 1, 2
+_START, _EVENT, _DATE = START, EVENT, DATE  # what a bound is counted from
 
 
 @attrs.frozen
@@ -393,10 +404,7 @@ class CompiledDefinition:
 
     def _missing_bits(self, st: ProgrammeState, layout: _Layout, deliverable: int) -> int:
         """Bits of the participants who still owe ``deliverable``; 0 once it is in."""
-        owed = layout.owed[deliverable]
-        if self._each[deliverable]:
-            return owed & ~st.submitted
-        return 0 if owed & st.submitted else owed
+        return missing_bits(layout.owed[deliverable], self._each[deliverable], st.submitted)
 
     def missing(self, st: ProgrammeState, deliverable: str) -> tuple[str, ...]:
         """Who still owes ``deliverable``; empty once it is in."""
@@ -411,17 +419,20 @@ class CompiledDefinition:
         if key in m.days:
             return m.days[key]
         st = m.st
+        found = anchor_day(
+            ref.anchor_kind,
+            ref.anchor_index,
+            st.marks,
+            len(self.event_names),
+            st.started_at,
+            st.timezone,
+        )
         day: date | DateNotScheduled | None
-        if ref.anchor_kind == _START:
-            day = local_date(st.started_at, st.timezone)
-        elif ref.anchor_kind == _DATE:
-            day = st.marks[len(self.event_names) + ref.anchor_index]
-            if day is None:
-                name = self.date_names[ref.anchor_index]
-                day = DateNotScheduled(name, self.type.dates[name].set_by)
+        if found is UNSET:
+            name = self.date_names[ref.anchor_index]
+            day = DateNotScheduled(name, self.type.dates[name].set_by)
         else:
-            moment = st.marks[ref.anchor_index]
-            day = None if moment is None else local_date(moment, st.timezone)  # type: ignore[arg-type]
+            day = found  # type: ignore[assignment]
         m.days[key] = day
         return day
 
@@ -469,9 +480,8 @@ class CompiledDefinition:
         blockers: list[Blocker] = []
         if role is not None and role not in spec.roleset:
             blockers.append(RoleNotAllowed(role, spec.roles))
-        for role_index, role_name, least in spec.quorum:
-            count = st.roles.count(role_index)
-            if count < least:
+        if spec.quorum:
+            for role_name, least, count in quorum_shortfalls(st.roles, spec.quorum):
                 waivable = role_name not in self._strict_minimums
                 blockers.append(TooFewParticipants(role_name, least, count, waivable))
         for d in self._required(st, spec):
@@ -508,9 +518,8 @@ class CompiledDefinition:
                 closes_bound = ref.bound
             elif day is not None and day not in blockers:
                 blockers.append(day)
-        deadline = m.deadline
-        if spec.deadline and deadline is not None and (closes_at is None or deadline < closes_at):
-            closes_at = deadline
+        closes_at, by_deadline = earlier_close(closes_at, m.deadline if spec.deadline else None)
+        if by_deadline:
             closes_rule = "programme deadline: " + self._deadline.text  # type: ignore[union-attr]
             closes_bound = self.type.deadline
         if closes_at is not None and at >= closes_at:
@@ -893,17 +902,8 @@ class CompiledDefinition:
         self, st: ProgrammeState, event: Event, found: list[Blocker] | None
     ) -> ProgrammeState:
         spec = self._lookup(st, SCHEDULE, event.payload.get("date"), event.seq)
-        value = event.payload.get("value")
         try:
-            day = date.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            day = None
-        if day is None:
-            raise EventError(
-                f"payload.value must be a date like 2027-03-15, got {value!r}", seq=event.seq
-            )
-        try:
-            check_year(day, "payload.value")
+            day = scheduled_day(event.payload.get("value"))
         except ValueError as exc:
             raise EventError(str(exc), seq=event.seq) from None
         self._checked(st, spec, event, found)

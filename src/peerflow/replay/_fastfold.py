@@ -21,22 +21,47 @@ from typing import NamedTuple
 from weakref import WeakKeyDictionary
 
 from peerflow._errors import EventError
-from peerflow.engine._compiled import (
-    _DATE,
-    _EVENT,
-    _START,
-    CompiledDefinition,
-    _BoundRef,
-    _StepSpec,
+from peerflow.engine._checks import (
+    DATE,
+    EVENT,
+    UNSET,
+    anchor_day,
+    earlier_close,
+    missing_bits,
+    quorum_shortfalls,
+    scheduled_day,
 )
+from peerflow.engine._compiled import CompiledDefinition, _BoundRef, _StepSpec
 from peerflow.engine._content import check_content
 from peerflow.engine._state import ProgrammeState
-from peerflow.events._envelope import YEARS, Row
-from peerflow.model._calendar import local_date
+from peerflow.events._envelope import Row
 from peerflow.model._types import Part
 
-_NOT_SET = object()  # an anchor date nobody scheduled: a blocker, so not for the fast path
 _CLOSED = (None, None, False)  # a window the fast path cannot vouch for
+
+DEFERRED = "deferred"
+"""A step with this field set gets no plan: every event of it goes to the engine."""
+
+STEP_FIELDS: Mapping[str, str] = {
+    "kind": "which table the plan is in (submit, fire, schedule)",
+    "name": "the payload's step name finds the plan",
+    "title": "shown to people only",
+    "roles": "checked, as roleset",
+    "roleset": "checked: the actor's role",
+    "index": "where the step writes: the submission bit, the event's mark, the date's value",
+    "requires": "checked: missing_bits, as the engine",
+    "opens": "checked: anchor_day and the engine's instants",
+    "closes": "checked: anchor_day and the engine's instants",
+    "deadline": "checked: earlier_close, as the engine",
+    "dest": "where a fire moves the programme",
+    "quorum": "checked: quorum_shortfalls, as the engine",
+    "min_times": DEFERRED,
+    "advisory": "shown only, never blocking",
+    "requires_when": DEFERRED,
+}
+"""How the fast path treats each field of the engine's compiled step. A field added to
+``_StepSpec`` and missing here fails tests/test_fast_path.py: a new guard must be checked here
+with the engine's function, or its steps deferred to the engine."""
 _SUBMIT, _FIRE, _SCHEDULE = 0, 1, 2
 
 
@@ -128,7 +153,7 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
             "event",
             {
                 state: {  # conditional, counted and renewing steps are left to the engine
-                    name: plan(spec, _FIRE, (_EVENT, spec.index))
+                    name: plan(spec, _FIRE, (EVENT, spec.index))
                     for name, spec in steps.items()
                     if not spec.requires_when
                     and not spec.min_times
@@ -143,7 +168,7 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
             "date",
             {
                 state: {
-                    name: plan(spec, _SCHEDULE, (_DATE, spec.index)) for name, spec in steps.items()
+                    name: plan(spec, _SCHEDULE, (DATE, spec.index)) for name, spec in steps.items()
                 }
                 for state, steps in compiled._schedule.items()
             },
@@ -270,15 +295,7 @@ class FastFold:
         if key in self.days:
             return self.days[key]
         st = self.st
-        day: object
-        if ref.anchor_kind == _START:
-            day = local_date(st.started_at, st.timezone)
-        elif ref.anchor_kind == _DATE:
-            value = self.marks[self.events_count + ref.anchor_index]
-            day = _NOT_SET if value is None else value
-        else:
-            moment = self.marks[ref.anchor_index]
-            day = None if moment is None else local_date(moment, st.timezone)  # type: ignore[arg-type]
+        day = anchor_day(*key, self.marks, self.events_count, st.started_at, st.timezone)
         self.days[key] = day
         return day
 
@@ -301,7 +318,7 @@ class FastFold:
             opens_at = compiled._instant(opens, day, st, closing=False)
         if closes is not None:
             day = self._day(closes)
-            if day is _NOT_SET:
+            if day is UNSET:  # a blocker (the date is not scheduled): the engine says so
                 return _CLOSED
             if day is not None:
                 closes_at = compiled._instant(closes, day, st, closing=True)  # type: ignore[arg-type]
@@ -309,19 +326,14 @@ class FastFold:
         if deadline and deadline_ref is not None:
             day = self._day(deadline_ref)
             if type(day) is date:
-                at = compiled._instant(deadline_ref, day, st, closing=True)
-                if closes_at is None or at < closes_at:
-                    closes_at = at
+                deadline_at = compiled._instant(deadline_ref, day, st, closing=True)
+                closes_at, _ = earlier_close(closes_at, deadline_at)
         return opens_at, closes_at, True
-
-    def _quorum(self, quorum: tuple[tuple[int, str, int], ...]) -> bool:
-        return all(self.roles.count(index) >= least for index, _, least in quorum)
 
     def _owed_all_in(self, requires: tuple[int, ...], submitted: int) -> bool:
         owed_by, each = self.owed, self.each
-        for d in requires:
-            owed = owed_by[d]
-            if (owed & ~submitted) if each[d] else (owed and not owed & submitted):
+        for d in requires:  # noqa: SIM110 - a loop, not all(): no generator on the hot path
+            if missing_bits(owed_by[d], each[d], submitted):
                 return False
         return True
 
@@ -362,7 +374,7 @@ class FastFold:
             roleset, quorum, requires, bounds, parts, shape, action, index, dest, moves, step = plan
             if role not in roleset:
                 break
-            if quorum and not self._quorum(quorum):
+            if quorum and quorum_shortfalls(self.roles, quorum):
                 break
             if requires and not self._owed_all_in(requires, submitted):
                 break
@@ -385,19 +397,16 @@ class FastFold:
                 marks[index] = at
                 state = dest  # type: ignore[assignment]
                 if moves:  # windows are counted from anchor days: forget the one that moved
-                    self.days.pop((_EVENT, index), None)
+                    self.days.pop((EVENT, index), None)
                     windows.clear()
             else:
-                value = payload.get("value")
                 try:
-                    day = date.fromisoformat(value) if type(value) is str else None
+                    day = scheduled_day(payload.get("value"))
                 except ValueError:
-                    day = None
-                if day is None or day.year not in YEARS:
                     break
                 marks[self.events_count + index] = day
                 if moves:
-                    self.days.pop((_DATE, index), None)
+                    self.days.pop((DATE, index), None)
                     windows.clear()
             add(state)
             version += 1
