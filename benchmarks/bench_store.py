@@ -51,7 +51,7 @@ def start_programme(store: Store, programme: str) -> None:
                 programme, 0, f"{programme}-0", first.at, first.actor, "start", dict(first.payload)
             )
         ],
-        expected_version=0,
+        expected_next_seq=0,
     )
 
 

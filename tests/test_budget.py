@@ -293,5 +293,5 @@ def test_a_claim_without_bank_details_is_refused(details: object) -> None:
     with pytest.raises(peerflow.EventError) as refused:
         p.record("claim", payload, at=at(12), actor=PORTO)
     assert refused.value.reason.startswith("payload.bank_details: a claim must carry")
-    assert refused.value.seq == p.state.version  # the claim's own seq
+    assert refused.value.seq == p.state.next_seq  # the claim's own seq
     assert p.state.claims == ()

@@ -77,7 +77,7 @@ def test_the_explorer_steps_with_the_engine_and_counts_paths() -> None:
         if edge.kind == "clock":
             assert target is source and space.moments[edge.target] > space.moments[edge.source]
         elif edge.source != edge.target:
-            assert target.version == source.version + 1
+            assert target.next_seq == source.next_seq + 1
     # the path count agrees with a plain enumeration of the same graph
     forward: dict[int, list[int]] = {}
     for edge in space.edges:

@@ -95,7 +95,7 @@ def test_a_malformed_claim_is_refused_in_one_line_naming_its_field(
     p, refused = attempt(PM, "mentee", payload)
     assert isinstance(refused, EventError) and not isinstance(refused, StepBlocked)
     assert refused.reason == message
-    assert refused.seq == p.state.version  # the line of the history it would have been
+    assert refused.seq == p.state.next_seq  # the line of the history it would have been
 
 
 def test_an_unknown_item_is_told_the_role_s_items() -> None:
@@ -116,7 +116,7 @@ def test_a_claim_names_itself_once() -> None:
             actor=template.actor,
         )
     assert bad.value.reason.startswith("payload.claim must name the claim: it ")
-    assert bad.value.seq == p.state.version
+    assert bad.value.seq == p.state.next_seq
     p.record(
         "claim",
         {"bank_details": BANK, "claim": "c1", "items": [travel("100")]},
@@ -131,7 +131,7 @@ def test_a_claim_names_itself_once() -> None:
             actor=template.actor,
         )
     assert again.value.reason == "payload.claim: claim 'c1' is already recorded"
-    assert again.value.seq == p.state.version
+    assert again.value.seq == p.state.next_seq
 
 
 def test_a_role_without_a_budget_is_told_which_roles_have_one() -> None:
@@ -145,7 +145,7 @@ def test_a_role_without_a_budget_is_told_which_roles_have_one() -> None:
         "role 'finance_coordinator' has no budget to claim from "
         "(budgets: mentee, mentor, facilitator)"
     )
-    assert refused.value.seq == p.state.version
+    assert refused.value.seq == p.state.next_seq
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_a_daily_rate_needs_a_whole_number_of_days(entry: dict[str, Any], messag
     payload = {"items": [{"item": "fee", "amount": "450", "receipts": ["f.pdf"], **entry}]}
     p, refused = attempt(EM, "expert", payload)
     assert isinstance(refused, EventError) and refused.reason == message
-    assert refused.seq == p.state.version
+    assert refused.seq == p.state.next_seq
 
 
 def test_a_nightly_rate_needs_a_whole_number_of_nights() -> None:
@@ -171,7 +171,7 @@ def test_a_nightly_rate_needs_a_whole_number_of_nights() -> None:
     assert refused.reason == (
         "payload.items: 'accommodation'.nights must be a whole number of 1 or more, got None"
     )
-    assert refused.seq == p.state.version
+    assert refused.seq == p.state.next_seq
 
 
 def test_a_recorded_claim_keeps_what_was_claimed() -> None:
@@ -187,7 +187,7 @@ def test_a_recorded_claim_keeps_what_was_claimed() -> None:
             {"item": "travel", "amount": "80", "receipts": ["t.pdf", "t2.pdf"]},
         ],
     }
-    seq = p.state.version
+    seq = p.state.next_seq
     p.record("claim", payload, at=template.at, actor=template.actor)
     claim = p.state.claim("trip")
     assert claim is not None

@@ -51,7 +51,7 @@ def test_next_as_it_stood_at_a_date(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     status = json.loads(out)
     assert status["state"] == "getting_started"
-    assert status["seq"] == 12  # the waiver at 09:00 that day is in, the late upload is not
+    assert status["next_seq"] == 12  # the waiver at 09:00 that day is in, the late upload is not
     needs = next(s for s in status["steps"] if s["name"] == "learning_needs")
     assert needs["owed_by"] == ["split-mentee"]
     assert needs["allowed"] and [b["kind"] for b in needs["waived"]] == ["window_closed"]

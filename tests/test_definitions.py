@@ -94,7 +94,7 @@ def test_a_step_without_its_deliverable_is_refused(definition_id: str) -> None:
         p.fire(fire.payload["event"], at=fire.at, actor=fire.actor)
     missing = [b for b in refused.value.blockers if b.kind == "missing_deliverable"]
     assert [b.deliverable for b in missing] == [dropped]  # type: ignore[attr-defined]
-    assert p.state.version == len(kept)
+    assert p.state.next_seq == len(kept)
 
 
 @pytest.mark.parametrize("definition_id", IDS)
@@ -136,7 +136,7 @@ def test_a_step_after_its_window_is_refused(definition_id: str) -> None:
         assert step.closes_at is not None
         if step.waived or step.closes_at < p.state.last_at:
             continue  # a waiver let this one through late on purpose
-        late = attrs.evolve(event, seq=p.state.version, at=step.closes_at + timedelta(hours=1))
+        late = attrs.evolve(event, seq=p.state.next_seq, at=step.closes_at + timedelta(hours=1))
         with pytest.raises(StepBlocked) as refused:
             definition.apply(p.state, late)
         assert "window_closed" in [b.kind for b in refused.value.blockers]

@@ -112,7 +112,7 @@ def test_the_store_refuses_a_bad_start_and_keeps_nothing(
 ) -> None:
     prospect = peerflow.definition("prospect-peer-mentoring")
     with pytest.raises(EventError, match=message):
-        store.append([start_event(prospect.id, actor, participants)], expected_version=0)
+        store.append([start_event(prospect.id, actor, participants)], expected_next_seq=0)
     with pytest.raises(EventError, match=message):
         store.start(
             prospect,
@@ -146,7 +146,7 @@ def test_started_by_names_the_roles_that_may_start(tmp_path: Path) -> None:
     own = peerflow.compile_text(text, "own.yaml")
     with pytest.raises(EventError, match="role 'facilitator' may not start"):
         own.start(start_event(own.id, Actor("facilitator", "anna"), PROSPECT_CAST))
-    assert own.start(start_event(own.id, Actor("mentor", "ghent"), PROSPECT_CAST)).version == 1
+    assert own.start(start_event(own.id, Actor("mentor", "ghent"), PROSPECT_CAST)).next_seq == 1
     bad = text.replace("started_by: [mentor]", "started_by: [mentr]")
     with pytest.raises(peerflow.DefinitionError, match=r"started_by\[0\]: unknown role 'mentr'"):
         peerflow.compile_text(bad, "own.yaml")
@@ -195,13 +195,13 @@ def test_a_start_may_not_list_who_must_join(
     with pytest.raises(EventError, match="cannot be listed at the start"):
         compiled.start(start_event(definition_id, actor, participants))
     without = [p for p in participants if not compiled.type.roles[p["role"]].joins_later]
-    assert compiled.start(start_event(definition_id, actor, without)).version == 1
+    assert compiled.start(start_event(definition_id, actor, without)).next_seq == 1
 
 
 def test_a_start_that_lists_joiners_is_refused_by_the_store(store: Store) -> None:
     _, definition_id, actor, participants = LISTED_PAST_THE_JOIN_RULES[0]
     with pytest.raises(EventError, match="cannot be listed at the start"):
-        store.append([start_event(definition_id, actor, participants)], expected_version=0)
+        store.append([start_event(definition_id, actor, participants)], expected_next_seq=0)
     assert store.programmes() == []
 
 
@@ -290,11 +290,11 @@ def test_a_packed_separator_no_longer_passes_as_another_participant() -> None:
 def test_the_store_refuses_odd_ids_before_the_database_sees_them(store: Store, odd: str) -> None:
     prospect = peerflow.definition("prospect-peer-mentoring")
     with pytest.raises((EventError, StoreError)):
-        store.append([_prospect_start(programme=odd)], expected_version=0)
+        store.append([_prospect_start(programme=odd)], expected_next_seq=0)
     with pytest.raises((EventError, StoreError)):
-        store.append([_prospect_start(mentor=odd)], expected_version=0)
+        store.append([_prospect_start(mentor=odd)], expected_next_seq=0)
     with pytest.raises(StoreError, match="event id"):
-        store.append([_prospect_start(event=odd)], expected_version=0)
+        store.append([_prospect_start(event=odd)], expected_next_seq=0)
     assert store.programmes() == []
     store.start(
         prospect,
@@ -309,7 +309,7 @@ def test_the_store_refuses_odd_ids_before_the_database_sees_them(store: Store, o
         store.fire("p", "cancel", at=START, actor=Actor("facilitator", "anna"), event_id=odd)
     with pytest.raises(EventError, match=r"actor\.id"):
         store.fire("p", "cancel", at=START, actor=Actor("facilitator", odd))
-    assert store.state("p").version == 1
+    assert store.state("p").next_seq == 1
     assert [e.seq for e in store.events("p")] == [0]
 
 
@@ -694,7 +694,7 @@ def test_a_deeply_nested_payload_is_refused_live(store: Store) -> None:
     programme = Programme.from_history(store.events("p"))
     with pytest.raises(EventError, match="nested deeper than 32 levels"):
         programme.record("submit", payload, at=START, actor=mentor)
-    assert store.state("p").version == 1 and len(programme.history) == 1
+    assert store.state("p").next_seq == 1 and len(programme.history) == 1
 
 
 # --- 10. the model checker has a time budget -------------------------------------------------

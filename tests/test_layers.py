@@ -167,3 +167,15 @@ def test_each_package_says_what_it_owns_and_what_it_may_import(unit: str) -> Non
     else:
         allowed = set(re.findall(r"``(peerflow[\w.]*)``", said.group(1)))
     assert allowed == CONTRACT[unit] or (unit == "peerflow.cli" and CONTRACT[unit] <= allowed)
+
+
+def test_docs_architecture_names_every_package_and_nothing_else() -> None:
+    """docs/architecture.md's table has one row per unit of the contract, no more, no less."""
+    text = (PACKAGE.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `(peerflow[\w.]*)`", text, re.M))
+    assert rows == (set(CONTRACT) - {"peerflow.__main__"}) | {"peerflow"}
+    drawing = text.split("```")[1]
+    tree = {f"{p.name}/" for p in PACKAGE.iterdir() if (p / "__init__.py").exists()} | {
+        p.name for p in PACKAGE.glob("*.py") if p.stem not in {"__init__", "__main__"}
+    }
+    assert sorted(name for name in tree if name not in drawing.split()) == []

@@ -100,7 +100,7 @@ def step_event(
             payload["content"] = content
     else:
         payload = {"date": name, "value": (at + timedelta(days=14)).date().isoformat()}
-    return Event(st_.programme, st_.version, f"e{st_.version}", at, actor, kind, payload)
+    return Event(st_.programme, st_.next_seq, f"e{st_.next_seq}", at, actor, kind, payload)
 
 
 @functools.cache
@@ -168,7 +168,7 @@ class ProgrammeRun(RuleBasedStateMachine):
             assert len(self.programme.history) == length, "a refused event was recorded"
             self.refused += 1
             return False
-        assert self.programme.state.version == before.version + 1
+        assert self.programme.state.next_seq == before.next_seq + 1
         self.accepted += 1
         return True
 
@@ -402,8 +402,8 @@ class ProgrammeRun(RuleBasedStateMachine):
         broken = data.draw(
             st.sampled_from(
                 [
-                    attrs.evolve(good, seq=st_.version + 1),
-                    attrs.evolve(good, seq=max(st_.version - 1, 0)),
+                    attrs.evolve(good, seq=st_.next_seq + 1),
+                    attrs.evolve(good, seq=max(st_.next_seq - 1, 0)),
                     attrs.evolve(good, at=st_.last_at - timedelta(seconds=1)),
                     attrs.evolve(good, at=self.at.replace(tzinfo=None)),
                     attrs.evolve(good, programme="another"),

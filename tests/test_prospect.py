@@ -327,7 +327,7 @@ def test_example_history_completes(prospect: CompiledDefinition) -> None:
     events = [e for _, e in read_history(example_path(prospect.id))]
     state = fold(events)
     assert state.state == "completed"
-    assert state.version == len(events)
+    assert state.next_seq == len(events)
 
 
 def test_the_embedding_api_names_bad_arguments(

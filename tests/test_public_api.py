@@ -237,7 +237,7 @@ def test_a_state_prints_in_names_not_in_its_packing() -> None:
     shown = repr(peerflow.fold(history[:12]))
     assert shown.startswith(
         "ProgrammeState(programme='prospect-2027-ghent', definition='prospect-peer-mentoring', "
-        "state='getting_started', version=12, participants={'anna-facilitator': 'facilitator', "
+        "state='getting_started', next_seq=12, participants={'anna-facilitator': 'facilitator', "
     )
     assert "('learning_needs', 'porto-mentee')" in shown
     assert "fired={'hold_orientation': '2027-02-01T10:00:00+01:00'}" in shown

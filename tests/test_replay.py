@@ -298,7 +298,7 @@ def at_window_edges(events: list[peerflow.Event], rng: random.Random) -> list[pe
         try:
             st = compiled.audit(st, event)[0]
         except peerflow.EventError:
-            st = attrs.evolve(st, version=st.version + 1, last_at=max(st.last_at, event.at))
+            st = attrs.evolve(st, next_seq=st.next_seq + 1, last_at=max(st.last_at, event.at))
     return out
 
 

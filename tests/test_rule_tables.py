@@ -1940,7 +1940,7 @@ def test_a_programme_starts_with_the_least_its_document_names(row: Listed) -> No
             with pytest.raises(EventError):
                 Programme.from_history([event])
         else:
-            assert Programme.from_history([event]).state.version == 1
+            assert Programme.from_history([event]).state.next_seq == 1
 
 
 # --- what is reimbursed ---------------------------------------------------------------------

@@ -28,6 +28,18 @@ def test_every_example_round_trips_through_json(definition_id: str) -> None:
     assert dump_state(back) == data
 
 
+def test_a_snapshot_of_format_1_still_loads() -> None:
+    """Format 1 called the next seq "version", the word the definition's version also uses;
+    format 2 says ``next_seq``. A store's snapshots written before the rename load as they were."""
+    state = example_state("prospect-peer-mentoring")
+    data = json.loads(json.dumps(dump_state(state)))
+    assert data["snapshot"] == 2 and data["next_seq"] == state.next_seq and "version" not in data
+    old = {("version" if key == "next_seq" else key): value for key, value in data.items()}
+    assert load_state({**old, "snapshot": 1}) == state
+    with pytest.raises(SnapshotError, match=r"\$\.next_seq: missing"):
+        load_state({**old, "snapshot": 2})
+
+
 def test_a_snapshot_spells_the_state_out_in_names() -> None:
     state = example_state("prospect-peer-mentoring")
     data = dump_state(state)
@@ -56,7 +68,7 @@ def broken(change: dict[str, Any]) -> dict[str, Any]:
     ("change", "field", "words"),
     [
         ({"state": "nowhere"}, "$.state", "not a state"),
-        ({"version": 0}, "$.version", "1 or more"),
+        ({"next_seq": 0}, "$.next_seq", "1 or more"),
         ({"started_at": "2027-01-11T09:00:00"}, "$.started_at", "no UTC offset"),
         ({"participants": []}, "$.participants", "non-empty list"),
         ({"snapshot": 99}, "$.snapshot", "not supported"),

@@ -64,10 +64,10 @@ def test_a_programme_run_from_the_command_line(
     )
     assert code == 1 and "'nobody' is not a participant of 'p1'" in err
     code, _, err = run(
-        capsys, "submit", "p1", "peer_learning_agreement", "--by", "m", "--expect-version", "1",
+        capsys, "submit", "p1", "peer_learning_agreement", "--by", "m", "--expect-next-seq", "1",
         "--at", "2027-01-12T10:00:00+01:00", "--db", db,
     )  # fmt: skip
-    assert code == 1 and "is at version 2, not 1" in err
+    assert code == 1 and "is at next seq 2, not 1" in err
     code, out, _ = run(
         capsys, "next", "p1", "--db", db, "--at", "2027-01-12T10:00:00+01:00", "--json"
     )

@@ -46,7 +46,7 @@ def example() -> list[Event]:
 
 def start(store: Store, programme: str = "p1") -> None:
     first = example()[0]
-    store.append([_renamed(first, programme)], expected_version=0)
+    store.append([_renamed(first, programme)], expected_next_seq=0)
 
 
 def _renamed(event: Event, programme: str, seq: int | None = None) -> Event:
@@ -79,7 +79,7 @@ def reschedule(programme: str, seq: int, day: int, event_id: str | None = None) 
 
 def test_append_and_read_back(store: Store) -> None:
     events = example()
-    state = store.append(events, expected_version=0)
+    state = store.append(events, expected_next_seq=0)
     assert store.events(events[0].programme) == events
     assert store.state(events[0].programme) == state == peerflow.fold(events)
     assert state.state == "completed"
@@ -94,7 +94,7 @@ def test_strict_commands_record_and_refuse(store: Store) -> None:
         at=START,
         actor=FACILITATOR,
     )
-    assert state.version == 2
+    assert state.next_seq == 2
     with pytest.raises(peerflow.StepBlocked):
         store.fire("p1", "hold_orientation", at=START, actor=FACILITATOR)
     assert len(store.events("p1")) == 2  # the refused command left nothing behind
@@ -106,12 +106,12 @@ def test_commands_refuse_what_cannot_be_kept(store: Store) -> None:
     start(store)
     with pytest.raises(peerflow.EventError, match="the payload must be JSON"):
         store.submit("p1", "peer_learning_agreement", at=START, actor=MENTOR, signed=START)
-    assert store.state("p1").version == 1 and len(store.events("p1")) == 1
+    assert store.state("p1").next_seq == 1 and len(store.events("p1")) == 1
     payload = {"deliverable": "peer_learning_agreement", "on": START}
     signed = Event("p1", 1, "e1", START, MENTOR, "submit", payload)
     with pytest.raises(peerflow.EventError, match="the payload must be JSON"):
-        store.append([signed], expected_version=1)
-    assert store.state("p1").version == 1 and len(store.events("p1")) == 1
+        store.append([signed], expected_next_seq=1)
+    assert store.state("p1").next_seq == 1 and len(store.events("p1")) == 1
     prospect = peerflow.definition("prospect-peer-mentoring")
     with pytest.raises(peerflow.EventError, match="participants must be a list of"):
         store.start(
@@ -122,9 +122,9 @@ def test_commands_refuse_what_cannot_be_kept(store: Store) -> None:
 
 def test_a_duplicate_seq_is_refused(store: Store) -> None:
     start(store)
-    store.append([reschedule("p1", 1, 1, "a")], expected_version=1)
+    store.append([reschedule("p1", 1, 1, "a")], expected_next_seq=1)
     with pytest.raises(ConcurrencyError) as refused:
-        store.append([reschedule("p1", 1, 2, "b")], expected_version=1)
+        store.append([reschedule("p1", 1, 2, "b")], expected_next_seq=1)
     assert refused.value.current == 2 and refused.value.expected == 1
     assert [e.id for e in store.events("p1")][1:] == ["a"]
 
@@ -142,15 +142,15 @@ def test_a_batch_is_all_or_nothing(store: Store) -> None:
         {"event": "hold_orientation"},
     )
     with pytest.raises(peerflow.StepBlocked):
-        store.append([*good, bad], expected_version=1)
+        store.append([*good, bad], expected_next_seq=1)
     assert len(store.events("p1")) == 1
-    store.append(good, expected_version=1)
+    store.append(good, expected_next_seq=1)
     assert len(store.events("p1")) == 3
 
 
 def test_reading_a_range(store: Store) -> None:
     events = example()
-    store.append(events, expected_version=0)
+    store.append(events, expected_next_seq=0)
     assert [e.seq for e in store.events(events[0].programme, 2, 5)] == [2, 3, 4]
     last = len(events) - 1
     assert [e.seq for e in store.events(events[0].programme, last - 1)] == [last - 1, last]
@@ -163,11 +163,11 @@ def test_a_retried_event_id_is_a_no_op(store: Store) -> None:
     again = store.record("p1", "schedule", payload, at=START, actor=FACILITATOR, event_id="x")
     assert first == again and len(store.events("p1")) == 2
     batch = [reschedule("p1", 2, 3, "y"), reschedule("p1", 3, 4, "z")]
-    store.append(batch, expected_version=2)
-    store.append(batch, expected_version=2)  # the same batch again: recognised
+    store.append(batch, expected_next_seq=2)
+    store.append(batch, expected_next_seq=2)  # the same batch again: recognised
     assert len(store.events("p1")) == 4
     with pytest.raises(StoreError, match="already stored"):
-        store.append([reschedule("p1", 4, 5, "y")], expected_version=4)
+        store.append([reschedule("p1", 4, 5, "y")], expected_next_seq=4)
 
 
 REUSED_WITH_ANOTHER = {
@@ -190,17 +190,17 @@ def test_an_event_id_reused_for_another_event_is_refused(store: Store, what: str
         store.record("p1", kind, other, at=START, actor=actor, event_id="x")
     changed = Event("p1", 1, "x", START, actor, kind, other)
     with pytest.raises(StoreError, match=rf"event id 'x' is already stored .*different {what}"):
-        store.append([changed], expected_version=1)
+        store.append([changed], expected_next_seq=1)
     assert [e.id for e in store.events("p1")][1:] == ["x"]
     assert store.events("p1")[1].payload == payload
 
 
 def test_an_event_id_reused_at_another_seq_is_refused(store: Store) -> None:
     start(store)
-    store.append([reschedule("p1", 1, 3, "y")], expected_version=1)
+    store.append([reschedule("p1", 1, 3, "y")], expected_next_seq=1)
     moved = reschedule("p1", 2, 3, "y")
     with pytest.raises(StoreError, match=r"event id 'y' is already stored .*different seq"):
-        store.append([moved], expected_version=2)
+        store.append([moved], expected_next_seq=2)
     assert len(store.events("p1")) == 2
 
 
@@ -214,7 +214,7 @@ def test_a_programme_keeps_the_definition_text_it_started_on(store: Store) -> No
 def test_the_global_position_follows_commit_order(store: Store) -> None:
     start(store, "p1")
     start(store, "p2")
-    store.append([reschedule("p1", 1, 1)], expected_version=1)
+    store.append([reschedule("p1", 1, 1)], expected_next_seq=1)
     order = [(e.programme, e.seq) for _, e in store.export()]
     assert order == [("p1", 0), ("p2", 0), ("p1", 1)]
     positions = [p for p, _ in store.export()]
@@ -243,7 +243,7 @@ def test_two_threads_racing_get_one_winner_each_round(url: str) -> None:
                 try:
                     mine.append(
                         [reschedule("p1", version, round_, f"{name}-{round_}")],
-                        expected_version=version,
+                        expected_next_seq=version,
                     )
                     wins[round_] += 1
                 except ConcurrencyError:
@@ -273,7 +273,7 @@ def _process_racer(url: str, name: str, barrier: object, results: object) -> Non
             try:
                 mine.append(
                     [reschedule("p1", version, round_, f"{name}-{round_}")],
-                    expected_version=version,
+                    expected_next_seq=version,
                 )
                 results.put((round_, "win"))  # type: ignore[attr-defined]
             except ConcurrencyError:
@@ -305,10 +305,10 @@ def _appender(url: str, writer: int, programmes: int, per_programme: int) -> Non
                 programme = f"many-{p}"
                 event_id = f"w{writer}-p{p}-n{n}"
                 while True:  # re-read and retry, as a portal does
-                    version = mine.state(programme).version
+                    version = mine.state(programme).next_seq
                     try:
                         mine.append(
-                            [reschedule(programme, version, n, event_id)], expected_version=version
+                            [reschedule(programme, version, n, event_id)], expected_next_seq=version
                         )
                         break
                     except ConcurrencyError:
@@ -376,7 +376,7 @@ def _killed_mid_batch(url: str, ready: object) -> None:
         PostgresTransaction.commit = write_then_stall  # type: ignore[method-assign]
     with open_store(url) as mine:
         batch = [reschedule("p1", 1 + n, n) for n in range(500)]
-        mine.append(batch, expected_version=1)
+        mine.append(batch, expected_next_seq=1)
 
 
 def test_a_writer_killed_mid_batch_leaves_no_partial_batch(url: str) -> None:
@@ -392,7 +392,7 @@ def test_a_writer_killed_mid_batch_leaves_no_partial_batch(url: str) -> None:
     assert child.exitcode == -signal.SIGKILL
     with open_store(url) as store:
         assert len(store.events("p1")) == 1
-        store.append([reschedule("p1", 1, 1)], expected_version=1)  # and the store still works
+        store.append([reschedule("p1", 1, 1)], expected_next_seq=1)  # and the store still works
         assert len(store.events("p1")) == 2
 
 

@@ -75,7 +75,7 @@ def test_a_malformed_join_waiver_is_refused_naming_its_field(
     with pytest.raises(EventError) as refused:
         p.record("waive", payload, at=moment, actor=COORDINATOR)
     assert refused.value.reason == message
-    assert refused.value.seq == before.version
+    assert refused.value.seq == before.next_seq
     assert p.state == before
 
 
@@ -136,7 +136,7 @@ def test_a_waiver_by_a_role_that_may_not_waive_is_refused_naming_the_role() -> N
     with pytest.raises(peerflow.StepBlocked) as refused:
         p.record("waive", {**payload, "reason": "r"}, at=moment, actor=peer)
     assert str(refused.value) == (
-        f"event seq {p.state.version}: 'waive' is blocked: role 'peer' may not do this "
+        f"event seq {p.state.next_seq}: 'waive' is blocked: role 'peer' may not do this "
         "(allowed: coordinator)."
     )
 
@@ -234,7 +234,7 @@ def test_a_join_with_a_bad_id_is_refused_naming_the_field(
         refused.value.reason
         == "payload.participant must be the joining participant's id: " + message
     )
-    assert refused.value.seq == before.version
+    assert refused.value.seq == before.next_seq
     assert p.state == before
 
 
@@ -274,7 +274,7 @@ def test_a_join_that_cannot_be_is_refused_in_one_line(role: str, who: str, messa
     with pytest.raises(EventError) as refused:
         p.record("join", {"participant": pid, "role": role}, at=moment, actor=Actor("peer", pid))
     assert refused.value.reason == message
-    assert refused.value.seq == p.state.version
+    assert refused.value.seq == p.state.next_seq
 
 
 def test_a_join_after_its_stage_is_not_a_step() -> None:
@@ -358,7 +358,7 @@ def test_lists_of_roles_and_states_are_told_in_full() -> None:
         "payload.blockers: the minimum of role analyst, reviewer cannot be waived "
         "('two-joining' says min_waivable: false)"
     )
-    assert refused.value.seq == p.state.version
+    assert refused.value.seq == p.state.next_seq
     p.record("join", {"participant": "a", "role": "analyst"}, at=at, actor=lead)
     p.record("join", {"participant": "r", "role": "reviewer"}, at=at, actor=lead)
     p.fire("work", at=at, actor=lead)

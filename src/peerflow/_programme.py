@@ -83,10 +83,10 @@ class Programme:
         event_id: str | None = None,
     ) -> Event:
         """Apply one event of ``type``; keep it only if the engine accepts it."""
-        require_json(payload, self.state.version)
+        require_json(payload, self.state.next_seq)
         event = Event(
             self.state.programme,
-            self.state.version,
+            self.state.next_seq,
             str(uuid.uuid4()) if event_id is None else event_id,
             at,
             actor,
@@ -114,7 +114,7 @@ class Programme:
             raise EventError(
                 f"schedule {date_name}: the value must be a date or an ISO date string, "
                 f"got {value!r}",
-                seq=self.state.version,
+                seq=self.state.next_seq,
             )
         text = value if isinstance(value, str) else value.isoformat()
         return self.record("schedule", {"date": date_name, "value": text}, at=at, actor=actor)

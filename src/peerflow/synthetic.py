@@ -118,7 +118,7 @@ class _Walk:
         return (moment.astimezone(UTC) + delta).astimezone(self.zone)
 
     def event(self, actor: Actor, kind: str, payload: dict[str, object], at: datetime) -> Event:
-        seq = self.st.version
+        seq = self.st.next_seq
         return Event(self.programme, seq, f"{self.programme}-{seq}", at, actor, kind, payload)
 
     def record(self, event: Event, strict: bool = True) -> None:
@@ -290,7 +290,7 @@ class _Walk:
                     self.at,
                 )
                 after = self.d.apply(self.st, waive)
-                seq = after.version
+                seq = after.next_seq
                 then = Event(
                     self.programme,
                     seq,
@@ -332,7 +332,10 @@ class _Walk:
                     entry["days"] = 1
                 if item.per_night is not None:
                     entry["nights"] = 1
-                payload: dict[str, object] = {"claim": f"claim-{self.st.version}", "items": [entry]}
+                payload: dict[str, object] = {
+                    "claim": f"claim-{self.st.next_seq}",
+                    "items": [entry],
+                }
                 if budget.bank_details_required:
                     payload["bank_details"] = f"XX00 {actor.id}"
                 event = self.event(actor, "claim", payload, self.at)
@@ -375,7 +378,7 @@ class _Walk:
 
     def record_skipped(self, event: Event) -> None:
         self.events.append(event)
-        self.st = attrs.evolve(self.st, version=self.st.version + 1, last_at=event.at)
+        self.st = attrs.evolve(self.st, next_seq=self.st.next_seq + 1, last_at=event.at)
         self.at = event.at
 
 

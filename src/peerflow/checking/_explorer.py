@@ -367,7 +367,7 @@ class _Explorer:
         tried: set[tuple[str, str, str]] = set()
         for actor, newcomer in join_moves(self.d, st, self.later):
             payload = {"participant": newcomer.id, "role": newcomer.role}
-            event = Event("check", st.version, f"check-{st.version}", at, actor, "join", payload)
+            event = Event("check", st.next_seq, f"check-{st.next_seq}", at, actor, "join", payload)
             try:
                 new_st = self.d.apply(st, event)
             except EventError as exc:
@@ -426,8 +426,8 @@ class _Explorer:
                 continue
             event = Event(
                 "check",
-                st.version,
-                f"check-{st.version}",
+                st.next_seq,
+                f"check-{st.next_seq}",
                 at,
                 actor,
                 "waive",
@@ -482,7 +482,7 @@ class _Explorer:
     def _event(
         st: ProgrammeState, at: datetime, actor: Actor, kind: str, payload: dict[str, object]
     ) -> Event:
-        return Event("check", st.version, f"check-{st.version}", at, actor, kind, payload)
+        return Event("check", st.next_seq, f"check-{st.next_seq}", at, actor, kind, payload)
 
     def _check_safety(
         self, ex: Exploration, node: int, st: ProgrammeState, at: datetime, actor: Actor, step: Step

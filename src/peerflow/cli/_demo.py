@@ -87,7 +87,7 @@ def _show_refusal(out: TextIO, st: ProgrammeState, event: Event) -> None:
         return
     attempt = Event(
         st.programme,
-        st.version,
+        st.next_seq,
         "demo-attempt",
         event.at + timedelta(minutes=1),
         Actor(intruder[1], intruder[0]),
@@ -116,14 +116,14 @@ def run_demo(
     out.write(
         f"Example history: {history.name}, {len(events)} events, programme {events[0].programme}\n"
     )
-    st = store.append([events[0]], expected_version=0, definition=compiled)
+    st = store.append([events[0]], expected_next_seq=0, definition=compiled)
     people = ", ".join(f"{pid} ({role})" for pid, role in st.members())
     out.write(f"Participants: {people}\n")
     _show_stage(out, st, events[0])
     _show_refusal(out, st, events[0])
     out.write("What happened:\n")
     for event in events[1:]:
-        st = store.append([event], expected_version=st.version)
+        st = store.append([event], expected_next_seq=st.next_seq)
         out.write(_describe_event(event, st) + "\n")
         if event.type == "fire":
             _show_stage(out, st, event)
@@ -141,6 +141,6 @@ def run_demo(
     stored = len(store.events(st.programme))
     out.write(
         f"\nFinal state: {st.state}; {stored} events in the store; "
-        f"{st.version} events applied strictly, none refused.\n"
+        f"{st.next_seq} events applied strictly, none refused.\n"
     )
     return st

@@ -212,11 +212,11 @@ def status_json(
     return {
         "programme": st.programme,
         "definition": st.definition.id,
-        "version": st.definition.version,
+        "definition_version": st.definition.version,
         "at": at.isoformat(),
         "state": st.state,
         "terminal": st.terminal,
-        "seq": st.version,
+        "next_seq": st.next_seq,
         "steps": [s.to_dict() for s in steps],
         "deadlines": [d.to_dict() for d in deadlines],
     }

@@ -109,7 +109,7 @@ def _record(args: argparse.Namespace, kind: str, payload: dict[str, Any]) -> int
             at=at,
             actor=actor_in(current, args.by),
             event_id=args.event_id,
-            expected_version=args.expect_version,
+            expected_next_seq=args.expect_next_seq,
         )
     _report(state, at, args.json)
     return EXIT_OK
@@ -176,7 +176,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 refused += 1
                 continue
             try:
-                store.append(events, expected_version=0)
+                store.append(events, expected_next_seq=0)
             except (StoreError, ValueError) as exc:
                 refused += 1
                 print(one_line(f"peerflow: {programme}: not imported: {exc}"), file=sys.stderr)
@@ -216,10 +216,12 @@ def _common(p: argparse.ArgumentParser, *, acting: bool = True) -> None:
         p.add_argument("--by", required=True, metavar="ID", help="the participant acting")
         p.add_argument("--event-id", metavar="ID", help="an id that makes a retry a no-op")
         p.add_argument(
-            "--expect-version",
+            "--expect-next-seq",
+            "--expect-version",  # its first name, kept for scripts that use it
+            dest="expect_next_seq",
             type=int,
             metavar="N",
-            help="refuse (exit 1) if the programme moved past version N meanwhile",
+            help="refuse (exit 1) unless the programme's next seq is still N (see its --json)",
         )
     p.add_argument("--json", action="store_true", help="print JSON")
 

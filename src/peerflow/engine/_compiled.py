@@ -729,7 +729,7 @@ class CompiledDefinition:
             definition=self,
             programme=event.programme,
             state=t.initial,
-            version=1,
+            next_seq=1,
             started_at=event.at,
             last_at=event.at,
             timezone=tz,
@@ -781,9 +781,9 @@ class CompiledDefinition:
             raise EventError(
                 f"event is for programme '{event.programme}', not '{st.programme}'", seq=event.seq
             )
-        if event.seq != st.version:
+        if event.seq != st.next_seq:
             raise EventError(
-                f"expected seq {st.version}, got {event.seq} "
+                f"expected seq {st.next_seq}, got {event.seq} "
                 "(seq counts 0, 1, 2, ... without gaps)",
                 seq=event.seq,
             )
@@ -1154,7 +1154,7 @@ def _advanced(
         st.definition,
         st.programme,
         st.state if state is None else state,
-        st.version + 1,
+        st.next_seq + 1,
         st.started_at,
         at,
         st.timezone,

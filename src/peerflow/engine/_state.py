@@ -43,7 +43,7 @@ class Waiver:
 class ProgrammeState:
     """Where one programme stands after the events it has seen.
 
-    ``version`` is the number of events applied, so also the ``seq`` the next
+    ``next_seq`` is the number of events applied, so also the ``seq`` the next
     event must carry. ``definition`` is shared, not part of equality. The
     packed fields (``people``, ``roles``, ``submitted``, ``marks``, ``facts``) are read
     through the methods, which speak in names.
@@ -52,7 +52,7 @@ class ProgrammeState:
     definition: CompiledDefinition = attrs.field(eq=False, repr=False)
     programme: str
     state: str
-    version: int
+    next_seq: int
     started_at: datetime
     last_at: datetime
     timezone: str
@@ -85,7 +85,7 @@ class ProgrammeState:
             f"programme={self.programme!r}",
             f"definition={self.definition.id!r}",
             f"state={self.state!r}",
-            f"version={self.version}",
+            f"next_seq={self.next_seq}",
             f"participants={dict(self.members())!r}",
             f"submitted={list(self.submissions())!r}",
             f"fired={fired!r}",

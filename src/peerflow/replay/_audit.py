@@ -472,7 +472,7 @@ def _audited(
 
 def _skipped(st: ProgrammeState, event: Event) -> ProgrammeState:
     """The state after an event that could not be applied: unchanged, but one seq on."""
-    return attrs.evolve(st, version=st.version + 1, last_at=max(st.last_at, event.at))
+    return attrs.evolve(st, next_seq=st.next_seq + 1, last_at=max(st.last_at, event.at))
 
 
 _Job = tuple[list[Row], list[HistoryError], int]

@@ -255,7 +255,7 @@ class FastFold:
         self.state = st.state
         self.submitted = st.submitted
         self.marks = list(st.marks)
-        self.version = st.version
+        self.version = st.next_seq
         self.last_at = st.last_at
         self.roles = st.roles
         self.who = {pid: (i, role) for i, (pid, role) in enumerate(st.members())}

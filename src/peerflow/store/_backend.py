@@ -21,7 +21,8 @@ class StoreError(PeerflowError):
 
 
 class ConcurrencyError(StoreError):
-    """Another writer appended first: ``current`` is the version now; re-read and retry."""
+    """Another writer appended first: ``current`` is the programme's next seq now (``expected``
+    the one the caller read); re-read and retry."""
 
     def __init__(self, programme: str, expected: int | None, current: int) -> None:
         self.programme = programme
@@ -29,7 +30,7 @@ class ConcurrencyError(StoreError):
         self.current = current
         was = f", not {expected}" if expected is not None else ""
         super().__init__(
-            f"programme '{programme}' is at version {current}{was}: "
+            f"programme '{programme}' is at next seq {current}{was}: "
             "another writer got there first; re-read its state and try again"
         )
 
@@ -40,7 +41,7 @@ class ProgrammeRow:
 
     programme: str
     definition: str
-    version: int
+    definition_version: int
     digest: str
     state: str
     next_seq: int

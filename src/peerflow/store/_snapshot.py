@@ -26,8 +26,9 @@ from peerflow.engine._registry import definition as lookup_definition
 from peerflow.engine._state import ID_SEPARATOR, ProgrammeState, Waiver
 from peerflow.events._envelope import parse_timestamp
 
-SNAPSHOT_FORMAT = 1
-"""Bumped when a snapshot's shape changes incompatibly; old snapshots are then refused."""
+SNAPSHOT_FORMAT = 2
+"""Bumped when a snapshot's shape changes; format 1 (``version`` for the next seq) is still
+read, older or newer ones are refused (the store then folds the history)."""
 
 
 class SnapshotError(PeerflowError, ValueError):
@@ -98,7 +99,7 @@ def dump_state(state: ProgrammeState) -> dict[str, Any]:
         },
         "programme": state.programme,
         "state": state.state,
-        "version": state.version,
+        "next_seq": state.next_seq,
         "started_at": state.started_at.isoformat(),
         "last_at": state.last_at.isoformat(),
         "timezone": state.timezone,
@@ -132,12 +133,16 @@ def load_state(
     """
     if not isinstance(data, Mapping):
         raise SnapshotError("$", f"expected an object, got {type(data).__name__}")
+    if data.get("snapshot") == 1 and "version" in data and "next_seq" not in data:
+        # format 1 called the next seq "version", like the definition's: read it as it was
+        data = {("next_seq" if k == "version" else k): v for k, v in data.items()}
+        data["snapshot"] = SNAPSHOT_FORMAT
     expected = {
         "snapshot",
         "definition",
         "programme",
         "state",
-        "version",
+        "next_seq",
         "started_at",
         "last_at",
         "timezone",
@@ -167,9 +172,9 @@ def load_state(
     state = _text(data, "state")
     if state not in t.states:
         raise SnapshotError("$.state", f"'{state}' is not a state of '{compiled.id}'")
-    version = data["version"]
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise SnapshotError("$.version", f"expected a whole number 1 or more, got {version!r}")
+    next_seq = data["next_seq"]
+    if isinstance(next_seq, bool) or not isinstance(next_seq, int) or next_seq < 1:
+        raise SnapshotError("$.next_seq", f"expected a whole number 1 or more, got {next_seq!r}")
     people, roles = _participants(data["participants"], compiled)
     marks = _marks(data["fired"], data["scheduled"], compiled)
     country = data["country"]
@@ -179,7 +184,7 @@ def load_state(
         definition=compiled,
         programme=_text(data, "programme"),
         state=state,
-        version=version,
+        next_seq=next_seq,
         started_at=_moment(data, "started_at"),
         last_at=_moment(data, "last_at"),
         timezone=_text(data, "timezone"),

@@ -3,9 +3,9 @@
 A portal runs many workers; two people act on one programme at once; a request is retried
 after a timeout. The store keeps one table of events with a unique key on (programme, seq)
 and on the event id, and a global position in commit order. Every write happens in one
-transaction that first takes the programme's write lock, then reads the version it checks
+transaction that first takes the programme's write lock, then reads the next seq it checks
 against, so the check and the write cannot be separated by another writer: the loser of a
-race gets :class:`ConcurrencyError` with the current version, and a retried event id is
+race gets :class:`ConcurrencyError` with the current next seq, and a retried event id is
 recognised and not applied twice.
 
 A strict command (:meth:`Store.record`) loads the programme's state inside that same
@@ -90,7 +90,7 @@ class Store:
             country=country,
             event_id=event_id,
         )
-        return self.append([event], expected_version=0, definition=definition)
+        return self.append([event], expected_next_seq=0, definition=definition)
 
     def record(
         self,
@@ -101,11 +101,11 @@ class Store:
         at: datetime,
         actor: Actor,
         event_id: str | None = None,
-        expected_version: int | None = None,
+        expected_next_seq: int | None = None,
     ) -> ProgrammeState:
         """Apply one event strictly and keep it, all in one transaction.
 
-        ``expected_version`` (the version the caller's decision was based on) turns a race
+        ``expected_next_seq`` (the next seq the caller's decision was based on) turns a race
         into :class:`ConcurrencyError`; without it the event applies to whatever is current.
         A retried ``event_id`` returns the state after that event, unchanged.
         """
@@ -118,8 +118,8 @@ class Store:
                 retry = Event(programme, done[1], event_id, at, actor, type, dict(payload))
                 self._same_as_stored(retry, done)
                 return self._retried(tx, row, done, event_id)
-            if expected_version is not None and expected_version != row.next_seq:
-                raise ConcurrencyError(programme, expected_version, row.next_seq)
+            if expected_next_seq is not None and expected_next_seq != row.next_seq:
+                raise ConcurrencyError(programme, expected_next_seq, row.next_seq)
             state = self._state(row)
             event = Event(programme, row.next_seq, event_id, at, actor, type, dict(payload))
             after = state.definition.apply(state, event)
@@ -135,7 +135,7 @@ class Store:
         at: datetime,
         actor: Actor,
         event_id: str | None = None,
-        expected_version: int | None = None,
+        expected_next_seq: int | None = None,
         **fields: Any,
     ) -> ProgrammeState:
         payload = {"deliverable": deliverable, **fields}
@@ -146,7 +146,7 @@ class Store:
             at=at,
             actor=actor,
             event_id=event_id,
-            expected_version=expected_version,
+            expected_next_seq=expected_next_seq,
         )
 
     def fire(
@@ -157,7 +157,7 @@ class Store:
         at: datetime,
         actor: Actor,
         event_id: str | None = None,
-        expected_version: int | None = None,
+        expected_next_seq: int | None = None,
     ) -> ProgrammeState:
         return self.record(
             programme,
@@ -166,19 +166,19 @@ class Store:
             at=at,
             actor=actor,
             event_id=event_id,
-            expected_version=expected_version,
+            expected_next_seq=expected_next_seq,
         )
 
     def append(
         self,
         events: Sequence[Event],
         *,
-        expected_version: int,
+        expected_next_seq: int,
         definition: CompiledDefinition | None = None,
     ) -> ProgrammeState:
         """Append a batch of one programme's events, all or nothing, checked strictly.
 
-        ``expected_version`` is the programme's version before the batch (0 for a new one).
+        ``expected_next_seq`` is the programme's next seq before the batch (0 for a new one).
         A batch whose event ids are all stored already, at the same places, is a retry and
         changes nothing.
         """
@@ -204,8 +204,8 @@ class Store:
                 )
             row = tx.programme(programme)
             current = 0 if row is None else row.next_seq
-            if current != expected_version:
-                raise ConcurrencyError(programme, expected_version, current)
+            if current != expected_next_seq:
+                raise ConcurrencyError(programme, expected_next_seq, current)
             if row is None:
                 if events[0].type != "start":
                     raise StoreError(f"programme '{programme}' does not exist: start it first")
@@ -369,10 +369,10 @@ def _row_of(state: ProgrammeState, digest: str) -> ProgrammeRow:
     return ProgrammeRow(
         programme=state.programme,
         definition=state.definition.id,
-        version=state.definition.version,
+        definition_version=state.definition.version,
         digest=digest,
         state=state.state,
-        next_seq=state.version,
+        next_seq=state.next_seq,
         snapshot=json.dumps(dump_state(state), ensure_ascii=False),
     )
 
