@@ -366,3 +366,56 @@ def test_a_flat_rate_with_the_activity_s_days_loads() -> None:
 )
 def test_a_bad_allowance_is_one_clear_line(change: tuple[str, str], expected: str) -> None:
     assert_refused(BUDGETED, change, expected)
+
+
+def test_a_window_on_the_day_of_an_anchor_is_the_window_spelled_out() -> None:
+    """``window: {day_of: X}`` reads as opening and closing on X's day (PP-04's "on the day
+    of the workshop", PM-04's orientation), the same definition as the long form."""
+    short = MINIMAL.replace("    to: done\n", "    to: done\n    window: {day_of: start}\n")
+    long = MINIMAL.replace(
+        "    to: done\n",
+        "    to: done\n    window: {opens: {after: start}, closes: {after: start}}\n",
+    )
+    assert short != long
+    assert parse_definition(short, "tiny.yaml") == parse_definition(long, "tiny.yaml")
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        (
+            "{day_of: strat}",
+            "tiny.yaml:14: transitions[0].window.day_of: unknown anchor 'strat'; did you mean "
+            "'start'?",
+        ),
+        (
+            "{day_of: start, closes: {after: start, days: 1}}",
+            "tiny.yaml:14: transitions[0].window: 'day_of: X' already opens and closes the window",
+        ),
+        ("{day_of: [start]}", "tiny.yaml:14: transitions[0].window: 'day_of' names the day's"),
+    ],
+)
+def test_a_bad_day_of_window_is_one_clear_line(window: str, expected: str) -> None:
+    changed = MINIMAL.replace("    to: done\n", f"    to: done\n    window: {window}\n")
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(changed, "tiny.yaml")
+    said = [str(p) for p in caught.value.problems]
+    assert len(said) == 1 and said[0].startswith(expected), said
+
+
+def test_a_deadline_carries_its_rules_as_a_window_does() -> None:
+    inside = MINIMAL.replace(
+        "title: Tiny\n", "title: Tiny\ndeadline: {after: start, months: 9, rules: [PM-02]}\n"
+    )
+    beside = MINIMAL.replace(
+        "title: Tiny\n",
+        "title: Tiny\ndeadline: {after: start, months: 9}\ndeadline_rules: [PM-02]\n",
+    )
+    read = parse_definition(inside, "tiny.yaml")
+    assert read == parse_definition(beside, "tiny.yaml")
+    assert read.deadline_rules == ("PM-02",) and read.deadline is not None
+    assert_refused(
+        inside,
+        ("title: Tiny\n", "title: Tiny\ndeadline_rules: [PM-02]\n"),
+        "tiny.yaml:4: deadline_rules: the deadline's rules are written once: inside 'deadline'",
+    )

@@ -71,6 +71,37 @@ VARIANTS: list[tuple[str, str, str, bool]] = [
         "{opens: {after: start}}",
         True,
     ),
+    (
+        "a window on the day of the start",
+        "{closes: {after: start, days: 10}}",
+        "{day_of: start}",
+        True,
+    ),
+    (
+        "a day_of window that also closes",
+        "{closes: {after: start, days: 10}}",
+        "{day_of: start, closes: {after: start}}",
+        False,
+    ),
+    ("a day_of that is not a name", "{closes: {after: start, days: 10}}", "{day_of: 3}", False),
+    (
+        "a deadline with its rules inside",
+        "title: Tiny",
+        "title: Tiny\ndeadline: {after: start, months: 9, rules: [X-1]}",
+        True,
+    ),
+    (
+        "a deadline's rules written twice",
+        "title: Tiny",
+        "title: Tiny\ndeadline: {after: start, months: 9, rules: [X-1]}\ndeadline_rules: [X-1]",
+        False,
+    ),
+    (
+        "deadline_rules beside a deadline without rules",
+        "title: Tiny",
+        "title: Tiny\ndeadline: {after: start, months: 9}\ndeadline_rules: [X-1]",
+        True,
+    ),
     ("a bound with no anchor", "{after: start, days: 10}", "{days: 10}", False),
     (
         "a bound with two anchors",

@@ -121,8 +121,23 @@ def _many_per_role(data: dict[str, Any], roles: list[str]) -> bool:
     return any(declared.get(r, {}).get("max", 1) != 1 for r in roles)
 
 
+def expanded(node: Any) -> Any:
+    """The definition with each window written ``{day_of: X}`` spelled out as the loader reads
+    it (opens and closes on X's day), so its bounds are mutated like any other window's."""
+    if isinstance(node, list):
+        return [expanded(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if isinstance(node.get("day_of"), str) and "opens" not in node and "closes" not in node:
+        anchor = node["day_of"]
+        rest = {key: value for key, value in node.items() if key != "day_of"}
+        node = {"opens": {"after": anchor}, "closes": {"after": anchor}, **rest}
+    return {key: expanded(value) for key, value in node.items()}
+
+
 def mutants_of(definition_id: str, data: dict[str, Any]) -> Iterator[Mutant]:
     """Every mutant of one definition's rule-tagged elements."""
+    data = expanded(data)
     roles = list(data.get("roles", {}))
     states = [s for s, spec in data.get("states", {}).items() if not (spec or {}).get("terminal")]
     working_day_rules: set[str] = set()

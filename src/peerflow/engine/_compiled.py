@@ -485,7 +485,7 @@ class CompiledDefinition:
                 waivable = role_name not in self._strict_minimums
                 blockers.append(TooFewParticipants(role_name, least, count, waivable))
         for d in self._required(st, spec):
-            bits = self._missing_bits(st, m.layout, d)
+            bits = missing_bits(m.layout.owed[d], self._each[d], st.submitted)
             if bits:
                 blockers.append(
                     MissingDeliverable(self.deliverable_names[d], self._who(st, d, bits))
@@ -518,7 +518,9 @@ class CompiledDefinition:
                 closes_bound = ref.bound
             elif day is not None and day not in blockers:
                 blockers.append(day)
-        closes_at, by_deadline = earlier_close(closes_at, m.deadline if spec.deadline else None)
+        by_deadline = False
+        if spec.deadline and m.deadline is not None:
+            closes_at, by_deadline = earlier_close(closes_at, m.deadline)
         if by_deadline:
             closes_rule = "programme deadline: " + self._deadline.text  # type: ignore[union-attr]
             closes_bound = self.type.deadline

@@ -144,6 +144,49 @@ def _choice(value: Any, _: type) -> int | str:
     return value
 
 
+def _on_the_day(value: Any) -> Any:
+    """``{day_of: X}``: a window that opens and closes on X's day. (Not ``on``: YAML 1.1
+    readers, editors' schema checkers among them, read that key as ``true``.)"""
+    if not isinstance(value, dict) or "day_of" not in value:
+        return value
+    anchor = value["day_of"]
+    if not isinstance(anchor, str) or not anchor:
+        raise _ShapeError(
+            f"'day_of' names the day's anchor (start, an event or a date), got {anchor!r}"
+        )
+    if "opens" in value or "closes" in value:
+        raise _ShapeError(
+            "'day_of: X' already opens and closes the window on X's day: "
+            "write 'day_of' alone, or 'opens' and 'closes' without it"
+        )
+    rest = {key: item for key, item in value.items() if key != "day_of"}
+    return {"opens": {"after": anchor}, "closes": {"after": anchor}, **rest}
+
+
+def _rules_inside_the_deadline(
+    data: dict[str, Any], file: str, source: SourceMap
+) -> dict[str, Any]:
+    """A deadline carries its rules as a window does (``deadline: {after: X, rules: [...]}``);
+    ``deadline_rules`` beside it is the older spelling, still read."""
+    deadline = data.get("deadline")
+    if not isinstance(deadline, dict) or "rules" not in deadline:
+        return data
+    if "deadline_rules" in data:
+        raise DefinitionError(
+            [
+                Problem(
+                    file,
+                    source.line_of("deadline_rules"),
+                    "deadline_rules",
+                    "the deadline's rules are written once: inside 'deadline' "
+                    "(remove 'deadline_rules', the older spelling)",
+                )
+            ]
+        )
+    bound = {key: value for key, value in deadline.items() if key != "rules"}
+    return {**data, "deadline": bound, "deadline_rules": deadline["rules"]}
+
+
 def make_converter() -> cattrs.Converter:
     """The converter for definitions: strict scalars, no unknown keys, from/to renamed."""
     converter = cattrs.Converter(forbid_extra_keys=True)
@@ -158,6 +201,8 @@ def make_converter() -> cattrs.Converter:
     )
     converter.register_structure_hook_func(lambda t: t == tuple[int | str, ...], _choices)
     converter.register_structure_hook_func(lambda t: t == int | str, _choice)
+    window = make_dict_structure_fn(Window, converter, _cattrs_forbid_extra_keys=True)
+    converter.register_structure_hook(Window, lambda value, _: window(_on_the_day(value), Window))
     source, dest = override(rename="from"), override(rename="to")
     converter.register_structure_hook(
         Transition,
@@ -202,6 +247,7 @@ def structure(data: Any, file: str, source: SourceMap) -> ProgrammeType:
         raise DefinitionError(
             [Problem(file, 1, "", "a definition must be a mapping with id, states, transitions")]
         )
+    data = _rules_inside_the_deadline(data, file, source)
     try:
         return CONVERTER.structure(data, ProgrammeType)
     except Exception as exc:  # cattrs raises ClassValidationError or plain errors
@@ -230,7 +276,13 @@ class _Checker:
         self.events = {t.event for t in definition.transitions}
 
     def add(self, path: str, message: str) -> None:
-        self.problems.append(Problem(self.file, self.source.line_of(path), path, message))
+        for edge in (".opens.after", ".closes.after"):  # written as 'day_of: X': say so, once
+            window = path.removesuffix(edge)
+            if path.endswith(edge) and f"{window}.day_of" in self.source.lines:
+                path = f"{window}.day_of"
+        problem = Problem(self.file, self.source.line_of(path), path, message)
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def known(self, path: str, kind: str, name: str, known: Iterable[str]) -> bool:
         known = list(known)

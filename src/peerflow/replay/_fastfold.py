@@ -295,7 +295,14 @@ class FastFold:
         if key in self.days:
             return self.days[key]
         st = self.st
-        day = anchor_day(*key, self.marks, self.events_count, st.started_at, st.timezone)
+        day = anchor_day(
+            ref.anchor_kind,
+            ref.anchor_index,
+            self.marks,
+            self.events_count,
+            st.started_at,
+            st.timezone,
+        )
         self.days[key] = day
         return day
 
