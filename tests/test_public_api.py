@@ -29,12 +29,14 @@ PINNED = {
         "Actor",
         "BLOCKER_KINDS",
         "Blocker",
+        "BlockerKind",
         "Claim",
         "ClaimedItem",
         "CompiledDefinition",
         "ConcurrencyError",
         "DateNotScheduled",
         "Deadline",
+        "DeadlineKind",
         "DefinitionError",
         "Event",
         "EventError",
@@ -51,6 +53,7 @@ PINNED = {
         "RoleNotAllowed",
         "SnapshotError",
         "Step",
+        "StepKind",
         "StepBlocked",
         "StepNotAvailable",
         "StoreError",
@@ -72,6 +75,7 @@ PINNED = {
     "peerflow.replay": [
         "DEVIATION_KINDS",
         "Deviation",
+        "DeviationKind",
         "EventRecord",
         "Histories",
         "ProgrammeReplay",
@@ -220,7 +224,9 @@ def test_every_type_a_public_method_returns_is_exported() -> None:
     for name, owner in owners:
         members = vars(owner).items() if isinstance(owner, type) else [(name, owner)]
         for member_name, member in members:
-            if member_name.startswith("_") or not callable(member):
+            if member_name.startswith("_") or not (
+                inspect.isroutine(member) or isinstance(member, type)
+            ):
                 continue
             hints = typing.get_type_hints(member, localns=every_name())
             for cls in peerflow_types(hints.get("return")):
@@ -243,3 +249,13 @@ def test_a_state_prints_in_names_not_in_its_packing() -> None:
     assert "fired={'hold_orientation': '2027-02-01T10:00:00+01:00'}" in shown
     assert "dates={'orientation_date': '2027-02-01'}" in shown
     assert "\\x1f" not in shown and "people=" not in shown and "roles=b" not in shown
+
+
+def test_the_kinds_as_types_are_the_kinds_at_run_time() -> None:
+    """``BlockerKind`` and friends are ``Literal`` types a caller can match on; each names
+    exactly the kinds the library produces."""
+    assert set(typing.get_args(peerflow.BlockerKind)) == set(peerflow.BLOCKER_KINDS)
+    assert typing.get_args(peerflow.replay.DeviationKind) == peerflow.replay.DEVIATION_KINDS
+    steps = set(typing.get_args(peerflow.StepKind))
+    assert steps == {"fire", "submit", "schedule"}
+    assert set(typing.get_args(peerflow.DeadlineKind)) == steps | {"payment", "programme"}

@@ -676,3 +676,36 @@ def test_a_late_step_is_measured_against_the_window_of_the_state_it_left() -> No
     ]
     (late,) = replay(events, compiled).programmes[0].deviations
     assert (late.kind, late.days, late.working_days) == ("late", 5, 3)
+
+
+def test_every_blocker_kind_is_recorded_as_a_deviation_kind_reports_list() -> None:
+    """A blocker an event went through becomes a deviation of a kind the reports count; one
+    left out of ``DEVIATION_KINDS`` would vanish from summaries and CSV columns."""
+    from peerflow.replay._audit import _FROM_BLOCKER  # noqa: PLC0415 - the mapping itself
+
+    assert sorted(_FROM_BLOCKER) == sorted(peerflow.BLOCKER_KINDS)
+    assert [k for k in _FROM_BLOCKER.values() if k not in peerflow.replay.DEVIATION_KINDS] == []
+
+
+def test_a_group_evaluated_after_one_workshop_is_reported_so(tmp_path: Path) -> None:
+    """MiA peer groups meet in "several workshops (at least two)" (PP-02). A history whose
+    evaluation came after one workshop deviates, and every report says so: before the
+    deviation kind was listed, the summary said "deviations: none"."""
+    lines = [json.loads(line) for line in example_path("mia-peer-groups").read_text().splitlines()]
+    workshops = [
+        i for i, line in enumerate(lines) if line["payload"].get("event") == "hold_workshop"
+    ]
+    assert len(workshops) == 2  # the shipped example holds two
+    kept = [line for i, line in enumerate(lines) if i != workshops[-1]]
+    for seq, line in enumerate(kept):
+        line["seq"] = seq
+    path = tmp_path / "one-workshop.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in kept), encoding="utf-8")
+    result = replay_files(path)
+    (programme,) = result.programmes
+    assert [(d.kind, d.step) for d in programme.deviations] == [
+        ("too_few_occurrences", "fire evaluate")
+    ]
+    summary = peerflow.replay.summarise(result.programmes)
+    assert summary["deviations_by_kind"] == {"too_few_occurrences": 1}
+    assert summary["deviations_by_step"] == {"fire evaluate": {"too_few_occurrences": 1}}

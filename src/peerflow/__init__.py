@@ -27,6 +27,7 @@ from peerflow._programme import Programme, fold
 from peerflow.engine._blockers import (
     BLOCKER_KINDS,
     Blocker,
+    BlockerKind,
     DateNotScheduled,
     IncompleteContent,
     MissingDeliverable,
@@ -43,7 +44,7 @@ from peerflow.engine._budget import Claim, ClaimedItem
 from peerflow.engine._compiled import CompiledDefinition, compile_text
 from peerflow.engine._registry import builtin_files, definition, load_definition
 from peerflow.engine._state import ProgrammeState, Waiver
-from peerflow.engine._steps import Deadline, Step
+from peerflow.engine._steps import Deadline, DeadlineKind, Step, StepKind
 from peerflow.events._envelope import Actor, Event, read_history, write_history
 from peerflow.store._backend import ConcurrencyError, StoreError
 from peerflow.store._snapshot import SnapshotError
@@ -66,12 +67,14 @@ __all__ = [
     "BLOCKER_KINDS",
     "Actor",
     "Blocker",
+    "BlockerKind",
     "Claim",
     "ClaimedItem",
     "CompiledDefinition",
     "ConcurrencyError",
     "DateNotScheduled",
     "Deadline",
+    "DeadlineKind",
     "DefinitionError",
     "Event",
     "EventError",
@@ -89,6 +92,7 @@ __all__ = [
     "SnapshotError",
     "Step",
     "StepBlocked",
+    "StepKind",
     "StepNotAvailable",
     "StoreError",
     "TooFewOccurrences",

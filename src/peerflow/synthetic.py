@@ -33,6 +33,7 @@ INJECTABLE = tuple(
         "missing_receipts",
         "date_not_scheduled",
         "participant_limit",
+        "too_few_occurrences",
         "invalid",
     }
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import attrs
 
@@ -20,11 +20,27 @@ def _when(moment: datetime | None) -> str:
     return moment.isoformat() if moment is not None else "an unknown time"
 
 
+BlockerKind = Literal[
+    "missing_deliverable",
+    "role",
+    "window_not_open",
+    "window_closed",
+    "date_not_scheduled",
+    "too_few_participants",
+    "participant_limit",
+    "incomplete_content",
+    "over_budget",
+    "missing_receipts",
+    "too_few_occurrences",
+]
+"""The stable name of each blocker kind, used in JSON and in waivers."""
+
+
 @attrs.frozen
 class Blocker:
     """Base class; ``kind`` is the stable name used in JSON and in waivers."""
 
-    kind: ClassVar[str] = ""
+    kind: ClassVar[BlockerKind]
 
     def describe(self) -> str:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
@@ -55,7 +71,7 @@ class Blocker:
 class MissingDeliverable(Blocker):
     """A required deliverable is not in; ``owed_by`` lists who still owes it."""
 
-    kind: ClassVar[str] = "missing_deliverable"
+    kind: ClassVar[BlockerKind] = "missing_deliverable"
     deliverable: str
     owed_by: tuple[str, ...]
 
@@ -68,7 +84,7 @@ class MissingDeliverable(Blocker):
 class RoleNotAllowed(Blocker):
     """The actor's role may not take this step; ``allowed`` says who may."""
 
-    kind: ClassVar[str] = "role"
+    kind: ClassVar[BlockerKind] = "role"
     role: str
     allowed: tuple[str, ...]
 
@@ -82,7 +98,7 @@ class RoleNotAllowed(Blocker):
 class WindowNotOpen(Blocker):
     """Too early: the window opens at ``opens_at`` (``rule`` reads the bound)."""
 
-    kind: ClassVar[str] = "window_not_open"
+    kind: ClassVar[BlockerKind] = "window_not_open"
     opens_at: datetime | None
     rule: str
 
@@ -100,7 +116,7 @@ class WindowClosed(Blocker):
     state, so a report of how late (in working days, say) never works it out again.
     """
 
-    kind: ClassVar[str] = "window_closed"
+    kind: ClassVar[BlockerKind] = "window_closed"
     closed_at: datetime
     rule: str
     bound: Bound | None = attrs.field(default=None, eq=False, metadata={"json": False})
@@ -113,7 +129,7 @@ class WindowClosed(Blocker):
 class DateNotScheduled(Blocker):
     """The step's window counts from a date nobody has scheduled yet."""
 
-    kind: ClassVar[str] = "date_not_scheduled"
+    kind: ClassVar[BlockerKind] = "date_not_scheduled"
     date: str
     set_by: tuple[str, ...]
 
@@ -125,7 +141,7 @@ class DateNotScheduled(Blocker):
 class TooFewParticipants(Blocker):
     """Leaving the joining stage needs ``min`` participants of ``role``; ``count`` joined."""
 
-    kind: ClassVar[str] = "too_few_participants"
+    kind: ClassVar[BlockerKind] = "too_few_participants"
     role: str
     min: int
     count: int
@@ -141,7 +157,7 @@ class TooFewParticipants(Blocker):
 class ParticipantLimit(Blocker):
     """A role is full: ``max`` participants hold it already."""
 
-    kind: ClassVar[str] = "participant_limit"
+    kind: ClassVar[BlockerKind] = "participant_limit"
     role: str
     max: int
     waivable: bool = False
@@ -156,7 +172,7 @@ class ParticipantLimit(Blocker):
 class IncompleteContent(Blocker):
     """A structured deliverable lacks parts (``missing``) or has invalid ones (``problems``)."""
 
-    kind: ClassVar[str] = "incomplete_content"
+    kind: ClassVar[BlockerKind] = "incomplete_content"
     deliverable: str
     missing: tuple[str, ...]
     problems: tuple[str, ...] = ()
@@ -173,7 +189,7 @@ class IncompleteContent(Blocker):
 class OverBudget(Blocker):
     """A claim exceeds a cap or a rate: ``claimed`` against ``cap`` leaves ``excess``."""
 
-    kind: ClassVar[str] = "over_budget"
+    kind: ClassVar[BlockerKind] = "over_budget"
     item: str
     cap: Decimal
     claimed: Decimal
@@ -192,7 +208,7 @@ class OverBudget(Blocker):
 class MissingReceipts(Blocker):
     """Costs are reimbursed on receipts; these claimed items carry none."""
 
-    kind: ClassVar[str] = "missing_receipts"
+    kind: ClassVar[BlockerKind] = "missing_receipts"
     items: tuple[str, ...]
 
     def describe(self) -> str:
@@ -203,7 +219,7 @@ class MissingReceipts(Blocker):
 class TooFewOccurrences(Blocker):
     """A step needs another step to have happened ``min`` times; it happened ``count``."""
 
-    kind: ClassVar[str] = "too_few_occurrences"
+    kind: ClassVar[BlockerKind] = "too_few_occurrences"
     event: str
     min: int
     count: int

@@ -49,7 +49,16 @@ from peerflow.engine._checks import (
 )
 from peerflow.engine._content import check_content
 from peerflow.engine._state import ID_SEPARATOR, ProgrammeState, Waiver
-from peerflow.engine._steps import FIRE, JOIN, SCHEDULE, STEP_KINDS, SUBMIT, Deadline, Step
+from peerflow.engine._steps import (
+    FIRE,
+    JOIN,
+    SCHEDULE,
+    STEP_KINDS,
+    SUBMIT,
+    Deadline,
+    Step,
+    StepKind,
+)
 from peerflow.events._envelope import Actor, Event, check_year, id_problem, nesting_problem
 from peerflow.model._calendar import (
     closing_instant,
@@ -94,7 +103,7 @@ class _BoundRef:
 class _StepSpec:
     """A step compiled for the hot path: roles as a set, deliverables as indexes."""
 
-    kind: str
+    kind: StepKind
     name: str
     title: str
     roles: tuple[str, ...]

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal, get_args
 
 import attrs
 
 from peerflow.engine._blockers import Blocker
 
-FIRE = "fire"
-SUBMIT = "submit"
-SCHEDULE = "schedule"
-STEP_KINDS = (FIRE, SUBMIT, SCHEDULE)
-JOIN = "join"
+StepKind = Literal["fire", "submit", "schedule"]
+"""A step of a state: fire a transition, submit a deliverable, schedule a date."""
+DeadlineKind = Literal["fire", "submit", "schedule", "payment", "programme"]
+"""What a deadline is for: a step, a claim's payment, or the programme's overall deadline."""
+
+FIRE: Final = "fire"
+SUBMIT: Final = "submit"
+SCHEDULE: Final = "schedule"
+STEP_KINDS: tuple[StepKind, ...] = get_args(StepKind)
+JOIN: Final = "join"
 """Not a step of a state but a waiver's target: one more join past a role's maximum."""
 
 
@@ -30,7 +35,7 @@ class Step:
     ``waived`` lists blockers a waiver has lifted.
     """
 
-    kind: str
+    kind: StepKind
     name: str
     title: str
     allowed: bool
@@ -74,7 +79,7 @@ class Deadline:
     the end of an indicative window: being past it refuses nothing.
     """
 
-    kind: str
+    kind: DeadlineKind
     name: str
     title: str
     due_at: datetime

@@ -13,6 +13,7 @@ from peerflow.events._history import Histories, read_histories
 from peerflow.replay._audit import (
     DEVIATION_KINDS,
     Deviation,
+    DeviationKind,
     EventRecord,
     ProgrammeReplay,
     Replay,
@@ -32,6 +33,7 @@ from peerflow.replay._stats import summarise
 __all__ = [
     "DEVIATION_KINDS",
     "Deviation",
+    "DeviationKind",
     "EventRecord",
     "Histories",
     "ProgrammeReplay",
