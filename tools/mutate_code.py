@@ -59,6 +59,7 @@ SCOPES = {
         (
             "src/peerflow/engine/_compiled.py",
             "src/peerflow/engine/_checks.py",
+            "src/peerflow/engine/_payloads.py",
             "src/peerflow/replay/_fastfold.py",
         ),
         tuple(
@@ -80,10 +81,8 @@ SCOPES = {
                 "payment_due",
             )
         )
-        + tuple(
-            f"peerflow.engine._compiled.{name}"
-            for name in ("_joins_self", "_check_starter", "_participants")
-        )
+        + tuple(f"peerflow.engine._compiled.{name}" for name in ("_joins_self",))
+        + tuple(f"peerflow.engine._payloads.{name}" for name in ("_check_starter", "_participants"))
         + tuple(
             f"peerflow.engine._checks.{name}"
             for name in (

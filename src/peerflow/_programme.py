@@ -13,7 +13,8 @@ from datetime import date, datetime
 from typing import Any
 
 from peerflow._errors import EventError
-from peerflow.engine._compiled import CompiledDefinition, require_json, start_event
+from peerflow.engine._compiled import CompiledDefinition
+from peerflow.engine._payloads import require_json, start_event
 from peerflow.engine._registry import definition_of
 from peerflow.engine._state import ProgrammeState
 from peerflow.engine._steps import Deadline, Step

@@ -26,7 +26,8 @@ from typing import Any
 
 import attrs
 
-from peerflow.engine._compiled import CompiledDefinition, compile_text, require_json, start_event
+from peerflow.engine._compiled import CompiledDefinition, compile_text
+from peerflow.engine._payloads import require_json, start_event
 from peerflow.engine._registry import definition_of
 from peerflow.engine._state import ProgrammeState
 from peerflow.engine._steps import Deadline, Step
