@@ -47,6 +47,18 @@ class ProgrammeRow:
     next_seq: int
     snapshot: str
 
+    def stored_after_programme(self) -> tuple[str, int, str, str, int, str]:
+        """The columns after ``programme``, in ``PROGRAMME_COLUMNS`` order, for a backend's
+        INSERT or UPDATE."""
+        return (
+            self.definition,
+            self.definition_version,
+            self.digest,
+            self.state,
+            self.next_seq,
+            self.snapshot,
+        )
+
 
 class Transaction(Protocol):
     """One write transaction of a backend, holding the programme's write lock."""

@@ -85,14 +85,7 @@ class PostgresTransaction:
         self.writes.append((sql, rows, True))
 
     def save_programme(self, row: ProgrammeRow, new: bool) -> None:
-        values = (
-            row.definition,
-            row.definition_version,
-            row.digest,
-            row.state,
-            row.next_seq,
-            row.snapshot,
-        )
+        values = row.stored_after_programme()
         if new:
             sql = (
                 f"INSERT INTO programmes ({PROGRAMME_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"

@@ -56,14 +56,7 @@ class SQLiteTransaction:
         )
 
     def save_programme(self, row: ProgrammeRow, new: bool) -> None:
-        values = (
-            row.definition,
-            row.definition_version,
-            row.digest,
-            row.state,
-            row.next_seq,
-            row.snapshot,
-        )
+        values = row.stored_after_programme()
         if new:
             self.db.execute(
                 f"INSERT INTO programmes ({PROGRAMME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
