@@ -60,6 +60,7 @@ SCOPES = {
             "src/peerflow/engine/_compiled.py",
             "src/peerflow/engine/_checks.py",
             "src/peerflow/engine/_payloads.py",
+            "src/peerflow/engine/_deadlines.py",
             "src/peerflow/replay/_fastfold.py",
         ),
         tuple(
@@ -72,7 +73,6 @@ SCOPES = {
                 "deadline_instant",
                 "_evaluate",
                 "_advised",
-                "deadlines",
                 "_fire_event",
                 "_submit_event",
                 "_waive_event",
@@ -83,6 +83,7 @@ SCOPES = {
         )
         + tuple(f"peerflow.engine._compiled.{name}" for name in ("_joins_self",))
         + tuple(f"peerflow.engine._payloads.{name}" for name in ("_check_starter", "_participants"))
+        + ("peerflow.engine._deadlines.due_from",)
         + tuple(
             f"peerflow.engine._checks.{name}"
             for name in (

@@ -46,6 +46,7 @@ from peerflow.engine._checks import (
     scheduled_day,
 )
 from peerflow.engine._content import check_content
+from peerflow.engine._deadlines import due_from
 from peerflow.engine._payloads import (
     _check_starter,
     _participants,
@@ -609,98 +610,7 @@ class CompiledDefinition:
     def deadlines(self, st: ProgrammeState, at: datetime) -> list[Deadline]:
         """What is due by when from the current state, and what is overdue."""
         _require_aware(at)
-        m = _Moment(self, st, at)
-        due: dict[tuple[str, str, bool], Deadline] = {}
-
-        def add(item: Deadline) -> None:
-            key = (item.kind, item.name, item.advisory)
-            if key not in due or item.due_at < due[key].due_at:
-                due[key] = item
-
-        for spec in self._specs[st.state]:
-            step = self._step(m, spec, None)
-            if step.advised_by is not None and spec.advisory is not None:
-                closes = spec.advisory[1]
-                assert closes is not None
-                add(
-                    Deadline(
-                        spec.kind,
-                        spec.name,
-                        spec.title,
-                        step.advised_by,
-                        at >= step.advised_by,
-                        spec.roles,
-                        "indicative: closes " + closes.text,
-                        advisory=True,
-                    )
-                )
-            if step.closes_at is None or step.closes_at == m.deadline:
-                continue  # bound only by the programme deadline, listed once below
-            overdue = at >= step.closes_at
-            rule = "closes " + spec.closes.text if spec.closes is not None else ""
-            if spec.kind == SUBMIT:
-                if step.owed_by:
-                    add(
-                        Deadline(
-                            SUBMIT,
-                            spec.name,
-                            spec.title,
-                            step.closes_at,
-                            overdue,
-                            step.owed_by,
-                            rule,
-                        )
-                    )
-                continue
-            add(
-                Deadline(
-                    spec.kind, spec.name, spec.title, step.closes_at, overdue, spec.roles, rule
-                )
-            )
-            for d in self._required(st, spec):
-                bits = self._missing_bits(st, m.layout, d)
-                if bits:
-                    name = self.deliverable_names[d]
-                    add(
-                        Deadline(
-                            SUBMIT,
-                            name,
-                            self.type.deliverables[name].title,
-                            step.closes_at,
-                            overdue,
-                            self._who(st, d, bits),
-                            f"needed by '{spec.name}'",
-                        )
-                    )
-        for claim in st.claims:
-            due_at = self.payment_due(st, claim) if claim.paid_at is None else None
-            if due_at is not None:
-                budget = self.type.budget
-                assert budget is not None and budget.payment is not None
-                add(
-                    Deadline(
-                        "payment",
-                        claim.id,
-                        f"Reimburse {claim.claimant}: {claim.reimbursable} {budget.currency}",
-                        due_at,
-                        at >= due_at,
-                        st.holders(budget.paid_by),
-                        "closes " + _describe(budget.payment.closes),
-                    )
-                )
-        if m.deadline is not None and not st.terminal:
-            add(
-                Deadline(
-                    "programme",
-                    "deadline",
-                    "Programme deadline",
-                    m.deadline,
-                    at >= m.deadline,
-                    (),
-                    _describe(self.type.deadline),
-                )
-            )
-        return sorted(due.values(), key=lambda d: (d.due_at, d.kind, d.name))
+        return due_from(self, _Moment(self, st, at))
 
     # --- applying events ---------------------------------------------------------
 
@@ -1198,10 +1108,6 @@ _HANDLERS = {
 
 def _bounds(window: Window | None) -> tuple[Bound | None, Bound | None]:
     return (None, None) if window is None else (window.opens, window.closes)
-
-
-def _describe(bound: Bound | None) -> str:
-    return bound.describe() if bound is not None else ""
 
 
 _cache: dict[str, CompiledDefinition] = {}
