@@ -49,6 +49,7 @@ from rule_marks import tests_by_rule
 import peerflow
 from peerflow._errors import DefinitionError
 from peerflow.engine import _registry
+from peerflow.model._loading import _on_the_day
 
 EQUIVALENTS = ROOT / "tools" / "equivalent_mutants.txt"
 AMOUNTS = ("days", "weeks", "months", "years", "working_days")
@@ -128,10 +129,7 @@ def expanded(node: Any) -> Any:
         return [expanded(item) for item in node]
     if not isinstance(node, dict):
         return node
-    if isinstance(node.get("day_of"), str) and "opens" not in node and "closes" not in node:
-        anchor = node["day_of"]
-        rest = {key: value for key, value in node.items() if key != "day_of"}
-        node = {"opens": {"after": anchor}, "closes": {"after": anchor}, **rest}
+    node = _on_the_day(node)  # the loader's own reading of day_of (built-ins are valid)
     return {key: expanded(value) for key, value in node.items()}
 
 
