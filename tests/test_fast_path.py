@@ -19,8 +19,9 @@ import pytest
 
 import peerflow
 from peerflow import Actor
-from peerflow.engine._compiled import CompiledDefinition, _StepSpec
+from peerflow.engine._compiled import CompiledDefinition
 from peerflow.engine._registry import example_path
+from peerflow.engine._tables import StepSpec
 from peerflow.events._envelope import Event, row_of
 from peerflow.replay._fastfold import DEFERRED, STEP_FIELDS, FastFold, _plans
 
@@ -220,10 +221,26 @@ def test_an_advice_with_only_an_end_has_no_start() -> None:
     assert (finish.advised_from, finish.advised_by) == (None, datetime(2027, 3, 12, tzinfo=UTC))
 
 
+def test_an_advice_counted_from_an_unset_date_is_not_shown_until_the_date_is_set() -> None:
+    """Advice is indicative: a date not yet scheduled leaves it out, never blocks or fails."""
+    text = STARTED.replace(
+        "closes: {after: start, days: 10}", "closes: {before: review_day, days: 3}"
+    )
+    text += "dates:\n  review_day: {title: Review day, set_by: [facilitator]}\n"
+    compiled = peerflow.compile_text(text)
+    st = compiled.start(START)
+    (finish,) = [s for s in compiled.next_steps(st, BEGIN) if s.name == "finish"]
+    assert (finish.advised_from, finish.advised_by) == (None, None)
+    day = {"date": "review_day", "value": "2027-03-20"}
+    st = compiled.apply(st, Event("p", 1, "p-1", BEGIN, FACILITATOR, "schedule", day))
+    (finish,) = [s for s in compiled.next_steps(st, BEGIN) if s.name == "finish"]
+    assert finish.advised_by == datetime(2027, 3, 18, tzinfo=UTC)  # ends 3 days before the 20th
+
+
 def test_the_fast_path_knows_every_field_of_a_compiled_step() -> None:
     """A guard added to the engine's compiled step is either checked by the fast path with
     the engine's own function or leaves the step to the engine; never silently ignored."""
-    assert sorted(STEP_FIELDS) == sorted(f.name for f in attrs.fields(_StepSpec))
+    assert sorted(STEP_FIELDS) == sorted(f.name for f in attrs.fields(StepSpec))
 
 
 @pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))
@@ -232,7 +249,7 @@ def test_steps_with_a_deferred_guard_have_no_fast_plan(definition_id: str) -> No
     compiled = peerflow.definition(definition_id)
     deferred = [name for name, how in STEP_FIELDS.items() if how == DEFERRED]
     plans = _plans(compiled)
-    tables = {"submit": compiled._submit, "fire": compiled._fire, "schedule": compiled._schedule}
+    tables = compiled.tables.by_kind
     planned = []
     for kind, table in tables.items():
         for state, steps in table.items():

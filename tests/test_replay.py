@@ -397,7 +397,7 @@ def _content_for(fields: dict[str, Any]) -> st.SearchStrategy[Any]:
 _STRUCTURED = [
     (compiled.id, name)
     for compiled in (peerflow.definition(d) for d in BUILTINS)
-    for name in compiled._content_parts
+    for name in compiled.tables.content_parts
 ]
 
 
@@ -408,7 +408,7 @@ def test_the_quick_content_check_never_passes_what_check_content_refuses(
 ) -> None:
     """The fast path's ``_complete`` may say "not sure" (False) of complete content, but
     must never call content complete that ``check_content`` refuses."""
-    parts = peerflow.definition(definition_id)._content_parts[deliverable]
+    parts = peerflow.definition(definition_id).tables.content_parts[deliverable]
     content = data.draw(_content_for(dict(parts)))
     if _complete(_shape(parts), content):
         assert check_content(deliverable, parts, content) is None, content
@@ -434,7 +434,7 @@ def test_the_quick_content_check_one_value_away_from_complete(
 ) -> None:
     """Complete content passes the quick check; every single part (or entry field) set to
     each odd value, or left out, is either refused by the quick check or complete."""
-    parts = peerflow.definition(definition_id)._content_parts[deliverable]
+    parts = peerflow.definition(definition_id).tables.content_parts[deliverable]
     shape, complete = _shape(parts), _complete_example(parts)
     assert _complete(shape, complete) and check_content(deliverable, parts, complete) is None
     variants = []

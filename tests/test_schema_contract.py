@@ -61,6 +61,13 @@ VARIANTS: list[tuple[str, str, str, bool]] = [
     ("version 0", "version: 1", "version: 0", False),
     ("days 2.0", "days: 10", "days: 2.0", False),
     ("days -1", "days: 10", "days: -1", False),
+    # at most 100 years in any unit, so every window is a real date (8000 years overflowed)
+    ("days 100 years", "days: 10", "days: 36500", True),
+    ("days over 100 years", "days: 10", "days: 36501", False),
+    ("years 100", "days: 10", "years: 100", True),
+    ("years 8000", "days: 10", "years: 8000", False),
+    ("months over 100 years", "days: 10", "months: 1201", False),
+    ("weeks over 100 years", "days: 10", "weeks: 5201", False),
     ("working days mixed with days", "days: 10", "days: 10, working_days: 5", False),
     ("working days alone", "days: 10", "working_days: 5", True),
     ("working days 0 beside days", "days: 10", "days: 10, working_days: 0", True),

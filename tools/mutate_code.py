@@ -57,31 +57,30 @@ SCOPES = {
     ),
     "engine": Scope(
         (
-            "src/peerflow/engine/_compiled.py",
+            "src/peerflow/engine/_guards.py",
+            "src/peerflow/engine/_windows.py",
+            "src/peerflow/engine/_handlers.py",
             "src/peerflow/engine/_checks.py",
             "src/peerflow/engine/_payloads.py",
             "src/peerflow/engine/_deadlines.py",
             "src/peerflow/replay/_fastfold.py",
         ),
-        tuple(
-            f"peerflow.engine._compiled.CompiledDefinition.{name}"
+        tuple(f"peerflow.engine._guards.{name}" for name in ("required", "owing", "evaluate"))
+        + tuple(
+            f"peerflow.engine._windows.{name}"
+            for name in ("anchor_of", "instant", "deadline_instant", "advised", "payment_due")
+        )
+        + tuple(
+            f"peerflow.engine._handlers.{name}"
             for name in (
-                "_required",
-                "_missing_bits",
-                "_anchor_day",
-                "_instant",
-                "deadline_instant",
-                "_evaluate",
-                "_advised",
                 "_fire_event",
                 "_submit_event",
                 "_waive_event",
                 "_waive_join",
                 "_join_event",
-                "payment_due",
+                "_joins_self",
             )
         )
-        + tuple(f"peerflow.engine._compiled.{name}" for name in ("_joins_self",))
         + tuple(f"peerflow.engine._payloads.{name}" for name in ("_check_starter", "_participants"))
         + ("peerflow.engine._deadlines.due_from",)
         + tuple(

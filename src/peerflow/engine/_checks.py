@@ -1,6 +1,6 @@
 """The checks a step goes through, one function each, shared by the engine and the fast path.
 
-The engine (``CompiledDefinition._evaluate``) turns each failed check into a blocker; the
+The engine (``_guards.evaluate``) turns each failed check into a blocker; the
 replay's fast path (``peerflow.replay._fastfold``) only asks whether every check passes and,
 at the first that does not, hands the event to the engine. Both call these functions, so the
 two cannot drift apart on what a window, a quorum, an owed deliverable, an anchor day or a

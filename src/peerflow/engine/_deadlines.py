@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from peerflow.engine._guards import Moment, owing, required, step_of
 from peerflow.engine._steps import SUBMIT, Deadline
+from peerflow.engine._windows import payment_due
 from peerflow.model._types import Bound
 
 if TYPE_CHECKING:
-    from peerflow.engine._compiled import CompiledDefinition, _Moment
+    from peerflow.engine._compiled import CompiledDefinition
 
 
 def _describe(bound: Bound | None) -> str:
     return bound.describe() if bound is not None else ""
 
 
-def due_from(compiled: CompiledDefinition, m: _Moment) -> list[Deadline]:
+def due_from(compiled: CompiledDefinition, m: Moment) -> list[Deadline]:
     """Every deadline at ``m``: each kept once (the earliest), sorted by when it falls."""
     st, at = m.st, m.at
     due: dict[tuple[str, str, bool], Deadline] = {}
@@ -27,8 +29,8 @@ def due_from(compiled: CompiledDefinition, m: _Moment) -> list[Deadline]:
         if key not in due or item.due_at < due[key].due_at:
             due[key] = item
 
-    for spec in compiled._specs[st.state]:
-        step = compiled._step(m, spec, None)
+    for spec in compiled.tables.specs[st.state]:
+        step = step_of(compiled, m, spec, None)
         if step.advised_by is not None and spec.advisory is not None:
             closes = spec.advisory[1]
             assert closes is not None
@@ -63,9 +65,9 @@ def due_from(compiled: CompiledDefinition, m: _Moment) -> list[Deadline]:
                 )
             continue
         add(Deadline(spec.kind, spec.name, spec.title, step.closes_at, overdue, spec.roles, rule))
-        for d in compiled._required(st, spec):
-            bits = compiled._missing_bits(st, m.layout, d)
-            if bits:
+        for d in required(st, spec):
+            owed_by = owing(compiled, st, m.layout, d)
+            if owed_by:
                 name = compiled.deliverable_names[d]
                 add(
                     Deadline(
@@ -74,12 +76,12 @@ def due_from(compiled: CompiledDefinition, m: _Moment) -> list[Deadline]:
                         compiled.type.deliverables[name].title,
                         step.closes_at,
                         overdue,
-                        compiled._who(st, d, bits),
+                        owed_by,
                         f"needed by '{spec.name}'",
                     )
                 )
     for claim in st.claims:
-        due_at = compiled.payment_due(st, claim) if claim.paid_at is None else None
+        due_at = payment_due(compiled, st, claim) if claim.paid_at is None else None
         if due_at is not None:
             budget = compiled.type.budget
             assert budget is not None and budget.payment is not None

@@ -38,6 +38,14 @@ from peerflow.model._types import (
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CALENDAR_UNITS = ("days", "weeks", "months", "years")
+BOUND_LIMITS = {
+    "days": 36_500,
+    "weeks": 5_200,
+    "months": 1_200,
+    "years": 100,
+    "working_days": 26_000,
+}
+"""The most of each unit a bound may count (100 years): every window stays a real date."""
 
 
 # --- shape: cattrs --------------------------------------------------------------
@@ -480,6 +488,11 @@ class _Checker:
             if amount < 0:
                 self.add(
                     join_path(path, unit), f"{unit} must be 0 or more; use 'before' to go back"
+                )
+            elif amount > BOUND_LIMITS[unit]:
+                self.add(
+                    join_path(path, unit),
+                    f"{unit} must be at most {BOUND_LIMITS[unit]:,} (100 years), not {amount:,}",
                 )
         if bound.working_days and any(units[u] for u in _CALENDAR_UNITS):
             self.add(path, "working_days cannot be mixed with days, weeks, months or years")

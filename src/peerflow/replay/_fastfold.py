@@ -31,9 +31,12 @@ from peerflow.engine._checks import (
     quorum_shortfalls,
     scheduled_day,
 )
-from peerflow.engine._compiled import CompiledDefinition, _BoundRef, _StepSpec
+from peerflow.engine._compiled import CompiledDefinition
 from peerflow.engine._content import check_content
+from peerflow.engine._guards import layout
 from peerflow.engine._state import ProgrammeState
+from peerflow.engine._tables import BoundRef, StepSpec
+from peerflow.engine._windows import instant
 from peerflow.events._envelope import Row
 from peerflow.model._types import Part
 
@@ -60,7 +63,7 @@ STEP_FIELDS: Mapping[str, str] = {
     "requires_when": DEFERRED,
 }
 """How the fast path treats each field of the engine's compiled step. A field added to
-``_StepSpec`` and missing here fails tests/test_fast_path.py: a new guard must be checked here
+``StepSpec`` and missing here fails tests/test_fast_path.py: a new guard must be checked here
 with the engine's function, or its steps deferred to the engine."""
 _SUBMIT, _FIRE, _SCHEDULE = 0, 1, 2
 
@@ -74,7 +77,7 @@ class _Bounds:
 
     __slots__ = ("closes", "deadline", "opens")
 
-    def __init__(self, opens: _BoundRef | None, closes: _BoundRef | None, deadline: bool) -> None:
+    def __init__(self, opens: BoundRef | None, closes: BoundRef | None, deadline: bool) -> None:
         self.opens, self.closes, self.deadline = opens, closes, deadline
 
 
@@ -109,11 +112,11 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
     found = _PLANS.get(compiled)
     if found is not None:
         return found
-    anchors = {(ref.anchor_kind, ref.anchor_index) for ref in compiled._bound_refs}
+    anchors = {(ref.anchor_kind, ref.anchor_index) for ref in compiled.tables.bound_refs}
     windows: dict[tuple[int, int, bool], _Bounds] = {}  # one object per distinct set of bounds
 
-    def plan(spec: _StepSpec, action: int, moved: tuple[int, int] | None) -> _Plan:
-        deadline = spec.deadline and compiled._deadline is not None
+    def plan(spec: StepSpec, action: int, moved: tuple[int, int] | None) -> _Plan:
+        deadline = spec.deadline and compiled.tables.deadline is not None
         opens, closes = spec.opens, spec.closes
         window = None
         if opens is not None or closes is not None or deadline:
@@ -121,7 +124,7 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
             window = windows.get(key)
             if window is None:
                 window = windows[key] = _Bounds(opens, closes, deadline)
-        parts = compiled._content_parts.get(spec.name) if action == _SUBMIT else None
+        parts = compiled.tables.content_parts.get(spec.name) if action == _SUBMIT else None
         return _Plan(
             spec.roleset,
             spec.quorum,
@@ -144,9 +147,9 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
                 state: {
                     name: plan(spec, _SUBMIT, None)
                     for name, spec in steps.items()
-                    if name not in compiled._watched
+                    if name not in compiled.tables.watched
                 }
-                for state, steps in compiled._submit.items()
+                for state, steps in compiled.tables.submit.items()
             },
         ),
         "fire": (
@@ -157,11 +160,11 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
                     for name, spec in steps.items()
                     if not spec.requires_when
                     and not spec.min_times
-                    and spec.index not in compiled._counted_at
-                    and spec.index not in compiled._renewed_by
-                    and spec.index not in compiled._renewed_dates
+                    and spec.index not in compiled.tables.counted_at
+                    and spec.index not in compiled.tables.renewed_by
+                    and spec.index not in compiled.tables.renewed_dates
                 }
-                for state, steps in compiled._fire.items()
+                for state, steps in compiled.tables.fire.items()
             },
         ),
         "schedule": (
@@ -170,7 +173,7 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
                 state: {
                     name: plan(spec, _SCHEDULE, (DATE, spec.index)) for name, spec in steps.items()
                 }
-                for state, steps in compiled._schedule.items()
+                for state, steps in compiled.tables.schedule.items()
             },
         ),
     }
@@ -244,7 +247,7 @@ class FastFold:
         self.compiled = compiled
         self.plans = _plans(compiled)
         self.width = len(compiled.deliverable_names)
-        self.each = compiled._each
+        self.each = compiled.tables.each
         self.events_count = len(compiled.event_names)
         self.load(st)
 
@@ -259,7 +262,7 @@ class FastFold:
         self.last_at = st.last_at
         self.roles = st.roles
         self.who = {pid: (i, role) for i, (pid, role) in enumerate(st.members())}
-        self.owed = self.compiled._layout(st).owed
+        self.owed = layout(self.compiled, st).owed
         self.blocked = bool(st.waivers)  # waivers change what blocks: leave them to the engine
         self.days: dict[tuple[int, int], object] = {}
         self.windows: dict[_Bounds, tuple[datetime | None, datetime | None, bool]] = {}
@@ -290,7 +293,7 @@ class FastFold:
             self.changed = False
         return self.st
 
-    def _day(self, ref: _BoundRef) -> object:
+    def _day(self, ref: BoundRef) -> object:
         key = (ref.anchor_kind, ref.anchor_index)
         if key in self.days:
             return self.days[key]
@@ -322,18 +325,18 @@ class FastFold:
             day = self._day(opens)
             if type(day) is not date:
                 return _CLOSED
-            opens_at = compiled._instant(opens, day, st, closing=False)
+            opens_at = instant(compiled, opens, day, st, closing=False)
         if closes is not None:
             day = self._day(closes)
             if day is UNSET:  # a blocker (the date is not scheduled): the engine says so
                 return _CLOSED
             if day is not None:
-                closes_at = compiled._instant(closes, day, st, closing=True)  # type: ignore[arg-type]
-        deadline_ref = compiled._deadline
+                closes_at = instant(compiled, closes, day, st, closing=True)  # type: ignore[arg-type]
+        deadline_ref = compiled.tables.deadline
         if deadline and deadline_ref is not None:
             day = self._day(deadline_ref)
             if type(day) is date:
-                deadline_at = compiled._instant(deadline_ref, day, st, closing=True)
+                deadline_at = instant(compiled, deadline_ref, day, st, closing=True)
                 closes_at, _ = earlier_close(closes_at, deadline_at)
         return opens_at, closes_at, True
 

@@ -213,7 +213,7 @@ def _counts(data: Any, compiled: CompiledDefinition) -> tuple[int, ...]:
                 f"$.counts.{event}", f"expected a whole number 1 or more, got {times!r}"
             )
         position = compiled.counted_events.index(event)
-        counts[position] = min(times, compiled._count_caps[position])  # counting stops there
+        counts[position] = min(times, compiled.tables.count_caps[position])  # counting stops there
     return tuple(counts) if any(counts) else ()
 
 
