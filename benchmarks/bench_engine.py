@@ -1,6 +1,6 @@
 """Engine benchmarks, each printed beside a baseline measured in the same run.
 
-    python benchmarks/bench_engine.py [--definition ID] [--quick]
+    python benchmarks/bench_engine.py [--definition ID] [--quick | --smoke]
 
 1. compiling a definition (check + Machine + tables) vs a bare transitions Machine;
 2. ``next_steps`` with full blockers on a programme with 50 events vs transitions'
@@ -80,8 +80,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--definition", default="prospect-peer-mentoring")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one repetition each: proves it runs, not its speed"
+    )
     args = parser.parse_args()
-    scale = 10 if args.quick else 1
+    scale = 10_000 if args.smoke else 10 if args.quick else 1
     compiled = peerflow.definition(args.definition)
     text = peerflow.builtin_files()[compiled.id].read_text()
 
@@ -115,7 +118,7 @@ def main() -> None:
     fire_steps = [s.name for s in steps if s.kind == "fire"]
     assert sorted(machine.get_triggers(model.state)) == sorted(fire_steps)
     assert transitions_check() == [s.allowed for s in steps if s.kind == "fire"]
-    number = max(100, 20000 // scale)
+    number = max(1 if args.smoke else 100, 20000 // scale)
     ours = best_of(lambda: compiled.next_steps(state, at), number)
     base = best_of(transitions_check, number)
     print(
@@ -126,7 +129,7 @@ def main() -> None:
     )
 
     # 3. memory per programme state vs an add_model-bound model
-    count = max(200, 2000 // scale)
+    count = max(2 if args.smoke else 200, 2000 // scale)
     lines = [e.to_line() for e in history]
     per_state = retained_per_item(count, lambda i: fold_from_json(compiled, lines, i))
     lean = bare_machine(compiled, conditions=True)
@@ -147,7 +150,7 @@ def main() -> None:
     )
 
     # and what folding costs, for the record
-    fold_time = best_of(lambda: compiled.fold(history), max(10, 500 // scale))
+    fold_time = best_of(lambda: compiled.fold(history), max(1 if args.smoke else 10, 500 // scale))
     print(
         f"fold of {len(history)} events: {fold_time * 1e3:.3f} ms "
         f"({len(history) / fold_time:,.0f} events/s)"

@@ -1,6 +1,6 @@
 """Replay benchmarks, each printed beside a baseline measured in the same run.
 
-    python benchmarks/bench_replay.py [--programmes N] [--quick]
+    python benchmarks/bench_replay.py [--programmes N] [--quick | --smoke]
 
 On N generated programmes (default 10,000, an even mix of the built-in definitions, a tenth
 with one deviation each), written to a JSON Lines file:
@@ -128,7 +128,7 @@ def bare_walk(programmes: list[list[Row]]) -> None:
     with no_cyclic_gc():
         for rows in programmes:
             compiled = peerflow.definition(rows[0][7]["definition"])
-            fires, state = compiled._fire, compiled.type.initial
+            fires, state = compiled.tables.fire, compiled.type.initial
             for row in rows:
                 if row[6] == "fire":
                     step = fires[state].get(row[7].get("event"))
@@ -192,9 +192,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--programmes", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="2,000 programmes, fewer repeats")
+    parser.add_argument(
+        "--smoke", action="store_true", help="40 programmes once: proves it runs, not its speed"
+    )
     args = parser.parse_args()
-    count = 2_000 if args.quick else args.programmes
-    repeat = 2 if args.quick else 3
+    count = 40 if args.smoke else 2_000 if args.quick else args.programmes
+    repeat = 1 if args.smoke else 2 if args.quick else 3
     with tempfile.TemporaryDirectory() as tmp:
         full, half = Path(tmp) / "full.jsonl", Path(tmp) / "half.jsonl"
         started = time.perf_counter()
