@@ -247,3 +247,56 @@ def test_an_overview_by_role_counts_a_participant_s_waiver() -> None:
     ]
     assert template.allowed
     assert [b.kind for b in template.waived] == ["window_closed"]
+
+
+CONDITIONAL = """\
+id: conditional
+version: 1
+title: A step that needs a second document while the first says so
+roles:
+  lead: {}
+states:
+  open: {}
+  done: {terminal: true}
+initial: open
+timezone: Europe/Brussels
+transitions:
+  - event: finish
+    from: open
+    to: done
+    by: lead
+    requires: [minutes]
+    requires_when:
+      - deliverable: revision
+        when: {deliverable: minutes, part: changes, equals: "yes"}
+    window:
+      closes: {after: start, days: 10}
+deliverables:
+  minutes:
+    title: Minutes
+    owed_by: [lead]
+    content:
+      changes: {title: "Were changes discussed?", one_of: ["yes", "no"]}
+  revision:
+    title: Revised document
+    owed_by: [lead]
+"""
+
+
+@pytest.mark.parametrize(("changes", "needs_revision"), [("yes", True), ("no", False)])
+def test_a_document_needed_only_while_the_minutes_say_so_is_due_only_then(
+    changes: str, needs_revision: bool
+) -> None:
+    """A conditional requirement (ER-06's "if changes were discussed") is listed as due by the
+    step's window exactly while its condition holds, owed by who owes it."""
+    compiled = peerflow.compile_text(CONDITIONAL)
+    lead = Actor("lead", "lena")
+    p = Programme.start(
+        compiled, "c", at=at("2027-03-01T09:00"), actor=lead, participants=[("lena", "lead")]
+    )
+    p.submit("minutes", at=at("2027-03-02T09:00"), actor=lead, content={"changes": changes})
+    # 10 days after Monday 1 March: through Thursday 11 March, closed from the 12th
+    revision = ("submit", "revision", at("2027-03-12"), False, ("lena",), "needed by 'finish'")
+    found = [item[:6] for item in listed(p, "2027-03-05T12:00")]
+    assert found[0][:2] == ("fire", "finish")
+    assert (revision in found) == needs_revision

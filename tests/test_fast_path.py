@@ -231,10 +231,13 @@ def test_an_advice_counted_from_an_unset_date_is_not_shown_until_the_date_is_set
     st = compiled.start(START)
     (finish,) = [s for s in compiled.next_steps(st, BEGIN) if s.name == "finish"]
     assert (finish.advised_from, finish.advised_by) == (None, None)
+    assert [d.name for d in compiled.deadlines(st, BEGIN) if d.advisory] == []
     day = {"date": "review_day", "value": "2027-03-20"}
     st = compiled.apply(st, Event("p", 1, "p-1", BEGIN, FACILITATOR, "schedule", day))
     (finish,) = [s for s in compiled.next_steps(st, BEGIN) if s.name == "finish"]
     assert finish.advised_by == datetime(2027, 3, 18, tzinfo=UTC)  # ends 3 days before the 20th
+    advice = [(d.name, d.due_at) for d in compiled.deadlines(st, BEGIN) if d.advisory]
+    assert advice == [("finish", finish.advised_by)]
 
 
 def test_the_fast_path_knows_every_field_of_a_compiled_step() -> None:
