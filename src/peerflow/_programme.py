@@ -13,6 +13,15 @@ from datetime import date, datetime
 from typing import Any
 
 from peerflow._errors import EventError
+from peerflow.engine._commands import (
+    claim_payload,
+    fire_payload,
+    join_payload,
+    pay_payload,
+    schedule_payload,
+    submit_payload,
+    waive_payload,
+)
 from peerflow.engine._compiled import CompiledDefinition
 from peerflow.engine._payloads import require_json, start_event
 from peerflow.engine._registry import definition_of
@@ -99,26 +108,18 @@ class Programme:
         return event
 
     def fire(self, event: str, *, at: datetime, actor: Actor) -> Event:
-        return self.record("fire", {"event": event}, at=at, actor=actor)
+        return self.record("fire", fire_payload(event), at=at, actor=actor)
 
     def submit(
         self, deliverable: str, *, at: datetime, actor: Actor, ref: str | None = None, **fields: Any
     ) -> Event:
-        payload: dict[str, Any] = {"deliverable": deliverable, **fields}
-        if ref is not None:
-            payload["ref"] = ref
-        return self.record("submit", payload, at=at, actor=actor)
+        """Hand in a deliverable; ``content={...}`` for one with parts (see its definition)."""
+        return self.record("submit", submit_payload(deliverable, ref, **fields), at=at, actor=actor)
 
     def schedule(self, date_name: str, value: date | str, *, at: datetime, actor: Actor) -> Event:
         """Set a date: a ``date`` (a datetime would hide a time of day), or ``"2027-02-01"``."""
-        if isinstance(value, datetime) or not isinstance(value, date | str):
-            raise EventError(
-                f"schedule {date_name}: the value must be a date or an ISO date string, "
-                f"got {value!r}",
-                seq=self.state.next_seq,
-            )
-        text = value if isinstance(value, str) else value.isoformat()
-        return self.record("schedule", {"date": date_name, "value": text}, at=at, actor=actor)
+        payload = schedule_payload(date_name, value, self.state.next_seq)
+        return self.record("schedule", payload, at=at, actor=actor)
 
     def waive(
         self,
@@ -131,14 +132,42 @@ class Programme:
         actor: Actor,
         participant: str | None = None,
     ) -> Event:
-        payload: dict[str, Any] = {
-            "step": {"kind": kind, "name": step},
-            "blockers": list(blockers),
-            "reason": reason,
-        }
-        if participant is not None:
-            payload["participant"] = participant
+        """Lift blockers of a step of the current state, with the reason on record."""
+        payload = waive_payload(kind, step, blockers, reason, participant)
         return self.record("waive", payload, at=at, actor=actor)
+
+    def join(self, participant: str, role: str, *, at: datetime, actor: Actor) -> Event:
+        """Add ``participant`` in ``role`` (a role whose participants join after the start).
+
+        ``actor`` is the participant itself where the role is joined by ``self``, or someone
+        holding one of the role's ``joined_by`` roles.
+        """
+        return self.record("join", join_payload(participant, role), at=at, actor=actor)
+
+    def claim(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        at: datetime,
+        actor: Actor,
+        claim: str | None = None,
+        invoice_date: date | str | None = None,
+        bank_details: str | None = None,
+        accept_cap: bool = False,
+    ) -> Event:
+        """Claim costs: ``items`` are ``{"item", "amount", "receipts", "days", "nights"}``.
+
+        Amounts are strings like ``"92.50"`` or whole numbers, never floats (money is exact).
+        ``accept_cap`` takes a claim over its cap at the cap instead of refusing it.
+        """
+        payload = claim_payload(items, claim, invoice_date, bank_details, accept_cap)
+        return self.record("claim", payload, at=at, actor=actor)
+
+    def pay(
+        self, claim: str, *, at: datetime, actor: Actor, amount: str | int | None = None
+    ) -> Event:
+        """Reimburse a claim; ``amount`` defaults to what the claim may be reimbursed."""
+        return self.record("pay", pay_payload(claim, amount), at=at, actor=actor)
 
     def next_steps(self, at: datetime, actor: Actor | str | None = None) -> list[Step]:
         return self.definition.next_steps(self.state, at, actor)

@@ -21,11 +21,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import attrs
 
+from peerflow.engine._commands import (
+    claim_payload,
+    fire_payload,
+    join_payload,
+    pay_payload,
+    schedule_payload,
+    submit_payload,
+    waive_payload,
+)
 from peerflow.engine._compiled import CompiledDefinition, compile_text
 from peerflow.engine._payloads import require_json, start_event
 from peerflow.engine._registry import definition_of
@@ -137,9 +146,11 @@ class Store:
         actor: Actor,
         event_id: str | None = None,
         expected_next_seq: int | None = None,
+        ref: str | None = None,
         **fields: Any,
     ) -> ProgrammeState:
-        payload = {"deliverable": deliverable, **fields}
+        """Hand in a deliverable; ``content={...}`` for one with parts."""
+        payload = submit_payload(deliverable, ref, **fields)
         return self.record(
             programme,
             "submit",
@@ -160,10 +171,129 @@ class Store:
         event_id: str | None = None,
         expected_next_seq: int | None = None,
     ) -> ProgrammeState:
+        """Take a step that moves the programme to its next state."""
         return self.record(
             programme,
             "fire",
-            {"event": event},
+            fire_payload(event),
+            at=at,
+            actor=actor,
+            event_id=event_id,
+            expected_next_seq=expected_next_seq,
+        )
+
+    def schedule(
+        self,
+        programme: str,
+        date_name: str,
+        value: date | str,
+        *,
+        at: datetime,
+        actor: Actor,
+        event_id: str | None = None,
+        expected_next_seq: int | None = None,
+    ) -> ProgrammeState:
+        """Set a date: a ``date``, or ``"2027-02-01"``."""
+        return self.record(
+            programme,
+            "schedule",
+            schedule_payload(date_name, value),
+            at=at,
+            actor=actor,
+            event_id=event_id,
+            expected_next_seq=expected_next_seq,
+        )
+
+    def waive(
+        self,
+        programme: str,
+        kind: str,
+        step: str,
+        blockers: Sequence[str],
+        *,
+        reason: str,
+        at: datetime,
+        actor: Actor,
+        participant: str | None = None,
+        event_id: str | None = None,
+        expected_next_seq: int | None = None,
+    ) -> ProgrammeState:
+        """Lift blockers of a step of the current state, with the reason on record."""
+        payload = waive_payload(kind, step, blockers, reason, participant)
+        return self.record(
+            programme,
+            "waive",
+            payload,
+            at=at,
+            actor=actor,
+            event_id=event_id,
+            expected_next_seq=expected_next_seq,
+        )
+
+    def join(
+        self,
+        programme: str,
+        participant: str,
+        role: str,
+        *,
+        at: datetime,
+        actor: Actor,
+        event_id: str | None = None,
+        expected_next_seq: int | None = None,
+    ) -> ProgrammeState:
+        """Add ``participant`` in ``role``; ``actor`` is the participant or one who adds them."""
+        return self.record(
+            programme,
+            "join",
+            join_payload(participant, role),
+            at=at,
+            actor=actor,
+            event_id=event_id,
+            expected_next_seq=expected_next_seq,
+        )
+
+    def claim(
+        self,
+        programme: str,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        at: datetime,
+        actor: Actor,
+        claim: str | None = None,
+        invoice_date: date | str | None = None,
+        bank_details: str | None = None,
+        accept_cap: bool = False,
+        event_id: str | None = None,
+        expected_next_seq: int | None = None,
+    ) -> ProgrammeState:
+        """Claim costs (see :meth:`peerflow.Programme.claim` for the items)."""
+        payload = claim_payload(items, claim, invoice_date, bank_details, accept_cap)
+        return self.record(
+            programme,
+            "claim",
+            payload,
+            at=at,
+            actor=actor,
+            event_id=event_id,
+            expected_next_seq=expected_next_seq,
+        )
+
+    def pay(
+        self,
+        programme: str,
+        claim: str,
+        *,
+        at: datetime,
+        actor: Actor,
+        amount: str | int | None = None,
+        event_id: str | None = None,
+        expected_next_seq: int | None = None,
+    ) -> ProgrammeState:
+        """Reimburse a claim; ``amount`` defaults to what it may be reimbursed."""
+        return self.record(
+            programme,
+            "pay",
+            pay_payload(claim, amount),
             at=at,
             actor=actor,
             event_id=event_id,
