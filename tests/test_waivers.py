@@ -417,3 +417,25 @@ def test_a_waiver_where_the_definition_lets_no_role_waive_says_so() -> None:
         "event seq 1: 'waive' is blocked: role 'facilitator' may not do this "
         "(the definition lets no role do it)."
     )
+
+
+@pytest.mark.parametrize(
+    ("definition_id", "who"),
+    [
+        # PROSPECT: the facilitator agrees extensions; MiA: the coordinator; Scalable Cities:
+        # the secretariat runs the programme (docs/sources; waivable_by in each definition)
+        ("prospect-peer-mentoring", "facilitator"),
+        ("mia-peer-groups", "coordinator"),
+        ("sc-site-visit", "secretariat"),
+    ],
+)
+def test_a_refusal_names_the_role_that_may_waive_its_blockers(definition_id: str, who: str) -> None:
+    """A blocked step's message tells who can lift it, and how."""
+    history = [e for _, e in peerflow.read_history(example_path(definition_id))]
+    p = Programme.from_history(history[:1])
+    step = next(s for s in p.next_steps(history[0].at) if s.kind == "fire" and not s.allowed)
+    with pytest.raises(peerflow.StepBlocked) as refused:
+        p.fire(step.name, at=history[0].at, actor=history[0].actor)
+    assert any(b.can_be_waived() for b in refused.value.blockers)
+    assert f"A {who} may waive a blocker with a reason (peerflow waive)." in str(refused.value)
+    assert refused.value.waivable_by == (who,)

@@ -93,13 +93,23 @@ class StepNotAvailable(EventError):
 class StepBlocked(EventError):
     """The step exists but is not allowed now; ``blockers`` say why."""
 
-    def __init__(self, step: str, blockers: Sequence[Blocker], *, seq: int | None = None) -> None:
+    def __init__(
+        self,
+        step: str,
+        blockers: Sequence[Blocker],
+        *,
+        seq: int | None = None,
+        waivable_by: Sequence[str] = (),
+    ) -> None:
         self.step = step
         self.blockers = tuple(blockers)
+        self.waivable_by = tuple(waivable_by)
+        """The roles that may waive this definition's blockers (``waivable_by``)."""
         reasons = "; ".join(b.describe() for b in self.blockers)
         hint = (
-            " A facilitator may waive a blocker with a reason."
-            if any(b.can_be_waived() for b in self.blockers)
+            f" A {' or '.join(self.waivable_by)} may waive a blocker with a reason "
+            "(peerflow waive)."
+            if self.waivable_by and any(b.can_be_waived() for b in self.blockers)
             else ""
         )
         super().__init__(f"'{step}' is blocked: {reasons}.{hint}", seq=seq)

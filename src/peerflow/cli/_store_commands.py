@@ -1,4 +1,5 @@
-"""The command line's store commands: new, submit, fire, schedule, agenda, import, export.
+"""The command line's store commands: new, submit, fire, schedule, waive, join, claim, pay,
+agenda, import, export.
 
 Each works on ``--db URL`` (default: ``peerflow.sqlite3`` in the current directory; or the
 ``PEERFLOW_DB`` environment variable), acts as the participant named by ``--by`` (their role is
@@ -14,13 +15,25 @@ import os
 import re
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from peerflow.cli._render import status_json, status_text
+from peerflow.engine._blockers import WAIVABLE_KINDS
+from peerflow.engine._commands import (
+    claim_payload,
+    fire_payload,
+    join_payload,
+    pay_payload,
+    schedule_payload,
+    submit_payload,
+    waive_payload,
+)
 from peerflow.engine._registry import definition_or_file
 from peerflow.engine._state import ProgrammeState
 from peerflow.events._envelope import Actor, decode_line, one_line, parse_timestamp
 from peerflow.events._history import read_histories
+from peerflow.model._source import read_yaml
 from peerflow.store._backend import StoreError
 from peerflow.store._store import DEFAULT_STORE, Store, open_store
 
@@ -93,21 +106,24 @@ def cmd_new(args: argparse.Namespace) -> int:
             participants=participants,
             timezone=args.timezone,
             country=args.country,
+            event_id=args.event_id,
         )
     _report(state, at, args.json)
     return EXIT_OK
 
 
-def _record(args: argparse.Namespace, kind: str, payload: dict[str, Any]) -> int:
+def _record(
+    args: argparse.Namespace, kind: str, payload: dict[str, Any], actor: Actor | None = None
+) -> int:
     at = moment(args)
-    with store_of(args) as store:
+    with store_of(args, create=False) as store:
         current = store.state(args.programme)
         state = store.record(
             args.programme,
             kind,
             payload,
             at=at,
-            actor=actor_in(current, args.by),
+            actor=actor or actor_in(current, args.by),
             event_id=args.event_id,
             expected_next_seq=args.expect_next_seq,
         )
@@ -115,26 +131,122 @@ def _record(args: argparse.Namespace, kind: str, payload: dict[str, Any]) -> int
     return EXIT_OK
 
 
-def cmd_submit(args: argparse.Namespace) -> int:
-    payload: dict[str, Any] = {"deliverable": args.deliverable}
-    if args.ref:
-        payload["ref"] = args.ref
-    if args.content:
+MAX_INPUT_FILE = 1_000_000
+"""The largest ``@FILE`` read for ``--content`` or ``--items`` (bytes): a form, not a dataset."""
+
+
+def structured(text: str, option: str) -> Any:
+    """``--content``/``--items``: inline JSON, or ``@FILE`` with JSON or YAML (.yaml, .yml)."""
+    if not text.startswith("@"):
         try:
-            payload["content"] = decode_line(args.content)
+            return decode_line(text)
         except json.JSONDecodeError as exc:
-            raise StoreError(f"--content is not JSON: {exc.msg} (column {exc.colno})") from None
+            raise StoreError(
+                f"{option} is not JSON: {exc.msg} (column {exc.colno}); "
+                f"or give @FILE.json or @FILE.yaml"
+            ) from None
         except ValueError as exc:  # a key twice, NaN, nested too deeply
-            raise StoreError(f"--content: {exc}") from None
-    return _record(args, "submit", payload)
+            raise StoreError(f"{option}: {exc}") from None
+    path = Path(text[1:])
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_INPUT_FILE + 1)
+    except OSError as exc:
+        raise StoreError(f"{option}: cannot read {path}: {exc.strerror}") from None
+    if len(raw) > MAX_INPUT_FILE:
+        raise StoreError(f"{option}: {path} is over {MAX_INPUT_FILE:,} bytes")
+    try:
+        data = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StoreError(f"{option}: {path} is not UTF-8 text (byte {exc.start})") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        value, _, problems = read_yaml(data)
+        if problems:
+            raise StoreError(f"{option}: {path}:{problems[0].line}: {problems[0].message}")
+        try:
+            decode_line(json.dumps(value))  # the same limits and types as an event's payload
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"{option}: {path}: {exc}") from None
+        return value
+    try:
+        return decode_line(data)
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"{option}: {path}:{exc.lineno}: not JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise StoreError(f"{option}: {path}: {exc}") from None
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    content = structured(args.content, "--content") if args.content else None
+    return _record(args, "submit", submit_payload(args.deliverable, args.ref, content))
+
+
+def cmd_waive(args: argparse.Namespace) -> int:
+    payload = waive_payload(args.kind, args.step, args.blocker, args.reason, args.participant)
+    return _record(args, "waive", payload)
+
+
+def cmd_join(args: argparse.Namespace) -> int:
+    """A participant joins; acting as themselves unless ``--by`` names who adds them."""
+    payload = join_payload(args.participant, args.role)
+    by = args.by or args.participant
+    if by == args.participant:
+        return _record(args, "join", payload, Actor(args.role, args.participant))
+    return _record(args, "join", payload)
+
+
+def _items(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """``--item NAME[:AMOUNT]`` with ``--receipt``, ``--days``, ``--nights`` NAME:VALUE, or
+    all of it as ``--items JSON|@FILE``."""
+    if args.items is not None:
+        if args.item:
+            raise StoreError("give the items either with --item or with --items, not both")
+        items = structured(args.items, "--items")
+        if not isinstance(items, list):
+            raise StoreError("--items must be a list of {item, amount, receipts} objects")
+        return items
+    if not args.item:
+        raise StoreError("say what is claimed: --item NAME:AMOUNT (repeat), or --items @FILE")
+    found: dict[str, dict[str, Any]] = {}
+    for text in args.item:
+        name, _, amount = text.partition(":")
+        if not name:
+            raise StoreError(f"--item expects NAME or NAME:AMOUNT, got {text!r}")
+        found[name] = {"item": name} | ({"amount": amount} if amount else {})
+    for option, key in (("receipt", "receipts"), ("days", "days"), ("nights", "nights")):
+        for text in getattr(args, option) or ():
+            name, _, value = text.partition(":")
+            if name not in found or not value:
+                raise StoreError(
+                    f"--{option} expects ITEM:VALUE for an item given with --item "
+                    f"({', '.join(found)}), got {text!r}"
+                )
+            if key == "receipts":
+                found[name].setdefault("receipts", []).append(value)
+            elif value.isdigit():
+                found[name][key] = int(value)
+            else:
+                raise StoreError(f"--{option} {text!r}: expected a whole number of {key}")
+    return list(found.values())
+
+
+def cmd_claim(args: argparse.Namespace) -> int:
+    payload = claim_payload(
+        _items(args), args.claim, args.invoice_date, args.bank_details, args.accept_cap
+    )
+    return _record(args, "claim", payload)
+
+
+def cmd_pay(args: argparse.Namespace) -> int:
+    return _record(args, "pay", pay_payload(args.claim, args.amount))
 
 
 def cmd_fire(args: argparse.Namespace) -> int:
-    return _record(args, "fire", {"event": args.event})
+    return _record(args, "fire", fire_payload(args.event))
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    return _record(args, "schedule", {"date": args.date, "value": args.value})
+    return _record(args, "schedule", schedule_payload(args.date, args.value))
 
 
 def cmd_agenda(args: argparse.Namespace) -> int:
@@ -209,11 +321,11 @@ def _db_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _common(p: argparse.ArgumentParser, *, acting: bool = True) -> None:
+def _common(p: argparse.ArgumentParser, *, acting: bool = True, by_required: bool = True) -> None:
     _db_option(p)
     p.add_argument("--at", metavar="ISO-DATETIME", help="when, with offset (default: now)")
     if acting:
-        p.add_argument("--by", required=True, metavar="ID", help="the participant acting")
+        p.add_argument("--by", required=by_required, metavar="ID", help="the participant acting")
         p.add_argument("--event-id", metavar="ID", help="an id that makes a retry a no-op")
         p.add_argument(
             "--expect-next-seq",
@@ -242,7 +354,11 @@ def add_store_commands(sub: Any) -> None:
     p.add_argument("programme", metavar="PROGRAMME")
     p.add_argument("deliverable", metavar="DELIVERABLE")
     p.add_argument("--ref", metavar="REF", help="a reference or URL to the document")
-    p.add_argument("--content", metavar="JSON", help="structured content, as JSON")
+    p.add_argument(
+        "--content",
+        metavar="JSON|@FILE",
+        help="structured content: inline JSON, or @FILE.json / @FILE.yaml",
+    )
     _common(p)
     p.set_defaults(func=cmd_submit)
 
@@ -258,6 +374,68 @@ def add_store_commands(sub: Any) -> None:
     p.add_argument("value", metavar="YYYY-MM-DD")
     _common(p)
     p.set_defaults(func=cmd_schedule)
+
+    p = sub.add_parser(
+        "waive",
+        help="lift blockers of a step, with the reason on record (by whoever the definition lets)",
+        epilog="example: peerflow waive prospect-2027-ghent submit learning_needs "
+        "--blocker window_closed --reason 'ill; agreed to 17 Feb' --for split-mentee "
+        "--by anna-facilitator",
+    )
+    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("kind", choices=["fire", "submit", "schedule", "join"], help="the step's kind")
+    p.add_argument("step", metavar="STEP", help="the step's name (for a join: the role)")
+    p.add_argument(
+        "--blocker",
+        action="append",
+        required=True,
+        choices=sorted(WAIVABLE_KINDS),
+        metavar="KIND",
+        help=f"a blocker kind to lift (repeat): {', '.join(sorted(WAIVABLE_KINDS))}",
+    )
+    p.add_argument("--reason", required=True, help="why: kept with the waiver")
+    p.add_argument(
+        "--for", dest="participant", metavar="ID", help="only for this participant's step"
+    )
+    _common(p)
+    p.set_defaults(func=cmd_waive)
+
+    p = sub.add_parser(
+        "join",
+        help="add a participant in a role that joins after the start",
+        epilog="example: peerflow join mia-pp-2016 peer-genova peer  (joining themselves)",
+    )
+    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("participant", metavar="PARTICIPANT", help="the id of who joins")
+    p.add_argument("role", metavar="ROLE", help="the role they join in")
+    _common(p, by_required=False)
+    p.set_defaults(func=cmd_join)
+
+    p = sub.add_parser(
+        "claim",
+        help="claim costs against the programme's budget",
+        epilog="example: peerflow claim prospect-2027-ghent --item travel:540.00 "
+        "--receipt travel:flight.pdf --bank-details 'PT50 ...' --by porto-mentee",
+    )
+    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("--item", action="append", metavar="NAME[:AMOUNT]", help="a cost item (repeat)")
+    p.add_argument("--receipt", action="append", metavar="ITEM:REF", help="a receipt (repeat)")
+    p.add_argument("--days", action="append", metavar="ITEM:N", help="days of a per-day item")
+    p.add_argument("--nights", action="append", metavar="ITEM:N", help="nights of an item")
+    p.add_argument("--items", metavar="JSON|@FILE", help="all items as JSON, or a JSON/YAML file")
+    p.add_argument("--claim", metavar="ID", help="the claim's id (default: claim-SEQ)")
+    p.add_argument("--invoice-date", metavar="YYYY-MM-DD", help="default: the day of --at")
+    p.add_argument("--bank-details", metavar="TEXT", help="where the budget requires them")
+    p.add_argument("--accept-cap", action="store_true", help="take a claim over its cap at the cap")
+    _common(p)
+    p.set_defaults(func=cmd_claim)
+
+    p = sub.add_parser("pay", help="reimburse a claim")
+    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("claim", metavar="CLAIM", help="the claim's id")
+    p.add_argument("--amount", metavar="AMOUNT", help="default: what the claim may be paid")
+    _common(p)
+    p.set_defaults(func=cmd_pay)
 
     p = sub.add_parser("agenda", help="what is due and overdue across the store's programmes")
     p.add_argument("--within", type=duration, default=timedelta(days=14), metavar="14d|2w|36h")

@@ -157,7 +157,7 @@ def _checked(
     blockers, _, _, _ = evaluate(compiled, Moment(compiled, st, event.at), spec, event.actor)
     if extra is not None:
         blockers.append(extra)
-    _blocked(f"{spec.kind} {spec.name}", blockers, event, found)
+    _blocked(compiled, f"{spec.kind} {spec.name}", blockers, event, found)
 
 
 def _fire_event(
@@ -246,7 +246,11 @@ def _waive_event(
     p = event.payload
     if event.actor.role not in compiled.type.waivable_by:
         _blocked(
-            "waive", [RoleNotAllowed(event.actor.role, compiled.type.waivable_by)], event, found
+            compiled,
+            "waive",
+            [RoleNotAllowed(event.actor.role, compiled.type.waivable_by)],
+            event,
+            found,
         )
     target = p.get("step")
     if not isinstance(target, dict) or target.get("kind") not in (*STEP_KINDS, JOIN):
@@ -378,7 +382,7 @@ def _join_event(
             waivers = tuple(w for w in waivers if w is not lifted)  # one join each
         else:
             blockers.append(ParticipantLimit(role_name, role.max, role.max_waivable))
-    _blocked(f"join {pid} as {role_name}", blockers, event, found)
+    _blocked(compiled, f"join {pid} as {role_name}", blockers, event, found)
     people = pid if not st.people else st.people + ID_SEPARATOR + pid
     roles = st.roles + bytes((compiled.role_index[role_name],))
     return advanced(st, event.at, people=people, roles=roles, waivers=waivers)
@@ -416,7 +420,7 @@ def _claim_event(
         raise EventError("payload.accept_cap must be true or false", seq=event.seq)
     if accept_cap:
         blockers = [b for b in blockers if not isinstance(b, OverBudget)]
-    _blocked(f"claim {claim.id}", blockers, event, found)
+    _blocked(compiled, f"claim {claim.id}", blockers, event, found)
     return advanced(st, event.at, claims=(*st.claims, claim))
 
 
@@ -426,7 +430,7 @@ def _pay_event(
 ) -> ProgrammeState:
     budget = _budget_or_refuse(compiled, event)
     if event.actor.role not in budget.paid_by:
-        _blocked("pay", [RoleNotAllowed(event.actor.role, budget.paid_by)], event, found)
+        _blocked(compiled, "pay", [RoleNotAllowed(event.actor.role, budget.paid_by)], event, found)
     claim_id = event.payload.get("claim")
     claim = st.claim(claim_id) if isinstance(claim_id, str) else None
     if claim is None:
@@ -443,18 +447,24 @@ def _pay_event(
             paid - claim.reimbursable,
             "what the claim may be reimbursed",
         )
-        _blocked(f"pay {claim.id}", [excess], event, found)
+        _blocked(compiled, f"pay {claim.id}", [excess], event, found)
     done = attrs.evolve(claim, paid_at=event.at, paid=paid)
     claims = tuple(done if c is claim else c for c in st.claims)
     return advanced(st, event.at, claims=claims)
 
 
-def _blocked(step: str, blockers: list[Blocker], event: Event, found: list[Blocker] | None) -> None:
+def _blocked(
+    compiled: CompiledDefinition,
+    step: str,
+    blockers: list[Blocker],
+    event: Event,
+    found: list[Blocker] | None,
+) -> None:
     """Strict: refuse a blocked step. Auditing (``found`` given): note the blockers, go on."""
     if not blockers:
         return
     if found is None:
-        raise StepBlocked(step, blockers, seq=event.seq)
+        raise StepBlocked(step, blockers, seq=event.seq, waivable_by=compiled.type.waivable_by)
     found.extend(blockers)
 
 

@@ -1,0 +1,139 @@
+"""Facilitators take every step at the command line: each shipped example (PROSPECT with a
+waiver and claims and payments, a MiA peer group that peers join, a site visit, ...) is run
+from `peerflow new` to its end purely through commands built from its recorded events, and
+the store must then hold exactly the recorded history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import peerflow
+from peerflow import Event
+from peerflow.cli import main
+from peerflow.engine._registry import example_path
+from peerflow.store import open_store
+
+
+def _history(definition_id: str) -> list[Event]:
+    return [e for _, e in peerflow.read_history(example_path(definition_id))]
+
+
+def _claim_options(payload: dict[str, object]) -> list[str]:
+    argv: list[str] = []
+    for item in payload["items"]:  # type: ignore[attr-defined]
+        name = item["item"]
+        argv += ["--item", f"{name}:{item['amount']}" if "amount" in item else name]
+        argv += [f"--receipt={name}:{r}" for r in item.get("receipts", ())]
+        argv += [f"--{unit}={name}:{item[unit]}" for unit in ("days", "nights") if unit in item]
+    for key in ("claim", "invoice_date", "bank_details"):
+        if key in payload:
+            argv.append(f"--{key.replace('_', '-')}={payload[key]}")
+    if payload.get("accept_cap"):
+        argv.append("--accept-cap")
+    return argv
+
+
+def command(event: Event) -> list[str]:
+    """The command a facilitator (or participant) types for ``event``."""
+    p = event.payload
+    common = [f"--at={event.at.isoformat()}", f"--event-id={event.id}"]
+    by = [f"--by={event.actor.id}"]
+    if event.type == "start":
+        people = [f"-p={m['id']}:{m['role']}" for m in p["participants"]]
+        zone = [f"--timezone={p['timezone']}"] if "timezone" in p else []
+        country = [f"--country={p['country']}"] if "country" in p else []
+        return ["new", p["definition"], event.programme, *people, *zone, *country, *by, *common]
+    head = [event.type, event.programme]
+    if event.type == "fire":
+        return [*head, p["event"], *by, *common]
+    if event.type == "submit":
+        extra = [f"--ref={p['ref']}"] if "ref" in p else []
+        if "content" in p:
+            extra.append(f"--content={json.dumps(p['content'])}")
+        return [*head, p["deliverable"], *extra, *by, *common]
+    if event.type == "schedule":
+        return [*head, p["date"], p["value"], *by, *common]
+    if event.type == "waive":
+        blockers = [f"--blocker={b}" for b in p["blockers"]]
+        who = [f"--for={p['participant']}"] if "participant" in p else []
+        step = p["step"]
+        return [*head, step["kind"], step["name"], *blockers, f"--reason={p['reason']}", *who]
+    if event.type == "join":
+        joins_self = p["participant"] == event.actor.id
+        return [*head, p["participant"], p["role"], *([] if joins_self else by), *common]
+    if event.type == "claim":
+        return [*head, *_claim_options(dict(p)), *by, *common]
+    if event.type == "pay":
+        amount = [f"--amount={p['amount']}"] if "amount" in p else []
+        return [*head, p["claim"], *amount, *by, *common]
+    raise AssertionError(event.type)
+
+
+@pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))
+def test_each_example_runs_from_new_to_its_end_through_the_command_line(
+    definition_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = _history(definition_id)
+    db = f"--db={tmp_path / 'store.sqlite3'}"
+    for event in history:
+        argv = command(event)
+        if event.type == "waive":
+            argv += [f"--by={event.actor.id}", f"--at={event.at.isoformat()}"]
+            argv.append(f"--event-id={event.id}")
+        code = main([*argv, db])
+        _, err = capsys.readouterr()
+        assert code == 0, (argv, err)
+    with open_store(str(tmp_path / "store.sqlite3"), create=False) as store:
+        assert store.events(history[0].programme) == history
+
+
+def test_the_examples_take_every_kind_of_step() -> None:
+    kinds = {e.type for d in peerflow.builtin_files() for e in _history(d)}
+    assert kinds == {"start", "fire", "submit", "schedule", "waive", "join", "claim", "pay"}
+
+
+def _started(tmp_path: Path, definition_id: str, events: int) -> tuple[str, list[Event]]:
+    history = _history(definition_id)
+    db = str(tmp_path / "store.sqlite3")
+    with open_store(db) as store:
+        store.append(history[:events], expected_next_seq=0)
+    return db, history
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["claim", "{p}", "--item", "travel:10", "--receipt", "hotel:x.pdf",
+          "--by", "porto-mentee"],
+         "--receipt expects ITEM:VALUE for an item given with --item (travel)"),
+        (["claim", "{p}", "--by", "porto-mentee"], "say what is claimed"),
+        (["claim", "{p}", "--items", "@{tmp}/missing.json", "--by", "porto-mentee"],
+         "--items: cannot read"),
+        (["claim", "{p}", "--items", "@{tmp}/bad.yaml", "--by", "porto-mentee"],
+         "--items: {tmp}/bad.yaml:3: YAML syntax error"),
+        (["claim", "{p}", "--items", "[1, 2", "--by", "porto-mentee"], "--items is not JSON"),
+        (["claim", "{p}", "--item", "travel:10", "--days", "travel:two", "--by", "porto-mentee"],
+         "expected a whole number of days"),
+        (["pay", "{p}", "nope", "--by", "finance-office"], "no claim 'nope' is recorded"),
+        (["join", "{p}", "newcomer", "mentee"], "cannot join after the start"),
+        (["waive", "{p}", "fire", "hold_orientation", "--blocker", "window_closed",
+          "--reason", "late", "--by", "porto-mentee"], "'waive' is blocked: role 'mentee'"),
+        (["submit", "{p}", "learning_plan", "--content", "@{tmp}/bad.yaml",
+          "--by", "porto-mentee"], "--content: {tmp}/bad.yaml:3: YAML syntax error"),
+    ],
+)  # fmt: skip
+def test_a_mistaken_command_is_refused_in_one_line_and_records_nothing(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, history = _started(tmp_path, "prospect-peer-mentoring", 5)
+    (tmp_path / "bad.yaml").write_text("items:\n  - [unclosed\n", encoding="utf-8")
+    filled = [a.format(p=history[0].programme, tmp=tmp_path) for a in argv]
+    code = main([*filled, f"--db={db}", f"--at={history[4].at.isoformat()}"])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert err.count("\n") == 1 and message.format(tmp=tmp_path) in err, err
+    with open_store(db, create=False) as store:
+        assert store.events(history[0].programme) == history[:5]
