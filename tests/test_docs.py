@@ -94,3 +94,45 @@ def test_programme_page_is_what_the_command_generates(
 
 def test_every_programme_page_has_its_definition() -> None:
     assert {p.stem for p in PAGES.glob("*.md")} == set(peerflow.builtin_files())
+
+
+STORE_GUIDE = ROOT / "docs" / "store.md"
+AT = "2026-12-07T10:00:00+01:00"
+"""The moment the store guide's commands run at (they read the clock otherwise): before the
+orientation date the guide schedules, so its blocked line stays blocked in any year."""
+
+
+def test_the_store_guide_s_python_example_runs(tmp_path: Any) -> None:
+    block = python_blocks(STORE_GUIDE.read_text())[0]
+    block = block.replace("sqlite:///var/lib/portal/peerflow.sqlite3", str(tmp_path / "s.db"))
+    block = block.replace("datetime.now(timezone.utc)", f"datetime.fromisoformat({AT!r})")
+    scope: dict[str, Any] = {}
+    exec(compile(block, "docs/store.md", "exec"), scope)
+    assert str(scope["state"].scheduled_date("orientation_date")) == "2027-02-01"
+    assert {s.name for s in scope["steps"]} >= {"peer_learning_agreement"}
+
+
+def test_the_store_guide_s_command_lines_run_in_order(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each line of the guide's shell block, on an empty store: a line whose comment starts
+    with "refused" must be refused in one line, every other must succeed."""
+    import shlex  # noqa: PLC0415
+
+    from peerflow.cli import main  # noqa: PLC0415
+
+    monkeypatch.chdir(tmp_path)
+    (block,) = re.findall(r"## The command line.*?```sh\n(.*?)```", STORE_GUIDE.read_text(), re.S)
+    lines = [line for line in block.splitlines() if line.strip()]
+    assert len(lines) >= 12
+    for line in lines:
+        words = shlex.split(line, comments=True)
+        assert words[0] == "peerflow"
+        timed = [] if words[1] in ("import", "export") else ["--at", AT]
+        code = main([*words[1:], *timed])
+        _, err = capsys.readouterr()
+        if line.partition("#")[2].strip().startswith("refused"):
+            assert code == 1 and err.count("\n") == 1, (line, err)
+        else:
+            assert code == 0, (line, err)
+    assert (tmp_path / "copy.sqlite3").exists()

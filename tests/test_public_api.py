@@ -47,6 +47,7 @@ PINNED = {
         "OverBudget",
         "ParticipantLimit",
         "PeerflowError",
+        "ParticipationKind",
         "Problem",
         "Programme",
         "ProgrammeState",
@@ -259,3 +260,16 @@ def test_the_kinds_as_types_are_the_kinds_at_run_time() -> None:
     steps = set(typing.get_args(peerflow.StepKind))
     assert steps == {"fire", "submit", "schedule"}
     assert set(typing.get_args(peerflow.DeadlineKind)) == steps | {"payment", "programme"}
+    participation = {s.kind for d in peerflow.builtin_files() for s in _all_offered(d)}
+    assert participation - steps == set(typing.get_args(peerflow.ParticipationKind))
+
+
+def _all_offered(definition_id: str) -> list[peerflow.Step]:
+    """Every step offered with participation at each event of the example."""
+    path = peerflow.replay.example_path(definition_id)
+    history = [e for _, e in peerflow.read_history(path)]
+    found = []
+    for i in range(1, len(history) + 1):
+        p = peerflow.Programme.from_history(history[:i])
+        found += p.next_steps(history[i - 1].at, participation=True)
+    return found

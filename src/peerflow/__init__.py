@@ -44,7 +44,7 @@ from peerflow.engine._budget import Claim, ClaimedItem
 from peerflow.engine._compiled import CompiledDefinition, compile_text
 from peerflow.engine._registry import builtin_files, definition, load_definition
 from peerflow.engine._state import ProgrammeState, Waiver
-from peerflow.engine._steps import Deadline, DeadlineKind, Step, StepKind
+from peerflow.engine._steps import Deadline, DeadlineKind, ParticipationKind, Step, StepKind
 from peerflow.events._envelope import Actor, Event, read_history, write_history
 from peerflow.store._backend import ConcurrencyError, StoreError
 from peerflow.store._snapshot import SnapshotError
@@ -84,6 +84,7 @@ __all__ = [
     "MissingReceipts",
     "OverBudget",
     "ParticipantLimit",
+    "ParticipationKind",
     "PeerflowError",
     "Problem",
     "Programme",

@@ -169,8 +169,11 @@ class Programme:
         """Reimburse a claim; ``amount`` defaults to what the claim may be reimbursed."""
         return self.record("pay", pay_payload(claim, amount), at=at, actor=actor)
 
-    def next_steps(self, at: datetime, actor: Actor | str | None = None) -> list[Step]:
-        return self.definition.next_steps(self.state, at, actor)
+    def next_steps(
+        self, at: datetime, actor: Actor | str | None = None, *, participation: bool = False
+    ) -> list[Step]:
+        """What may happen next; ``participation`` adds joins, the claim and payments."""
+        return self.definition.next_steps(self.state, at, actor, participation=participation)
 
     def deadlines(self, at: datetime) -> list[Deadline]:
         return self.definition.deadlines(self.state, at)

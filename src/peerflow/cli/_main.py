@@ -159,7 +159,7 @@ def cmd_next(args: argparse.Namespace) -> int:
     if state is None:
         _err(f"the programme had not started at {at.isoformat()}")
         return EXIT_PROBLEMS
-    steps = compiled.next_steps(state, at, args.role)
+    steps = compiled.next_steps(state, at, args.role, participation=True)
     deadlines = compiled.deadlines(state, at)
     if args.json:
         print(json.dumps(status_json(state, at, steps, deadlines), indent=2, ensure_ascii=False))

@@ -177,6 +177,8 @@ def steps_text(steps: Sequence[Step], indent: str = "  ") -> list[str]:
         who = f"by {', '.join(step.roles)}"
         if step.kind == "submit" and step.owed_by:
             who += f"; still owed by {', '.join(step.owed_by)}"
+        if step.kind == "pay" and step.closes_at is not None:
+            who += f"; pay by end of {last_day(step.closes_at)}"
         mark = "allowed" if step.allowed else "blocked"
         lines.append(f"{indent}[{mark}] {step.kind} {step.name}{target} ({who})")
         for blocker in step.blockers:

@@ -77,7 +77,7 @@ def actor_in(state: ProgrammeState, who: str) -> Actor:
 
 
 def _report(state: ProgrammeState, at: datetime, as_json: bool) -> None:
-    steps = state.definition.next_steps(state, at)
+    steps = state.definition.next_steps(state, at, participation=True)
     due = state.definition.deadlines(state, at)
     if as_json:
         print(json.dumps(status_json(state, at, steps, due), indent=2, ensure_ascii=False))
@@ -459,7 +459,7 @@ def next_in_store(args: argparse.Namespace, at: datetime) -> int:
     """``peerflow next PROGRAMME``: the programme as the store has it."""
     with store_of(args, create=False) as store:
         state = store.state(args.history)
-    steps = state.definition.next_steps(state, at, args.role)
+    steps = state.definition.next_steps(state, at, args.role, participation=True)
     due = state.definition.deadlines(state, at)
     if args.json:
         print(json.dumps(status_json(state, at, steps, due), indent=2, ensure_ascii=False))

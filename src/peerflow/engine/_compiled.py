@@ -26,6 +26,7 @@ from peerflow.engine._checks import DATE, EVENT, START
 from peerflow.engine._deadlines import due_from
 from peerflow.engine._guards import Moment, evaluate, layout, owing, step_of
 from peerflow.engine._handlers import apply_event, start_state
+from peerflow.engine._participation import participation_steps
 from peerflow.engine._payloads import _require_aware
 from peerflow.engine._state import ProgrammeState
 from peerflow.engine._steps import FIRE, SCHEDULE, SUBMIT, Deadline, Step
@@ -304,17 +305,26 @@ class CompiledDefinition:
         return payment_due(self, st, claim)
 
     def next_steps(
-        self, st: ProgrammeState, at: datetime, actor: Actor | str | None = None
+        self,
+        st: ProgrammeState,
+        at: datetime,
+        actor: Actor | str | None = None,
+        *,
+        participation: bool = False,
     ) -> list[Step]:
         """Every step open from the current state, allowed or with its blockers.
 
         ``actor`` (an :class:`Actor` or a role name) adds the role check and lets
         participant-specific waivers apply; without it, ``allowed`` means
-        allowed for whoever holds one of the step's roles.
+        allowed for whoever holds one of the step's roles. ``participation`` adds the
+        joins, the claim and the payments open now (kinds ``join``, ``claim``, ``pay``).
         """
         _require_aware(at)
         m = Moment(self, st, at)
-        return [step_of(self, m, spec, actor) for spec in self.tables.specs[st.state]]
+        steps = [step_of(self, m, spec, actor) for spec in self.tables.specs[st.state]]
+        if participation:
+            steps += participation_steps(self, st, at, actor)
+        return steps
 
     def deadlines(self, st: ProgrammeState, at: datetime) -> list[Deadline]:
         """What is due by when from the current state, and what is overdue."""

@@ -11,6 +11,8 @@ from peerflow.engine._blockers import Blocker
 
 StepKind = Literal["fire", "submit", "schedule"]
 """A step of a state: fire a transition, submit a deliverable, schedule a date."""
+ParticipationKind = Literal["join", "claim", "pay"]
+"""A step beside the state's own: join a role, claim costs, reimburse a claim."""
 DeadlineKind = Literal["fire", "submit", "schedule", "payment", "programme"]
 """What a deadline is for: a step, a claim's payment, or the programme's overall deadline."""
 
@@ -31,11 +33,13 @@ class Step:
     """One step open from the current state, allowed now or not, and why.
 
     ``kind`` is ``fire`` (a transition, ``dest`` says where to), ``submit`` (a
-    deliverable; ``owed_by`` lists who still owes it) or ``schedule`` (a date).
+    deliverable; ``owed_by`` lists who still owes it) or ``schedule`` (a date); with
+    ``participation=True`` also ``join`` (``name`` is the role), ``claim`` and ``pay``
+    (``name`` is the claim, ``closes_at`` when it must be paid).
     ``waived`` lists blockers a waiver has lifted.
     """
 
-    kind: StepKind
+    kind: StepKind | ParticipationKind
     name: str
     title: str
     allowed: bool

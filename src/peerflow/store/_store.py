@@ -381,10 +381,16 @@ class Store:
         ]
 
     def next_steps(
-        self, programme: str, at: datetime, actor: Actor | str | None = None
+        self,
+        programme: str,
+        at: datetime,
+        actor: Actor | str | None = None,
+        *,
+        participation: bool = False,
     ) -> list[Step]:
+        """What may happen next (see :meth:`CompiledDefinition.next_steps`)."""
         st = self.state(programme)
-        return st.definition.next_steps(st, at, actor)
+        return st.definition.next_steps(st, at, actor, participation=participation)
 
     def agenda(
         self, at: datetime, within: timedelta, *, role: str | None = None

@@ -1,0 +1,91 @@
+"""Steps that are not a state's own: joining a role, claiming costs, paying a claim.
+
+They are offered beside the state's steps (``next_steps(..., participation=True)``) so a
+facilitator sees who may still join, that costs can be claimed, and which claims wait for
+payment, each with what blocks it, judged by the same rules the event handlers apply.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from peerflow.engine._blockers import Blocker, ParticipantLimit, RoleNotAllowed
+from peerflow.engine._state import ProgrammeState
+from peerflow.engine._steps import JOIN, Step
+from peerflow.engine._windows import payment_due
+from peerflow.events._envelope import Actor
+from peerflow.model._types import SELF
+
+if TYPE_CHECKING:
+    from peerflow.engine._compiled import CompiledDefinition
+
+
+def _role_of(actor: Actor | str | None) -> str | None:
+    if actor is None:
+        return None
+    return actor if isinstance(actor, str) else actor.role
+
+
+def participation_steps(
+    compiled: CompiledDefinition, st: ProgrammeState, at: datetime, actor: Actor | str | None
+) -> list[Step]:
+    """Joins open in this state, a claim where the budget takes one now, each unpaid claim."""
+    t = compiled.type
+    role = _role_of(actor)
+    steps: list[Step] = []
+    live = t.live_states()
+    for name, r in t.roles.items():
+        if not r.joins_later or st.state not in (r.join_during or live):
+            continue
+        # a role joined by SELF is joined by a newcomer acting in that very role
+        roles = tuple(dict.fromkeys(name if who == SELF else who for who in r.joined_by))
+        blockers: list[Blocker] = []
+        if role is not None and role not in roles:
+            blockers.append(RoleNotAllowed(role, roles))
+        lifted = any((w.step_kind, w.step) == (JOIN, name) for w in st.waivers)
+        if r.max is not None and st.count(name) >= r.max and not (lifted and r.max_waivable):
+            blockers.append(ParticipantLimit(name, r.max, r.max_waivable))
+        steps.append(
+            Step(
+                kind="join",
+                name=name,
+                title=f"Join as {r.title or name}",
+                allowed=not blockers,
+                blockers=tuple(blockers),
+                roles=roles,
+            )
+        )
+    budget = t.budget
+    if budget is None:
+        return steps
+    if not budget.claims_during or st.state in budget.claims_during:
+        roles = tuple(budget.roles)
+        blockers = [RoleNotAllowed(role, roles)] if role is not None and role not in roles else []
+        steps.append(
+            Step(
+                kind="claim",
+                name="claim",
+                title=f"Claim costs ({budget.currency})",
+                allowed=not blockers,
+                blockers=tuple(blockers),
+                roles=roles,
+            )
+        )
+    for claim in st.claims:
+        if claim.paid_at is not None:
+            continue
+        payers = budget.paid_by
+        blockers = [RoleNotAllowed(role, payers)] if role is not None and role not in payers else []
+        steps.append(
+            Step(
+                kind="pay",
+                name=claim.id,
+                title=f"Reimburse {claim.claimant}: {claim.reimbursable} {budget.currency}",
+                allowed=not blockers,
+                blockers=tuple(blockers),
+                roles=payers,
+                closes_at=payment_due(compiled, st, claim),
+            )
+        )
+    return steps
