@@ -68,10 +68,37 @@ def test_next_as_a_role(capsys: pytest.CaptureFixture[str]) -> None:
     assert "role 'mentee' may not do this (allowed: mentor, facilitator)" in out
 
 
-def test_next_refuses_a_naive_time(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "next", EXAMPLE, "--at", "2027-03-04T09:00")
-    assert code == 1
-    assert "'--at' has no UTC offset" in err
+def test_a_time_without_offset_is_meant_in_the_programme_s_zone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The PROSPECT example runs in Europe/Brussels: 09:00 there is 08:00 UTC in March."""
+    _, local, _ = run(capsys, "next", EXAMPLE, "--at", "2027-03-04T09:00")
+    _, explicit, _ = run(capsys, "next", EXAMPLE, "--at", "2027-03-04T08:00:00+00:00")
+    assert "at 2027-03-04 09:00 CET" in local.splitlines()[0]
+    assert local == explicit
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("2027-02-15", "at 2027-02-15 23:59 CET"),  # a date: the end of that day, in Brussels
+        ("2027-07-15", "at 2027-07-15 23:59 CEST"),  # summer time
+        ("2027-02-15T23:30:00+00:00", "at 2027-02-16 00:30 CET"),  # shown in the zone
+    ],
+)
+def test_a_moment_is_read_and_shown_in_the_programme_s_zone(
+    typed: str, meant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "next", EXAMPLE, "--at", typed)
+    assert code == 0 and meant in out.splitlines()[0]
+
+
+@pytest.mark.parametrize("typed", ["2027-02-30", "soon", "+14x", "0202-01-01", "+99999w"])
+def test_a_moment_that_is_not_one_is_refused_in_one_line(
+    typed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "next", EXAMPLE, "--at", typed)
+    assert code == 1 and err.count("\n") == 1 and "--at" in err, err
 
 
 def test_next_reports_a_bad_history_line(
@@ -143,3 +170,14 @@ def test_replay_progress_is_shown_on_a_terminal_and_not_when_piped() -> None:
         progress(200, 200)
     assert terminal.getvalue() == "\rreplayed 25% of the input\rreplayed 100% of the input\n"
     assert piped.getvalue() == ""
+
+
+def test_a_deadline_on_the_day_asked_about_is_due_not_overdue(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """PM-05: Learning Needs within two weeks of the orientation (1 February 2027), so through
+    15 February in Brussels. Asked "on 15 February", it is due, not late; on the 16th, late."""
+    _, on_the_day, _ = run(capsys, "next", EXAMPLE, "--at", "2027-02-15")
+    _, day_after, _ = run(capsys, "next", EXAMPLE, "--at", "2027-02-16")
+    assert "due by end of 2027-02-15: submit learning_needs" in on_the_day
+    assert "OVERDUE by end of 2027-02-15: submit learning_needs" in day_after

@@ -150,3 +150,20 @@ def test_the_demo_records_in_the_store_it_is_given(
         assert len(store.events("prospect-2027-ghent")) == shipped
     code, _, err = run(capsys, "demo", "--db", db)
     assert code == 1 and "already in this store" in err
+
+
+@pytest.mark.parametrize("typed", ["2027-04-01", "2027-04-01T12:00", "today", "+14d", "-2w"])
+def test_the_agenda_takes_the_moments_people_type(
+    typed: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A date, a local date and time, or words; the bare date once printed
+    "2027-04-01+01:00+01:00" when its hint was followed."""
+    db = str(tmp_path / "store.sqlite3")
+    with open_store(db) as store:
+        store.append(
+            [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))][:3],
+            expected_next_seq=0,
+        )
+    code, out, err = run(capsys, "agenda", f"--at={typed}", "--within", "+2w", "--db", db)
+    assert code == 0, err
+    assert out.startswith("Agenda at ") and "+01:00+01:00" not in out

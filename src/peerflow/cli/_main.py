@@ -13,7 +13,6 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TextIO
 
@@ -26,7 +25,7 @@ from peerflow.cli._render import (
     status_json,
     status_text,
 )
-from peerflow.cli._store_commands import add_store_commands, next_in_store
+from peerflow.cli._store_commands import add_store_commands, moment, next_in_store
 from peerflow.engine._compiled import CompiledDefinition
 from peerflow.engine._registry import (
     builtin_files,
@@ -35,7 +34,7 @@ from peerflow.engine._registry import (
     definition_or_file,
     example_path,
 )
-from peerflow.events._envelope import Event, one_line, parse_timestamp, read_history
+from peerflow.events._envelope import Event, one_line, read_history
 from peerflow.events._history import histories_of, read_histories
 from peerflow.model._loading import read_definition_file
 from peerflow.replay._audit import ProgrammeReplay, replay_many, replay_programme
@@ -121,28 +120,18 @@ def _programme_events(path: str, programme: str | None) -> tuple[str, list[tuple
     return programme, by_programme[programme]
 
 
-def _moment(text: str, option: str) -> datetime:
-    """An ISO timestamp with offset, or a bare date meaning the end of that day (UTC)."""
-    if len(text) == 10:
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            return datetime.combine(day, time.max, tzinfo=UTC)
-    return parse_timestamp(text, option)
-
-
 def cmd_next(args: argparse.Namespace) -> int:
-    at = _moment(args.at, "--at") if args.at else datetime.now(UTC).astimezone()
+    when = moment(args)
     where = Path(args.history)
     if where.exists() and not where.is_file():
         raise HistoryError(args.history, 0, "not a history file (a JSON Lines file is expected)")
     if not where.exists() and not args.history.endswith(".jsonl"):
-        return next_in_store(args, at)
+        return next_in_store(args, when)
     _, numbered = _programme_events(args.history, args.programme)
     first = numbered[0][1]
     compiled = definition_or_file(args.definition) if args.definition else definition_of(first)
+    zone = first.payload.get("timezone", compiled.type.timezone)
+    at = when(zone if isinstance(zone, str) else compiled.type.timezone)
     # The same reading as replay's: a gap or a repeated seq is a bad line, and exits 1.
     found = histories_of(event for _, event in numbered)
     line_of = {event.seq: line for line, event in numbered}
@@ -328,8 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--at",
         metavar="DATE|DATETIME",
-        help="the moment to ask about: an ISO timestamp with offset, or a date meaning the "
-        "end of that day in UTC (default: now)",
+        help="the moment to ask about: a date (the end of that day in the programme's zone), "
+        "a date and time, or now, today, tomorrow, +14d, --at=-2w (default: now)",
     )
     p.add_argument("--as", dest="role", metavar="ROLE", help="check the steps for this role")
     p.add_argument(

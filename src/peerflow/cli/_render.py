@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from peerflow.cli._moments import shown
 from peerflow.engine._state import ProgrammeState
 from peerflow.engine._steps import Deadline, Step
 from peerflow.model._loading import CONVERTER
@@ -229,7 +230,7 @@ def status_text(
 ) -> str:
     t = st.definition.type
     lines = [
-        f"{st.programme} ({t.id} v{t.version}) at {at.isoformat()}",
+        f"{st.programme} ({t.id} v{t.version}) at {shown(at, st.timezone)}",
         f"state: {st.state} ({t.states[st.state].title or st.state})"
         + (" [terminal]" if st.terminal else ""),
     ]

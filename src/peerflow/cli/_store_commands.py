@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from peerflow.cli._render import status_json, status_text
+from peerflow.cli import _moments as moments
+from peerflow.cli._render import last_day, status_json, status_text
 from peerflow.engine._blockers import WAIVABLE_KINDS
 from peerflow.engine._commands import (
     claim_payload,
@@ -31,7 +31,7 @@ from peerflow.engine._commands import (
 )
 from peerflow.engine._registry import definition_or_file
 from peerflow.engine._state import ProgrammeState
-from peerflow.events._envelope import Actor, decode_line, one_line, parse_timestamp
+from peerflow.events._envelope import Actor, decode_line, one_line
 from peerflow.events._history import read_histories
 from peerflow.model._source import read_yaml
 from peerflow.store._backend import StoreError
@@ -39,22 +39,13 @@ from peerflow.store._store import DEFAULT_STORE, Store, open_store
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 
-_DURATION = re.compile(r"^(\d+)([dwh])$")
-
-
-_LONGEST = timedelta(days=100 * 366)
-
 
 def duration(text: str) -> timedelta:
-    """``14d``, ``2w`` or ``36h``, for ``--within``: at most a hundred years."""
-    found = _DURATION.match(text.strip())
-    if found is None:
-        raise argparse.ArgumentTypeError(f"expected a duration like 14d, 2w or 36h, got {text!r}")
-    amount, unit = int(found.group(1)), found.group(2)
-    hours = amount * {"d": 24, "w": 24 * 7, "h": 1}[unit]
-    if hours > _LONGEST.days * 24:
-        raise argparse.ArgumentTypeError(f"{text!r} is too far ahead: at most 100 years")
-    return timedelta(hours=hours)
+    """``--within``: ``14d``, ``2w`` or ``36h``."""
+    try:
+        return moments.duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def store_of(args: argparse.Namespace, *, create: bool = True) -> Store:
@@ -62,8 +53,10 @@ def store_of(args: argparse.Namespace, *, create: bool = True) -> Store:
     return open_store(args.db or os.environ.get("PEERFLOW_DB") or DEFAULT_STORE, create=create)
 
 
-def moment(args: argparse.Namespace) -> datetime:
-    return parse_timestamp(args.at, "--at") if args.at else datetime.now(UTC).astimezone()
+def moment(args: argparse.Namespace) -> moments.Resolve:
+    """``--at`` as typed, to be resolved in the programme's zone (default: now)."""
+    now = datetime.now(UTC)
+    return moments.parse_moment(args.at, "--at", now) if args.at else lambda _zone: now
 
 
 def actor_in(state: ProgrammeState, who: str) -> Actor:
@@ -96,7 +89,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     roles = dict(participants)
     if args.by not in roles:
         raise StoreError(f"--by {args.by!r} must be one of the participants ({', '.join(roles)})")
-    at = moment(args)
+    at = moment(args)(args.timezone or compiled.type.timezone)
     with store_of(args) as store:
         state = store.start(
             compiled,
@@ -115,9 +108,10 @@ def cmd_new(args: argparse.Namespace) -> int:
 def _record(
     args: argparse.Namespace, kind: str, payload: dict[str, Any], actor: Actor | None = None
 ) -> int:
-    at = moment(args)
+    when = moment(args)
     with store_of(args, create=False) as store:
         current = store.state(args.programme)
+        at = when(current.timezone)
         state = store.record(
             args.programme,
             kind,
@@ -250,7 +244,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_agenda(args: argparse.Namespace) -> int:
-    at = moment(args)
+    at = moment(args)(None)  # across programmes: a date is the end of that day here
     with store_of(args, create=False) as store:
         items = store.agenda(at, args.within, role=args.role)
     if args.json:
@@ -263,7 +257,10 @@ def cmd_agenda(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     horizon = at + args.within
-    print(f"Agenda at {at.isoformat()}, due by {horizon.isoformat()}: {len(items)} item(s)")
+    print(
+        f"Agenda at {moments.shown(at, None)}, due by {moments.shown(horizon, None)}: "
+        f"{len(items)} item(s)"
+    )
     for item in items:
         d = item.deadline
         flag = (
@@ -272,7 +269,7 @@ def cmd_agenda(args: argparse.Namespace) -> int:
             else ("OVERDUE" if d.overdue else "due")
         )
         waiting = f"; waiting for {', '.join(d.owed_by)}" if d.owed_by else ""
-        print(f"  {d.due_at:%Y-%m-%d %H:%M}  {flag:<7}  {item.programme}: {d.title}{waiting}")
+        print(f"  by end of {last_day(d.due_at)}  {flag:<8} {item.programme}: {d.title}{waiting}")
     return EXIT_OK
 
 
@@ -323,7 +320,12 @@ def _db_option(p: argparse.ArgumentParser) -> None:
 
 def _common(p: argparse.ArgumentParser, *, acting: bool = True, by_required: bool = True) -> None:
     _db_option(p)
-    p.add_argument("--at", metavar="ISO-DATETIME", help="when, with offset (default: now)")
+    p.add_argument(
+        "--at",
+        metavar="WHEN",
+        help="a date (the end of that day in the programme's zone), a date and time "
+        "(2027-02-15T10:00, +01:00 optional), or now, today, +14d, --at=-2w (default: now)",
+    )
     if acting:
         p.add_argument("--by", required=by_required, metavar="ID", help="the participant acting")
         p.add_argument("--event-id", metavar="ID", help="an id that makes a retry a no-op")
@@ -438,7 +440,13 @@ def add_store_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_pay)
 
     p = sub.add_parser("agenda", help="what is due and overdue across the store's programmes")
-    p.add_argument("--within", type=duration, default=timedelta(days=14), metavar="14d|2w|36h")
+    p.add_argument(
+        "--within",
+        type=duration,
+        default=timedelta(days=14),
+        metavar="14d|2w|36h",
+        help="how far ahead to look (default: 14d)",
+    )
     p.add_argument("--as", dest="role", metavar="ROLE", help="only what waits for this role")
     _common(p, acting=False)
     p.set_defaults(func=cmd_agenda)
@@ -455,10 +463,11 @@ def add_store_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_export)
 
 
-def next_in_store(args: argparse.Namespace, at: datetime) -> int:
+def next_in_store(args: argparse.Namespace, when: moments.Resolve) -> int:
     """``peerflow next PROGRAMME``: the programme as the store has it."""
     with store_of(args, create=False) as store:
         state = store.state(args.history)
+    at = when(state.timezone)
     steps = state.definition.next_steps(state, at, args.role, participation=True)
     due = state.definition.deadlines(state, at)
     if args.json:
