@@ -137,3 +137,35 @@ def test_a_mistaken_command_is_refused_in_one_line_and_records_nothing(
     assert err.count("\n") == 1 and message.format(tmp=tmp_path) in err, err
     with open_store(db, create=False) as store:
         assert store.events(history[0].programme) == history[:5]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["next", "{p}", "--as", "mentr"],
+         "--as 'mentr' is not a role of 'prospect-peer-mentoring' (roles: facilitator, mentor, "
+         "mentee, finance_coordinator)"),
+        (["agenda", "--as", "mentr"], "no programme in the store has a role 'mentr' (roles: "),
+        (["export", "--programme", "nope"], "no programme 'nope' in the store"),
+        (["new", "prospect-peer-mentoring", "{p}", "-p", "a:facilitator", "--by", "a"],
+         "programme '{p}' already exists (next seq 5)"),
+        (["next", "nope"], "no programme 'nope' in the store"),
+    ],
+)  # fmt: skip
+def test_a_name_that_is_not_there_is_an_error_naming_what_is(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, history = _started(tmp_path, "prospect-peer-mentoring", 5)
+    p = history[0].programme
+    code = main([*(a.format(p=p) for a in argv), f"--db={db}"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert message.format(p=p) in err, err
+
+
+def test_the_text_shows_the_next_seq_a_careful_writer_expects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, history = _started(tmp_path, "prospect-peer-mentoring", 5)
+    main(["next", history[0].programme, f"--db={db}", f"--at={history[4].at.isoformat()}"])
+    assert "; next seq 5 (for --expect-next-seq)" in capsys.readouterr().out.splitlines()[1]

@@ -25,7 +25,7 @@ from peerflow.cli._render import (
     status_json,
     status_text,
 )
-from peerflow.cli._store_commands import add_store_commands, moment, next_in_store
+from peerflow.cli._store_commands import add_store_commands, known_role, moment, next_in_store
 from peerflow.engine._compiled import CompiledDefinition
 from peerflow.engine._registry import (
     builtin_files,
@@ -130,6 +130,7 @@ def cmd_next(args: argparse.Namespace) -> int:
     _, numbered = _programme_events(args.history, args.programme)
     first = numbered[0][1]
     compiled = definition_or_file(args.definition) if args.definition else definition_of(first)
+    known_role(compiled, args.role)
     zone = first.payload.get("timezone", compiled.type.timezone)
     at = when(zone if isinstance(zone, str) else compiled.type.timezone)
     # The same reading as replay's: a gap or a repeated seq is a bad line, and exits 1.

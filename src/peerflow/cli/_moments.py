@@ -23,7 +23,7 @@ _UNITS = {"d": 24, "w": 24 * 7, "h": 1}
 WORDS = "now, today, tomorrow, yesterday, +14d, -2w, +36h"
 
 
-def duration(text: str) -> timedelta:
+def parse_duration(text: str) -> timedelta:
     """``14d``, ``2w`` or ``36h`` (a ``+`` allowed), for ``--within``: at most 100 years."""
     found = _RELATIVE.match(text.strip() if text[:1] in "+-" else "+" + text.strip())
     if found is None or found.group(1) == "-":

@@ -232,7 +232,8 @@ def status_text(
     lines = [
         f"{st.programme} ({t.id} v{t.version}) at {shown(at, st.timezone)}",
         f"state: {st.state} ({t.states[st.state].title or st.state})"
-        + (" [terminal]" if st.terminal else ""),
+        + (" [terminal]" if st.terminal else "")
+        + f"; next seq {st.next_seq} (for --expect-next-seq)",
     ]
     if steps:
         lines.append("next steps:")

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from peerflow.cli import _moments as moments
+from peerflow.cli._moments import Resolve, parse_duration, parse_moment, shown
 from peerflow.cli._render import last_day, status_json, status_text
 from peerflow.engine._blockers import WAIVABLE_KINDS
 from peerflow.engine._commands import (
@@ -29,6 +29,7 @@ from peerflow.engine._commands import (
     submit_payload,
     waive_payload,
 )
+from peerflow.engine._compiled import CompiledDefinition
 from peerflow.engine._registry import definition_or_file
 from peerflow.engine._state import ProgrammeState
 from peerflow.events._envelope import Actor, decode_line, one_line
@@ -43,7 +44,7 @@ EXIT_OK, EXIT_PROBLEMS = 0, 1
 def duration(text: str) -> timedelta:
     """``--within``: ``14d``, ``2w`` or ``36h``."""
     try:
-        return moments.duration(text)
+        return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -53,10 +54,10 @@ def store_of(args: argparse.Namespace, *, create: bool = True) -> Store:
     return open_store(args.db or os.environ.get("PEERFLOW_DB") or DEFAULT_STORE, create=create)
 
 
-def moment(args: argparse.Namespace) -> moments.Resolve:
+def moment(args: argparse.Namespace) -> Resolve:
     """``--at`` as typed, to be resolved in the programme's zone (default: now)."""
     now = datetime.now(UTC)
-    return moments.parse_moment(args.at, "--at", now) if args.at else lambda _zone: now
+    return parse_moment(args.at, "--at", now) if args.at else lambda _zone: now
 
 
 def actor_in(state: ProgrammeState, who: str) -> Actor:
@@ -257,10 +258,7 @@ def cmd_agenda(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     horizon = at + args.within
-    print(
-        f"Agenda at {moments.shown(at, None)}, due by {moments.shown(horizon, None)}: "
-        f"{len(items)} item(s)"
-    )
+    print(f"Agenda at {shown(at, None)}, due by {shown(horizon, None)}: {len(items)} item(s)")
     for item in items:
         d = item.deadline
         flag = (
@@ -463,10 +461,20 @@ def add_store_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_export)
 
 
-def next_in_store(args: argparse.Namespace, when: moments.Resolve) -> int:
+def known_role(compiled: CompiledDefinition, role: str | None) -> None:
+    """``--as ROLE`` names a role of the definition; a typo is an error listing them."""
+    if role is not None and role not in compiled.role_index:
+        raise StoreError(
+            f"--as {role!r} is not a role of '{compiled.id}' "
+            f"(roles: {', '.join(compiled.role_names)})"
+        )
+
+
+def next_in_store(args: argparse.Namespace, when: Resolve) -> int:
     """``peerflow next PROGRAMME``: the programme as the store has it."""
     with store_of(args, create=False) as store:
         state = store.state(args.history)
+    known_role(state.definition, args.role)
     at = when(state.timezone)
     steps = state.definition.next_steps(state, at, args.role, participation=True)
     due = state.definition.deadlines(state, at)

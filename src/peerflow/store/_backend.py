@@ -28,11 +28,18 @@ class ConcurrencyError(StoreError):
         self.programme = programme
         self.expected = expected
         self.current = current
-        was = f", not {expected}" if expected is not None else ""
-        super().__init__(
-            f"programme '{programme}' is at next seq {current}{was}: "
-            "another writer got there first; re-read its state and try again"
-        )
+        if expected == 0:  # the caller meant to create it
+            message = (
+                f"programme '{programme}' already exists (next seq {current}): "
+                "choose another id, or add to it with its next seq"
+            )
+        else:
+            was = f", not {expected}" if expected is not None else ""
+            message = (
+                f"programme '{programme}' is at next seq {current}{was}: "
+                "another writer got there first; re-read its state and try again"
+            )
+        super().__init__(message)
 
 
 @attrs.frozen

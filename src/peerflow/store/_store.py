@@ -395,11 +395,17 @@ class Store:
     def agenda(
         self, at: datetime, within: timedelta, *, role: str | None = None
     ) -> list[AgendaItem]:
-        """What is overdue, and what falls due before ``at + within``, across live programmes."""
+        """What is overdue, and what falls due before ``at + within``, across live programmes.
+
+        ``role`` keeps what waits for that role; a role no programme's definition has is an
+        error listing the roles there are (a typo would otherwise show an empty agenda).
+        """
         horizon = at + within
         items = []
+        roles: set[str] = set()
         for row in self.backend.programmes():
             st = self._state(row)
+            roles.update(st.definition.role_names)
             if st.terminal:
                 continue
             for deadline in st.definition.deadlines(st, at):
@@ -408,6 +414,10 @@ class Store:
                 if role is not None and not _concerns(st, deadline, role):
                     continue
                 items.append(AgendaItem(row.programme, deadline))
+        if role is not None and roles and role not in roles:
+            raise StoreError(
+                f"no programme in the store has a role '{role}' (roles: {', '.join(sorted(roles))})"
+            )
         items.sort(key=lambda i: (i.deadline.due_at, i.programme, i.deadline.name))
         return items
 
