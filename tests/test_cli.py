@@ -181,3 +181,18 @@ def test_a_deadline_on_the_day_asked_about_is_due_not_overdue(
     _, day_after, _ = run(capsys, "next", EXAMPLE, "--at", "2027-02-16")
     assert "due by end of 2027-02-15: submit learning_needs" in on_the_day
     assert "OVERDUE by end of 2027-02-15: submit learning_needs" in day_after
+
+
+def test_who_still_owes_says_each_of_them_or_one_of_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """PM-03: the peer learning agreement is signed by the mentor and every mentee (each owes
+    one); PM-10: the learning programme report is one document (any one of them settles it)."""
+    _, before, _ = run(capsys, "next", EXAMPLE, "--at", "2027-01-12")
+    assert (
+        "submit peer_learning_agreement (by mentor, mentee; still owed by each of ghent-mentor, "
+        "porto-mentee, split-mentee)" in before
+    )
+    assert "(waiting for each of ghent-mentor, porto-mentee, split-mentee)" in before
+    _, late, _ = run(capsys, "next", EXAMPLE, "--at", "2027-07-20")
+    assert "learning_programme_report (by mentor, mentee; still owed by one of " in late

@@ -69,11 +69,11 @@ def _show_stage(out: TextIO, st: ProgrammeState, event: Event) -> None:
     steps = st.definition.next_steps(st, moment)
     if steps:
         out.write("What may happen next:\n")
-        out.write("\n".join(steps_text(steps)) + "\n")
+        out.write("\n".join(steps_text(steps, t)) + "\n")
     due = st.definition.deadlines(st, moment)
     if due:
         out.write("What is due:\n")
-        out.write("\n".join(deadlines_text(due)) + "\n")
+        out.write("\n".join(deadlines_text(due, t)) + "\n")
 
 
 def _show_refusal(out: TextIO, st: ProgrammeState, event: Event) -> None:

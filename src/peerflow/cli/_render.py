@@ -170,14 +170,26 @@ def last_day(closes_at: datetime) -> str:
     return (closes_at - timedelta(seconds=1)).strftime("%Y-%m-%d")
 
 
-def steps_text(steps: Sequence[Step], indent: str = "  ") -> list[str]:
+def owed_text(names: Sequence[str], each: bool) -> str:
+    """Who still owes a deliverable: each of them (one copy each) or any one of them."""
+    if len(names) == 1:
+        return names[0]
+    return f"{'each of' if each else 'one of'} {', '.join(names)}"
+
+
+def _each(definition: ProgrammeType, deliverable: str) -> bool:
+    found = definition.deliverables.get(deliverable)
+    return found is not None and found.each
+
+
+def steps_text(steps: Sequence[Step], definition: ProgrammeType, indent: str = "  ") -> list[str]:
     """Allowed steps first, then blocked ones with every blocker on its own line."""
     lines = []
     for step in sorted(steps, key=lambda s: not s.allowed):
         target = f" -> {step.dest}" if step.dest else ""
         who = f"by {', '.join(step.roles)}"
         if step.kind == "submit" and step.owed_by:
-            who += f"; still owed by {', '.join(step.owed_by)}"
+            who += f"; still owed by {owed_text(step.owed_by, _each(definition, step.name))}"
         if step.kind == "pay" and step.closes_at is not None:
             who += f"; pay by end of {last_day(step.closes_at)}"
         mark = "allowed" if step.allowed else "blocked"
@@ -195,14 +207,20 @@ def steps_text(steps: Sequence[Step], indent: str = "  ") -> list[str]:
     return lines
 
 
-def deadlines_text(deadlines: Sequence[Deadline], indent: str = "  ") -> list[str]:
+def deadlines_text(
+    deadlines: Sequence[Deadline], definition: ProgrammeType, indent: str = "  "
+) -> list[str]:
     lines = []
     for item in deadlines:
         if item.advisory:  # the end of an indicative window: advice, nothing is refused
             status = "past the advice" if item.overdue else "advised"
         else:
             status = "OVERDUE" if item.overdue else "due"
-        owed = f" (waiting for {', '.join(item.owed_by)})" if item.owed_by else ""
+        owed = ""
+        if item.owed_by and item.kind == "submit":
+            owed = f" (waiting for {owed_text(item.owed_by, _each(definition, item.name))})"
+        elif item.owed_by:
+            owed = f" (waiting for {', '.join(item.owed_by)})"
         lines.append(
             f"{indent}{status} by end of {last_day(item.due_at)}: {item.kind} {item.name}{owed}"
         )
@@ -237,8 +255,8 @@ def status_text(
     ]
     if steps:
         lines.append("next steps:")
-        lines.extend(steps_text(steps))
+        lines.extend(steps_text(steps, t))
     if deadlines:
         lines.append("deadlines:")
-        lines.extend(deadlines_text(deadlines))
+        lines.extend(deadlines_text(deadlines, t))
     return "\n".join(lines)
