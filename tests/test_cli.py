@@ -196,3 +196,22 @@ def test_who_still_owes_says_each_of_them_or_one_of_them(
     assert "(waiting for each of ghent-mentor, porto-mentee, split-mentee)" in before
     _, late, _ = run(capsys, "next", EXAMPLE, "--at", "2027-07-20")
     assert "learning_programme_report (by mentor, mentee; still owed by one of " in late
+
+
+def test_show_tells_the_parts_the_budget_and_who_may_waive(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """PM-07's six parts of the Learning Plan, PM-08's caps (mentee 600, mentor 270: materials
+    20, food 150, transport 100) and payer, and the facilitator who agrees exceptions."""
+    code, out, _ = run(capsys, "show", "prospect-peer-mentoring")
+    assert code == 0
+    for part in ("learning_objectives", "action_steps", "mentor_support", "time_frame",
+                 "resources_needed", "evidence_of_success"):  # fmt: skip
+        assert f"      part {part}: " in out
+    assert "Waivers: facilitator may lift a blocker with a reason (peerflow waive)" in out
+    assert "Budget (EUR; paid by finance_coordinator):" in out
+    assert "  mentee, at most 600 in all:" in out and "  mentor, at most 270 in all:" in out
+    assert "(cap 20)" in out and "(cap 150)" in out and "(cap 100)" in out
+    assert "visit_structure: Final structure of the peer mentoring visit (owed by any one of" in out
+    _, sc, _ = run(capsys, "show", "sc-site-visit")
+    assert "Waivers: secretariat may lift" in sc

@@ -169,3 +169,34 @@ def test_the_text_shows_the_next_seq_a_careful_writer_expects(
     db, history = _started(tmp_path, "prospect-peer-mentoring", 5)
     main(["next", history[0].programme, f"--db={db}", f"--at={history[4].at.isoformat()}"])
     assert "; next seq 5 (for --expect-next-seq)" in capsys.readouterr().out.splitlines()[1]
+
+
+def test_a_template_filled_in_is_accepted_and_one_left_empty_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PM-07: the Learning Plan has six parts (learning objectives, action steps, mentor
+    support, time frame, resources needed, evidence of success). The template names each;
+    left empty it is refused naming them; filled in, it is recorded."""
+    db, history = _started(tmp_path, "prospect-peer-mentoring", 15)  # up to the plan
+    plan = tmp_path / "plan.yaml"
+    assert main(["template", "prospect-peer-mentoring", "learning_plan", f"-o={plan}"]) == 0
+    text = plan.read_text(encoding="utf-8")
+    parts = [
+        "learning_objectives", "action_steps", "mentor_support",
+        "time_frame", "resources_needed", "evidence_of_success",
+    ]  # fmt: skip
+    assert [line.split(":")[0] for line in text.splitlines() if not line.startswith("#")] == parts
+    mentor = history[15].actor.id
+    submit = ["submit", history[0].programme, "learning_plan", f"--content=@{plan}",
+              f"--by={mentor}", f"--at={history[15].at.isoformat()}", f"--db={db}"]  # fmt: skip
+    capsys.readouterr()
+    assert main(submit) == 1
+    err = capsys.readouterr().err
+    assert all(part in err for part in parts), err
+    plan.write_text(text.replace('""', '"agreed with the mentee"'), encoding="utf-8")
+    assert main(submit) == 0
+    with open_store(db, create=False) as store:
+        (last,) = store.events(history[0].programme, 15)
+    assert last.payload["content"] == dict.fromkeys(parts, "agreed with the mentee")
+    assert main(["template", "prospect-peer-mentoring", "learning_plan", f"-o={plan}"]) == 1
+    assert "exists" in capsys.readouterr().err  # a filled-in file is never overwritten

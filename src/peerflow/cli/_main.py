@@ -19,6 +19,8 @@ from typing import TextIO
 from peerflow import __version__
 from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
 from peerflow.cli._render import (
+    content_template,
+    content_yaml,
     definition_json,
     definition_text,
     mermaid,
@@ -72,6 +74,25 @@ def cmd_show(args: argparse.Namespace) -> int:
         return EXIT_OK
     render = {"text": definition_text, "json": definition_json, "mermaid": mermaid}[args.format]
     print(render(compiled.type))
+    return EXIT_OK
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    """An empty content file for a structured deliverable, to fill in and submit."""
+    compiled = definition_or_file(args.definition)
+    if args.format == "json":
+        text = json.dumps(content_template(compiled.type, args.deliverable), indent=2) + "\n"
+    else:
+        text = content_yaml(compiled.type, args.deliverable)
+    if args.output is None:
+        print(text, end="")
+        return EXIT_OK
+    try:
+        with open(args.output, "x", encoding="utf-8") as out:  # never over a filled-in file
+            out.write(text)
+    except FileExistsError:
+        raise StoreError(f"{args.output} exists: give another -o, or remove it") from None
+    print(f"wrote {args.output}: fill it in, then peerflow submit ... --content @{args.output}")
     return EXIT_OK
 
 
@@ -299,6 +320,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("definition", metavar="ID|FILE")
     p.add_argument("--format", choices=("text", "json", "mermaid", "markdown"), default="text")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "template",
+        help="write an empty content file for a deliverable with parts, to fill in",
+        epilog="example: peerflow template prospect-peer-mentoring learning_plan "
+        "-o learning_plan.yaml",
+    )
+    p.add_argument("definition", metavar="ID|FILE", help="the programme type")
+    p.add_argument("deliverable", metavar="DELIVERABLE", help="a deliverable with parts")
+    p.add_argument("--format", choices=("yaml", "json"), default="yaml", help="default: yaml")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="write here (never over an existing file)"
+    )
+    p.set_defaults(func=cmd_template)
 
     p = sub.add_parser("validate", help="check definition files; exit 1 on problems")
     p.add_argument("files", nargs="+", metavar="FILE")

@@ -12,7 +12,7 @@ from peerflow.cli._moments import shown
 from peerflow.engine._state import ProgrammeState
 from peerflow.engine._steps import Deadline, Step
 from peerflow.model._loading import CONVERTER
-from peerflow.model._types import Bound, ProgrammeType, Window
+from peerflow.model._types import Bound, Part, ProgrammeType, Window
 
 
 def definition_json(definition: ProgrammeType) -> str:
@@ -56,7 +56,13 @@ def definition_text(d: ProgrammeType) -> str:
     lines.append("")
     lines.append("Deliverables:")
     for name, deliverable in d.deliverables.items():
-        each = "each of " if deliverable.each else ""
+        each = (
+            "each of "
+            if deliverable.each
+            else "any one of "
+            if len(deliverable.owed_by) > 1
+            else ""
+        )
         lines.append(
             f"  {name}: {deliverable.title} (owed by {each}{', '.join(deliverable.owed_by)})"
         )
@@ -64,6 +70,10 @@ def definition_text(d: ProgrammeType) -> str:
             lines.append(f"      during {', '.join(deliverable.during)}")
         if deliverable.window is not None:
             lines.append(f"      window: {window_text(deliverable.window)}")
+        for part, spec in deliverable.content.items():
+            lines.append(f"      part {part}: {_part_text(spec)}")
+        if deliverable.content:
+            lines.append(f"      (peerflow template {d.id} {name} writes a file to fill in)")
     if d.dates:
         lines.append("")
         lines.append("Dates:")
@@ -85,7 +95,110 @@ def definition_text(d: ProgrammeType) -> str:
             lines.append(f"      indicative (never refused): {window_text(t.advisory)}")
         if not t.deadline_applies:
             lines.append("      not bound by the programme deadline")
+    lines.append("")
+    lines.append(
+        "Waivers: "
+        + (
+            f"{' or '.join(d.waivable_by)} may lift a blocker with a reason (peerflow waive)"
+            if d.waivable_by
+            else "none (no role may waive)"
+        )
+    )
+    lines.extend(_budget_lines(d))
     return "\n".join(lines)
+
+
+def _part_text(part: Part) -> str:
+    text = part.title or ""
+    if part.one_of is not None:
+        text += f" (one of: {', '.join(str(v) for v in part.one_of)})"
+    if part.list_of is not None:
+        text += f" (a list; each entry with {', '.join(part.list_of)})"
+    if part.and_or:
+        text += " (one of the and/or alternatives)"
+    return text
+
+
+def _budget_lines(d: ProgrammeType) -> list[str]:
+    budget = d.budget
+    if budget is None:
+        return []
+    lines = ["", f"Budget ({budget.currency}; paid by {', '.join(budget.paid_by)}):"]
+    for role, rb in budget.roles.items():
+        cap = f", at most {rb.cap} in all" if rb.cap is not None else ""
+        lines.append(f"  {role}{cap}:")
+        for item, cost in rb.items.items():
+            limits = []
+            if cost.cap is not None:
+                limits.append(f"cap {cost.cap}")
+            if cost.per_day is not None:
+                limits.append(f"{cost.per_day} a day")
+            if cost.per_night is not None:
+                limits.append(f"{cost.per_night} a night")
+            if cost.max_days is not None:
+                limits.append(f"at most {cost.max_days} days")
+            if cost.max_nights is not None:
+                limits.append(f"at most {cost.max_nights} nights")
+            if cost.flat:
+                limits.append("flat allowance")
+            if cost.at_cost:
+                limits.append("at cost")
+            shown_limits = f" ({'; '.join(limits)})" if limits else ""
+            lines.append(f"    {item}: {cost.title or item}{shown_limits}")
+    needs = [
+        "receipts" if budget.receipts_required else "",
+        "bank details" if budget.bank_details_required else "",
+    ]
+    if any(needs):
+        lines.append(f"  claims need {' and '.join(n for n in needs if n)}")
+    if budget.claims_during:
+        lines.append(f"  claims during {', '.join(budget.claims_during)}")
+    if budget.payment is not None:
+        lines.append(f"  payment: {window_text(budget.payment)}")
+    return lines
+
+
+def content_yaml(d: ProgrammeType, deliverable: str) -> str:
+    """The template as YAML to fill in, each part under a comment saying what it takes."""
+    template = content_template(d, deliverable)
+    found = d.deliverables[deliverable]
+    lines = [
+        f"# {found.title} ({d.id}): fill in each part, then",
+        f"# peerflow submit PROGRAMME {deliverable} --content @{deliverable}.yaml --by ID",
+    ]
+    for name, part in found.content.items():
+        lines.append(f"# {_part_text(part).strip() or name}")
+        if part.list_of is not None:
+            lines.append(f"{name}:")
+            for i, field in enumerate(part.list_of):
+                lines.append(f'  {"- " if i == 0 else "  "}{field}: ""')
+        else:
+            lines.append(f'{name}: ""')
+        assert name in template
+    return "\n".join(lines) + "\n"
+
+
+def content_template(d: ProgrammeType, deliverable: str) -> dict[str, Any]:
+    """An empty content object for ``deliverable``: each part with a hint of what it takes."""
+    found = d.deliverables.get(deliverable)
+    if found is None:
+        raise ValueError(
+            f"'{deliverable}' is not a deliverable of '{d.id}' "
+            f"(deliverables: {', '.join(d.deliverables)})"
+        )
+    if not found.content:
+        with_parts = [n for n, x in d.deliverables.items() if x.content]
+        raise ValueError(
+            f"'{deliverable}' has no parts to fill in: submit it with --ref "
+            f"(deliverables with parts: {', '.join(with_parts) or 'none'})"
+        )
+    template: dict[str, Any] = {}
+    for name, part in found.content.items():
+        if part.list_of is not None:
+            template[name] = [{field: "" for field in part.list_of}]
+        else:
+            template[name] = ""
+    return template
 
 
 _MERMAID_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
