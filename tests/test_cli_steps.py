@@ -200,3 +200,20 @@ def test_a_template_filled_in_is_accepted_and_one_left_empty_is_refused(
     assert last.payload["content"] == dict.fromkeys(parts, "agreed with the mentee")
     assert main(["template", "prospect-peer-mentoring", "learning_plan", f"-o={plan}"]) == 1
     assert "exists" in capsys.readouterr().err  # a filled-in file is never overwritten
+
+
+@pytest.mark.parametrize(("value", "warned"), [("2027-01-10", True), ("2027-02-01", False)])
+def test_a_date_set_in_the_past_is_recorded_with_a_warning(
+    value: str, warned: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Setting the orientation on 11 January 2027 to the 10th is likely a slip: said, kept."""
+    db, history = _started(tmp_path, "prospect-peer-mentoring", 1)
+    code = main(["schedule", history[0].programme, "orientation_date", value, "--by",
+                 "anna-facilitator", "--at=2027-01-11T10:00:00+01:00", f"--db={db}"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0
+    expected = (
+        f"peerflow: warning: orientation_date is set to {value}, in the past "
+        "(it is 2027-01-11 in Europe/Brussels); recorded all the same\n"
+    )
+    assert err == (expected if warned else "")

@@ -13,9 +13,11 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from peerflow.cli._moments import Resolve, parse_duration, parse_moment, shown
 from peerflow.cli._render import last_day, status_json, status_text
@@ -107,8 +109,13 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def _record(
-    args: argparse.Namespace, kind: str, payload: dict[str, Any], actor: Actor | None = None
+    args: argparse.Namespace,
+    kind: str,
+    payload: dict[str, Any],
+    actor: Actor | None = None,
+    warn: Callable[[ProgrammeState], None] | None = None,
 ) -> int:
+    """Record one event strictly; ``warn`` may point out what is allowed but likely a slip."""
     when = moment(args)
     with store_of(args, create=False) as store:
         current = store.state(args.programme)
@@ -122,6 +129,8 @@ def _record(
             event_id=args.event_id,
             expected_next_seq=args.expect_next_seq,
         )
+    if warn is not None:
+        warn(state)
     _report(state, at, args.json)
     return EXIT_OK
 
@@ -241,7 +250,17 @@ def cmd_fire(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    return _record(args, "schedule", schedule_payload(args.date, args.value))
+    def in_the_past(state: ProgrammeState) -> None:
+        day = state.scheduled_date(args.date)
+        today = state.last_at.astimezone(ZoneInfo(state.timezone))
+        if day is not None and day < today.date():
+            print(
+                f"peerflow: warning: {args.date} is set to {day.isoformat()}, in the past "
+                f"(it is {today:%Y-%m-%d} in {state.timezone}); recorded all the same",
+                file=sys.stderr,
+            )
+
+    return _record(args, "schedule", schedule_payload(args.date, args.value), warn=in_the_past)
 
 
 def cmd_agenda(args: argparse.Namespace) -> int:
