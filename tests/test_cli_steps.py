@@ -217,3 +217,53 @@ def test_a_date_set_in_the_past_is_recorded_with_a_warning(
         "(it is 2027-01-11 in Europe/Brussels); recorded all the same\n"
     )
     assert err == (expected if warned else "")
+
+
+OWN = """\
+id: own-review
+version: 3
+title: A review of our own
+roles:
+  lead: {}
+states:
+  open: {}
+  done: {terminal: true}
+initial: open
+timezone: Europe/Brussels
+transitions:
+  - event: finish
+    from: open
+    to: done
+    by: lead
+    window:
+      opens: {after: start, weeks: 1}
+"""
+
+
+def test_programmes_on_an_own_definition_travel_with_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exported with its definition, a programme on a definition of one's own imports into
+    another store and replays; without the definition the refusal says how to give it."""
+    own = tmp_path / "own.yaml"
+    own.write_text(OWN, encoding="utf-8")
+    first, second = f"--db={tmp_path / 'a.sqlite3'}", f"--db={tmp_path / 'b.sqlite3'}"
+    assert main(["new", str(own), "r1", "-p", "lena:lead", "--by", "lena",
+                 "--at=2027-03-01T09:00", first]) == 0  # fmt: skip
+    assert main(["fire", "r1", "finish", "--by", "lena", "--at=2027-03-09T09:00", first]) == 0
+    out, folder = tmp_path / "events.jsonl", tmp_path / "definitions"
+    assert main(["export", "-o", str(out), f"--definitions={folder}", first]) == 0
+    written = folder / "own-review-v3.yaml"
+    assert written.read_text(encoding="utf-8") == OWN
+    capsys.readouterr()
+    assert main(["import", str(out), second]) == 1
+    assert "--definition" in capsys.readouterr().err
+    assert main(["import", str(out), f"--definition={written}", second]) == 0
+    with (
+        open_store(str(tmp_path / "a.sqlite3"), create=False) as a,
+        open_store(str(tmp_path / "b.sqlite3"), create=False) as b,
+    ):
+        assert b.events("r1") == a.events("r1") and len(a.events("r1")) == 2
+    capsys.readouterr()
+    assert main(["replay", str(out), f"--definition={written}"]) == 0
+    assert "done" in capsys.readouterr().out

@@ -290,7 +290,17 @@ def cmd_agenda(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _given_definitions(files: list[str] | None) -> dict[tuple[str, int], CompiledDefinition]:
+    """``--definition FILE`` (repeatable): own definitions, by the id and version they declare."""
+    given: dict[tuple[str, int], CompiledDefinition] = {}
+    for name in files or ():
+        compiled = definition_or_file(name)
+        given[compiled.id, compiled.version] = compiled
+    return given
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    given = _given_definitions(args.definition)
     histories = read_histories(*args.files)
     for problem in histories.problems:
         print(one_line(problem), file=sys.stderr)
@@ -301,8 +311,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             if not events or programme in histories.cut:
                 refused += 1
                 continue
+            start = events[0].payload
+            definition = given.get((start.get("definition"), start.get("version")))  # type: ignore[arg-type]
             try:
-                store.append(events, expected_next_seq=0)
+                store.append(events, expected_next_seq=0, definition=definition)
             except (StoreError, ValueError) as exc:
                 refused += 1
                 print(one_line(f"peerflow: {programme}: not imported: {exc}"), file=sys.stderr)
@@ -312,10 +324,32 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if refused or histories.problems else EXIT_OK
 
 
+def _write_definitions(store: Store, folder: str, programme: str | None) -> None:
+    """Each definition the exported programmes run on, as ``ID-vVERSION.yaml``, so programmes
+    on a definition of one's own can be imported elsewhere (``import --definition``)."""
+    where = Path(folder)
+    where.mkdir(parents=True, exist_ok=True)
+    written: set[str] = set()
+    for row in store.programmes():
+        if programme is not None and row.programme != programme:
+            continue
+        compiled = store.state(row.programme).definition
+        if compiled.digest in written:
+            continue
+        written.add(compiled.digest)
+        path = where / f"{compiled.id}-v{compiled.version}.yaml"
+        if path.exists() and path.read_text(encoding="utf-8") != compiled.source:
+            raise StoreError(f"{path} exists with other text: give an empty --definitions folder")
+        path.write_text(compiled.source, encoding="utf-8")
+        print(f"wrote {path}", file=sys.stderr)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     with store_of(args, create=False) as store:
         if args.programme is not None:
             store.state(args.programme)  # an unknown programme is an error, not empty output
+        if args.definitions is not None:
+            _write_definitions(store, args.definitions, args.programme)
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
         try:
             for _, event in store.export():
@@ -470,12 +504,24 @@ def add_store_commands(sub: Any) -> None:
 
     p = sub.add_parser("import", help="load JSON Lines histories into the store (strictly)")
     p.add_argument("files", nargs="+", metavar="FILE.jsonl")
+    p.add_argument(
+        "--definition",
+        action="append",
+        metavar="FILE",
+        help="a definition of your own that programmes started on (repeat); matched by the "
+        "id and version their start event names",
+    )
     _db_option(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", help="write the store's events as JSON Lines, in commit order")
     p.add_argument("--programme", metavar="ID", help="only this programme")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.add_argument(
+        "--definitions",
+        metavar="DIR",
+        help="also write each definition the programmes run on to DIR (ID-vVERSION.yaml)",
+    )
     _db_option(p)
     p.set_defaults(func=cmd_export)
 
