@@ -311,8 +311,12 @@ def cmd_import(args: argparse.Namespace) -> int:
             if not events or programme in histories.cut:
                 refused += 1
                 continue
-            start = events[0].payload
-            definition = given.get((start.get("definition"), start.get("version")))  # type: ignore[arg-type]
+            named, version = events[0].payload.get("definition"), events[0].payload.get("version")
+            definition = (
+                given.get((named, version))
+                if isinstance(named, str) and isinstance(version, int)
+                else None
+            )  # an odd start is refused by the engine, with its field named
             try:
                 store.append(events, expected_next_seq=0, definition=definition)
             except (StoreError, ValueError) as exc:
