@@ -5,17 +5,34 @@ the checks ``peerflow check`` runs (completion reachable, no dead ends, every st
 window usable, every deliverable submittable), and helpers the synthetic histories share.
 
 May import: ``peerflow.engine``, ``peerflow.events``, ``peerflow.model``, ``peerflow._errors``,
-``peerflow._bulk``.
+``peerflow._bulk``, ``peerflow._lazy``.
 """
 
-from peerflow.checking._explorer import (
-    Check,
-    Edge,
-    Exploration,
-    Report,
-    check,
-    complete_content,
-    explore,
-)
+import typing as _typing
+
+from peerflow._lazy import lazy_names as _lazy_names
+
+if _typing.TYPE_CHECKING:
+    from peerflow.checking._explorer import (
+        Check,
+        Edge,
+        Exploration,
+        Report,
+        check,
+        complete_content,
+        explore,
+    )
+
+_NAMES = {
+    "Check": "peerflow.checking._explorer",
+    "Edge": "peerflow.checking._explorer",
+    "Exploration": "peerflow.checking._explorer",
+    "Report": "peerflow.checking._explorer",
+    "check": "peerflow.checking._explorer",
+    "complete_content": "peerflow.checking._explorer",
+    "explore": "peerflow.checking._explorer",
+}
 
 __all__ = ["Check", "Edge", "Exploration", "Report", "check", "complete_content", "explore"]
+
+__getattr__, __dir__ = _lazy_names(__name__, _NAMES, __all__)

@@ -6,5 +6,6 @@ reports, next steps and deadlines, and the registry that finds definitions by id
 It is pure: time is passed in, nothing is read from the clock, the disk is read only to load
 a definition.
 
-May import: ``peerflow.model``, ``peerflow.events``, ``peerflow._errors``, ``peerflow._bulk``.
+May import: ``peerflow.model``, ``peerflow.events``, ``peerflow._errors``, ``peerflow._bulk``,
+``peerflow._lazy``.
 """

@@ -5,10 +5,23 @@ deliverables, dates, budget), the YAML reader that keeps line numbers, the loade
 turns a file into a checked ``ProgrammeType`` with every problem named by line, and the
 working-day calendars that windows count in.
 
-May import: ``peerflow._errors`` only. It knows nothing of events, programmes or stores.
+May import: ``peerflow._errors`` and ``peerflow._lazy`` only. It knows nothing of events,
+programmes or stores.
 """
 
-from peerflow.model._loading import parse_definition
-from peerflow.model._types import ProgrammeType
+import typing as _typing
+
+from peerflow._lazy import lazy_names as _lazy_names
+
+if _typing.TYPE_CHECKING:
+    from peerflow.model._loading import parse_definition
+    from peerflow.model._types import ProgrammeType
+
+_NAMES = {
+    "ProgrammeType": "peerflow.model._types",
+    "parse_definition": "peerflow.model._loading",
+}
 
 __all__ = ["ProgrammeType", "parse_definition"]
+
+__getattr__, __dir__ = _lazy_names(__name__, _NAMES, __all__)

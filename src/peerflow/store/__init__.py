@@ -4,12 +4,29 @@ Owns the backend interface, the SQLite backend (the embedded default) and the Po
 state snapshots, and the ``Store`` that checks each command with the engine before it writes.
 
 May import: ``peerflow.engine``, ``peerflow.events``, ``peerflow.model``, ``peerflow._errors``,
-``peerflow._bulk``.
+``peerflow._bulk``, ``peerflow._lazy``.
 """
 
-from peerflow.store._backend import Backend, ProgrammeRow, Transaction
-from peerflow.store._snapshot import dump_state, load_state
-from peerflow.store._store import DEFAULT_STORE, AgendaItem, Store, open_store
+import typing as _typing
+
+from peerflow._lazy import lazy_names as _lazy_names
+
+if _typing.TYPE_CHECKING:
+    from peerflow.store._backend import Backend, ProgrammeRow, Transaction
+    from peerflow.store._snapshot import dump_state, load_state
+    from peerflow.store._store import DEFAULT_STORE, AgendaItem, Store, open_store
+
+_NAMES = {
+    "AgendaItem": "peerflow.store._store",
+    "Backend": "peerflow.store._backend",
+    "DEFAULT_STORE": "peerflow.store._store",
+    "ProgrammeRow": "peerflow.store._backend",
+    "Store": "peerflow.store._store",
+    "Transaction": "peerflow.store._backend",
+    "dump_state": "peerflow.store._snapshot",
+    "load_state": "peerflow.store._snapshot",
+    "open_store": "peerflow.store._store",
+}
 
 __all__ = [
     "DEFAULT_STORE",
@@ -22,3 +39,5 @@ __all__ = [
     "load_state",
     "open_store",
 ]
+
+__getattr__, __dir__ = _lazy_names(__name__, _NAMES, __all__)
