@@ -18,6 +18,7 @@ SMOKE = {
     "bench_engine.py": (["--smoke"], 5),  # load, compile, next_steps, memory (two baselines)
     "bench_replay.py": (["--smoke"], 7),  # end-to-end (3), memory, the fold (2), scaling
     "bench_store.py": (["--commands", "6"], 1),  # SQLite strict commands vs raw inserts
+    "bench_startup.py": (["--smoke"], 3),  # --help, next, import peerflow vs python -c pass
 }
 
 

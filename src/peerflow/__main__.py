@@ -2,6 +2,6 @@
 
 import sys
 
-from peerflow.cli._main import main
+from peerflow.cli._entry import main
 
 sys.exit(main())

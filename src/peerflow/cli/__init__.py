@@ -6,6 +6,6 @@ the store commands and the demo. Every rule it applies comes from the layers bel
 May import: anything in peerflow.
 """
 
-from peerflow.cli._main import main
+from peerflow.cli._entry import main
 
 __all__ = ["main"]

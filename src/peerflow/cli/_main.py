@@ -7,16 +7,16 @@ now, which is what a facilitator at a terminal means.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from peerflow import __version__
 from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
 from peerflow.cli._render import (
     content_template,
@@ -27,7 +27,7 @@ from peerflow.cli._render import (
     status_json,
     status_text,
 )
-from peerflow.cli._store_commands import add_store_commands, known_role, moment, next_in_store
+from peerflow.cli._store_commands import known_role, moment, next_in_store
 from peerflow.engine._compiled import CompiledDefinition
 from peerflow.engine._registry import (
     builtin_files,
@@ -214,26 +214,6 @@ def _share_read(done: int, total: int) -> str:
     return f"replayed {done * 100 // max(total, 1)}% of the input"
 
 
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number 1 or more, got {text!r}")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
-    return value
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
     from peerflow.replay import _exports, _stats  # noqa: PLC0415 - only this command needs them
 
@@ -304,135 +284,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="peerflow",
-        description="Run peer-learning programmes as declarative state machines.",
-    )
-    parser.add_argument("--version", action="version", version=f"peerflow {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    p = sub.add_parser("definitions", help="list the built-in programme types")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_definitions)
-
-    p = sub.add_parser("show", help="show a definition (built-in id or file)")
-    p.add_argument("definition", metavar="ID|FILE")
-    p.add_argument("--format", choices=("text", "json", "mermaid", "markdown"), default="text")
-    p.set_defaults(func=cmd_show)
-
-    p = sub.add_parser(
-        "template",
-        help="write an empty content file for a deliverable with parts, to fill in",
-        epilog="example: peerflow template prospect-peer-mentoring learning_plan "
-        "-o learning_plan.yaml",
-    )
-    p.add_argument("definition", metavar="ID|FILE", help="the programme type")
-    p.add_argument("deliverable", metavar="DELIVERABLE", help="a deliverable with parts")
-    p.add_argument("--format", choices=("yaml", "json"), default="yaml", help="default: yaml")
-    p.add_argument(
-        "-o", "--output", metavar="FILE", help="write here (never over an existing file)"
-    )
-    p.set_defaults(func=cmd_template)
-
-    p = sub.add_parser("validate", help="check definition files; exit 1 on problems")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("-q", "--quiet", action="store_true", help="print problems only")
-    p.set_defaults(func=cmd_validate)
-
-    p = sub.add_parser("next", help="what may happen next in a programme, and what is due")
-    p.add_argument(
-        "history", metavar="HISTORY.jsonl|PROGRAMME", help="a history file, or a programme in --db"
-    )
-    p.add_argument("--programme", metavar="ID", help="which programme, if the file holds several")
-    p.add_argument(
-        "--db",
-        metavar="URL",
-        help="the store, for a PROGRAMME (default: $PEERFLOW_DB or peerflow.sqlite3)",
-    )
-    p.add_argument(
-        "--at",
-        metavar="DATE|DATETIME",
-        help="the moment to ask about: a date (the end of that day in the programme's zone), "
-        "a date and time, or now, today, tomorrow, +14d, --at=-2w (default: now)",
-    )
-    p.add_argument("--as", dest="role", metavar="ROLE", help="check the steps for this role")
-    p.add_argument(
-        "--definition",
-        metavar="ID|FILE",
-        help="definition to use (default: the one the start event names)",
-    )
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_next)
-
-    p = sub.add_parser("check", help="explore every path of a definition and run the model checks")
-    p.add_argument("definition", metavar="ID|FILE")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument(
-        "--max-nodes",
-        type=_at_least_one,
-        default=50_000,
-        metavar="N",
-        help="stop exploring after N nodes (default 50000); the report says if it did",
-    )
-    p.add_argument(
-        "--max-seconds",
-        type=_positive_seconds,
-        default=20.0,
-        metavar="S",
-        help="stop exploring after S seconds (default 20); the report says if it did",
-    )
-    p.set_defaults(func=cmd_check)
-
-    p = sub.add_parser(
-        "replay",
-        help="audit-replay histories: deviations, completion, exports",
-        description="Replay JSON Lines histories (any number of programmes per file) as an "
-        "audit: every deviation by kind and seq; bad lines are reported on standard error and "
-        "the other programmes replay. Exits 1 if any line was bad.",
-    )
-    p.add_argument("files", nargs="+", metavar="FILE.jsonl")
-    p.add_argument(
-        "--format",
-        choices=("text", "json", "csv", "xes"),
-        default="text",
-        help="text (default), json, csv (a row per event) or xes (IEEE 1849 event log)",
-    )
-    p.add_argument(
-        "--summary",
-        action="store_true",
-        help="figures across programmes only (csv: a row per programme)",
-    )
-    p.add_argument(
-        "--definition",
-        metavar="ID|FILE",
-        help="definition to use (default: the one each start event names)",
-    )
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
-    p.add_argument(
-        "-j",
-        "--jobs",
-        type=_at_least_one,
-        default=1,
-        metavar="N",
-        help="replay in N processes (default 1)",
-    )
-    p.set_defaults(func=cmd_replay)
-
-    add_store_commands(sub)
-
-    p = sub.add_parser("demo", help="walk an example programme, stage by stage")
-    p.add_argument("--definition", default="prospect-peer-mentoring", metavar="ID")
-    p.add_argument("--db", metavar="URL", help="record it in this store (default: a temporary one)")
-    p.set_defaults(func=cmd_demo)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command; every error it meets on purpose is one line and exit 1."""
+    module, name = args.func.split(":")
+    command = getattr(importlib.import_module(f"peerflow.cli.{module}"), name)
     try:
-        code: int = args.func(args)
+        code: int = command(args)
     except DefinitionError as exc:
         for problem in exc.problems:
             print(one_line(problem), file=sys.stderr)

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from peerflow.events._envelope import check_year
-
 Resolve = Callable[[str | None], datetime]
 """A typed moment, waiting for the zone it is meant in (None: this machine's zone)."""
 
@@ -51,6 +49,8 @@ def parse_moment(text: str, option: str, now: datetime) -> Resolve:
     """A typed moment: an ISO date-time (with an offset, or meant in the programme's zone), a
     date (the end of that day there), or one of the words: now, today, tomorrow, yesterday,
     +14d, -2w, +36h (from now). Refused in one line naming ``option``."""
+    from peerflow.events._envelope import check_year  # noqa: PLC0415 - not for --help
+
     word = text.strip().lower()
     if word == "now":
         return lambda _zone_name: now

@@ -14,14 +14,13 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from peerflow.cli._moments import Resolve, parse_duration, parse_moment, shown
+from peerflow.cli._moments import Resolve, parse_moment, shown
 from peerflow.cli._render import last_day, status_json, status_text
-from peerflow.engine._blockers import WAIVABLE_KINDS
 from peerflow.engine._commands import (
     claim_payload,
     fire_payload,
@@ -38,17 +37,10 @@ from peerflow.events._envelope import Actor, decode_line, one_line
 from peerflow.events._history import read_histories
 from peerflow.model._source import read_yaml
 from peerflow.store._backend import StoreError
-from peerflow.store._store import DEFAULT_STORE, Store, open_store
+from peerflow.store._defaults import DEFAULT_STORE
+from peerflow.store._store import Store, open_store
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
-
-
-def duration(text: str) -> timedelta:
-    """``--within``: ``14d``, ``2w`` or ``36h``."""
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def store_of(args: argparse.Namespace, *, create: bool = True) -> Store:
@@ -363,171 +355,6 @@ def cmd_export(args: argparse.Namespace) -> int:
             if out is not sys.stdout:
                 out.close()
     return EXIT_OK
-
-
-def _db_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--db",
-        metavar="URL",
-        help=f"store: a SQLite file or postgresql://... (default: $PEERFLOW_DB or {DEFAULT_STORE})",
-    )
-
-
-def _common(p: argparse.ArgumentParser, *, acting: bool = True, by_required: bool = True) -> None:
-    _db_option(p)
-    p.add_argument(
-        "--at",
-        metavar="WHEN",
-        help="a date (the end of that day in the programme's zone), a date and time "
-        "(2027-02-15T10:00, +01:00 optional), or now, today, +14d, --at=-2w (default: now)",
-    )
-    if acting:
-        p.add_argument("--by", required=by_required, metavar="ID", help="the participant acting")
-        p.add_argument("--event-id", metavar="ID", help="an id that makes a retry a no-op")
-        p.add_argument(
-            "--expect-next-seq",
-            "--expect-version",  # its first name, kept for scripts that use it
-            dest="expect_next_seq",
-            type=int,
-            metavar="N",
-            help="refuse (exit 1) unless the programme's next seq is still N (see its --json)",
-        )
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-
-def add_store_commands(sub: Any) -> None:
-    p = sub.add_parser("new", help="start a programme in the store")
-    p.add_argument("definition", metavar="ID|FILE")
-    p.add_argument("programme", metavar="PROGRAMME")
-    p.add_argument(
-        "--participant", "-p", action="append", required=True, metavar="ID:ROLE", help="repeat"
-    )
-    p.add_argument("--timezone", metavar="ZONE", help="the programme's time zone")
-    p.add_argument("--country", metavar="CC", help="holiday calendar for working days")
-    _common(p)
-    p.set_defaults(func=cmd_new)
-
-    p = sub.add_parser("submit", help="record a deliverable (strictly)")
-    p.add_argument("programme", metavar="PROGRAMME")
-    p.add_argument("deliverable", metavar="DELIVERABLE")
-    p.add_argument("--ref", metavar="REF", help="a reference or URL to the document")
-    p.add_argument(
-        "--content",
-        metavar="JSON|@FILE",
-        help="structured content: inline JSON, or @FILE.json / @FILE.yaml",
-    )
-    _common(p)
-    p.set_defaults(func=cmd_submit)
-
-    p = sub.add_parser("fire", help="take a step (strictly)")
-    p.add_argument("programme", metavar="PROGRAMME")
-    p.add_argument("event", metavar="EVENT")
-    _common(p)
-    p.set_defaults(func=cmd_fire)
-
-    p = sub.add_parser("schedule", help="set a date (strictly)")
-    p.add_argument("programme", metavar="PROGRAMME")
-    p.add_argument("date", metavar="DATE-NAME")
-    p.add_argument("value", metavar="YYYY-MM-DD")
-    _common(p)
-    p.set_defaults(func=cmd_schedule)
-
-    p = sub.add_parser(
-        "waive",
-        help="lift blockers of a step, with the reason on record (by whoever the definition lets)",
-        epilog="example: peerflow waive prospect-2027-ghent submit learning_needs "
-        "--blocker window_closed --reason 'ill; agreed to 17 Feb' --for split-mentee "
-        "--by anna-facilitator",
-    )
-    p.add_argument("programme", metavar="PROGRAMME")
-    p.add_argument("kind", choices=["fire", "submit", "schedule", "join"], help="the step's kind")
-    p.add_argument("step", metavar="STEP", help="the step's name (for a join: the role)")
-    p.add_argument(
-        "--blocker",
-        action="append",
-        required=True,
-        choices=sorted(WAIVABLE_KINDS),
-        metavar="KIND",
-        help=f"a blocker kind to lift (repeat): {', '.join(sorted(WAIVABLE_KINDS))}",
-    )
-    p.add_argument("--reason", required=True, help="why: kept with the waiver")
-    p.add_argument(
-        "--for", dest="participant", metavar="ID", help="only for this participant's step"
-    )
-    _common(p)
-    p.set_defaults(func=cmd_waive)
-
-    p = sub.add_parser(
-        "join",
-        help="add a participant in a role that joins after the start",
-        epilog="example: peerflow join mia-pp-2016 peer-genova peer  (joining themselves)",
-    )
-    p.add_argument("programme", metavar="PROGRAMME")
-    p.add_argument("participant", metavar="PARTICIPANT", help="the id of who joins")
-    p.add_argument("role", metavar="ROLE", help="the role they join in")
-    _common(p, by_required=False)
-    p.set_defaults(func=cmd_join)
-
-    p = sub.add_parser(
-        "claim",
-        help="claim costs against the programme's budget",
-        epilog="example: peerflow claim prospect-2027-ghent --item travel:540.00 "
-        "--receipt travel:flight.pdf --bank-details 'PT50 ...' --by porto-mentee",
-    )
-    p.add_argument("programme", metavar="PROGRAMME")
-    p.add_argument("--item", action="append", metavar="NAME[:AMOUNT]", help="a cost item (repeat)")
-    p.add_argument("--receipt", action="append", metavar="ITEM:REF", help="a receipt (repeat)")
-    p.add_argument("--days", action="append", metavar="ITEM:N", help="days of a per-day item")
-    p.add_argument("--nights", action="append", metavar="ITEM:N", help="nights of an item")
-    p.add_argument("--items", metavar="JSON|@FILE", help="all items as JSON, or a JSON/YAML file")
-    p.add_argument("--claim", metavar="ID", help="the claim's id (default: claim-SEQ)")
-    p.add_argument("--invoice-date", metavar="YYYY-MM-DD", help="default: the day of --at")
-    p.add_argument("--bank-details", metavar="TEXT", help="where the budget requires them")
-    p.add_argument("--accept-cap", action="store_true", help="take a claim over its cap at the cap")
-    _common(p)
-    p.set_defaults(func=cmd_claim)
-
-    p = sub.add_parser("pay", help="reimburse a claim")
-    p.add_argument("programme", metavar="PROGRAMME")
-    p.add_argument("claim", metavar="CLAIM", help="the claim's id")
-    p.add_argument("--amount", metavar="AMOUNT", help="default: what the claim may be paid")
-    _common(p)
-    p.set_defaults(func=cmd_pay)
-
-    p = sub.add_parser("agenda", help="what is due and overdue across the store's programmes")
-    p.add_argument(
-        "--within",
-        type=duration,
-        default=timedelta(days=14),
-        metavar="14d|2w|36h",
-        help="how far ahead to look (default: 14d)",
-    )
-    p.add_argument("--as", dest="role", metavar="ROLE", help="only what waits for this role")
-    _common(p, acting=False)
-    p.set_defaults(func=cmd_agenda)
-
-    p = sub.add_parser("import", help="load JSON Lines histories into the store (strictly)")
-    p.add_argument("files", nargs="+", metavar="FILE.jsonl")
-    p.add_argument(
-        "--definition",
-        action="append",
-        metavar="FILE",
-        help="a definition of your own that programmes started on (repeat); matched by the "
-        "id and version their start event names",
-    )
-    _db_option(p)
-    p.set_defaults(func=cmd_import)
-
-    p = sub.add_parser("export", help="write the store's events as JSON Lines, in commit order")
-    p.add_argument("--programme", metavar="ID", help="only this programme")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
-    p.add_argument(
-        "--definitions",
-        metavar="DIR",
-        help="also write each definition the programmes run on to DIR (ID-vVERSION.yaml)",
-    )
-    _db_option(p)
-    p.set_defaults(func=cmd_export)
 
 
 def known_role(compiled: CompiledDefinition, role: str | None) -> None:

@@ -13,13 +13,14 @@ from peerflow._lazy import lazy_names as _lazy_names
 
 if _typing.TYPE_CHECKING:
     from peerflow.store._backend import Backend, ProgrammeRow, Transaction
+    from peerflow.store._defaults import DEFAULT_STORE
     from peerflow.store._snapshot import dump_state, load_state
-    from peerflow.store._store import DEFAULT_STORE, AgendaItem, Store, open_store
+    from peerflow.store._store import AgendaItem, Store, open_store
 
 _NAMES = {
     "AgendaItem": "peerflow.store._store",
     "Backend": "peerflow.store._backend",
-    "DEFAULT_STORE": "peerflow.store._store",
+    "DEFAULT_STORE": "peerflow.store._defaults",
     "ProgrammeRow": "peerflow.store._backend",
     "Store": "peerflow.store._store",
     "Transaction": "peerflow.store._backend",

@@ -42,6 +42,7 @@ from peerflow.engine._state import ProgrammeState
 from peerflow.engine._steps import Deadline, Step
 from peerflow.events._envelope import Actor, Event, decode_line, event_from_json, id_problem
 from peerflow.store._backend import Backend, ConcurrencyError, ProgrammeRow, StoreError, Transaction
+from peerflow.store._defaults import DEFAULT_STORE
 from peerflow.store._snapshot import dump_state, load_state
 from peerflow.store._sqlite import SQLiteBackend
 
@@ -522,10 +523,6 @@ def _row_of(state: ProgrammeState, digest: str) -> ProgrammeRow:
         next_seq=state.next_seq,
         snapshot=json.dumps(dump_state(state), ensure_ascii=False),
     )
-
-
-DEFAULT_STORE = "peerflow.sqlite3"
-"""The store the command line uses when no ``--db`` is given: a SQLite file here."""
 
 
 def _insert(tx: Transaction, events: Sequence[Event]) -> None:

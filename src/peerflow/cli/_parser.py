@@ -1,0 +1,332 @@
+"""The command line's grammar: every command, option and help text, and nothing else.
+
+It imports no engine, store or loader, so ``peerflow --help`` (and a mistyped option) answers
+at once; each command's module is imported only when that command runs (``func`` names it).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from typing import Any
+
+from peerflow import __version__
+from peerflow.cli._moments import parse_duration
+from peerflow.store._defaults import DEFAULT_STORE
+
+
+def duration(text: str) -> timedelta:
+    """``--within``: ``14d``, ``2w`` or ``36h``."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number 1 or more, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
+
+
+def _db_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help=f"store: a SQLite file or postgresql://... (default: $PEERFLOW_DB or {DEFAULT_STORE})",
+    )
+
+
+def _common(p: argparse.ArgumentParser, *, acting: bool = True, by_required: bool = True) -> None:
+    _db_option(p)
+    p.add_argument(
+        "--at",
+        metavar="WHEN",
+        help="a date (the end of that day in the programme's zone), a date and time "
+        "(2027-02-15T10:00, +01:00 optional), or now, today, +14d, --at=-2w (default: now)",
+    )
+    if acting:
+        p.add_argument("--by", required=by_required, metavar="ID", help="the participant acting")
+        p.add_argument("--event-id", metavar="ID", help="an id that makes a retry a no-op")
+        p.add_argument(
+            "--expect-next-seq",
+            "--expect-version",  # its first name, kept for scripts that use it
+            dest="expect_next_seq",
+            type=int,
+            metavar="N",
+            help="refuse (exit 1) unless the programme's next seq is still N (see its --json)",
+        )
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def add_store_commands(sub: Any) -> None:
+    p = sub.add_parser("new", help="start a programme in the store")
+    p.add_argument("definition", metavar="ID|FILE")
+    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument(
+        "--participant", "-p", action="append", required=True, metavar="ID:ROLE", help="repeat"
+    )
+    p.add_argument("--timezone", metavar="ZONE", help="the programme's time zone")
+    p.add_argument("--country", metavar="CC", help="holiday calendar for working days")
+    _common(p)
+    p.set_defaults(func="_store_commands:cmd_new")
+
+    p = sub.add_parser("submit", help="record a deliverable (strictly)")
+    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("deliverable", metavar="DELIVERABLE")
+    p.add_argument("--ref", metavar="REF", help="a reference or URL to the document")
+    p.add_argument(
+        "--content",
+        metavar="JSON|@FILE",
+        help="structured content: inline JSON, or @FILE.json / @FILE.yaml",
+    )
+    _common(p)
+    p.set_defaults(func="_store_commands:cmd_submit")
+
+    p = sub.add_parser("fire", help="take a step (strictly)")
+    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("event", metavar="EVENT")
+    _common(p)
+    p.set_defaults(func="_store_commands:cmd_fire")
+
+    p = sub.add_parser("schedule", help="set a date (strictly)")
+    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("date", metavar="DATE-NAME")
+    p.add_argument("value", metavar="YYYY-MM-DD")
+    _common(p)
+    p.set_defaults(func="_store_commands:cmd_schedule")
+
+    p = sub.add_parser(
+        "waive",
+        help="lift blockers of a step, with the reason on record (by whoever the definition lets)",
+        epilog="example: peerflow waive prospect-2027-ghent submit learning_needs "
+        "--blocker window_closed --reason 'ill; agreed to 17 Feb' --for split-mentee "
+        "--by anna-facilitator",
+    )
+    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("kind", choices=["fire", "submit", "schedule", "join"], help="the step's kind")
+    p.add_argument("step", metavar="STEP", help="the step's name (for a join: the role)")
+    p.add_argument(
+        "--blocker",
+        action="append",
+        required=True,
+        metavar="KIND",
+        help="a blocker kind to lift (repeat), as refusals name them: window_closed, "
+        "window_not_open, missing_deliverable, ...; an unwaivable one is refused with the list",
+    )
+    p.add_argument("--reason", required=True, help="why: kept with the waiver")
+    p.add_argument(
+        "--for", dest="participant", metavar="ID", help="only for this participant's step"
+    )
+    _common(p)
+    p.set_defaults(func="_store_commands:cmd_waive")
+
+    p = sub.add_parser(
+        "join",
+        help="add a participant in a role that joins after the start",
+        epilog="example: peerflow join mia-pp-2016 peer-genova peer  (joining themselves)",
+    )
+    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("participant", metavar="PARTICIPANT", help="the id of who joins")
+    p.add_argument("role", metavar="ROLE", help="the role they join in")
+    _common(p, by_required=False)
+    p.set_defaults(func="_store_commands:cmd_join")
+
+    p = sub.add_parser(
+        "claim",
+        help="claim costs against the programme's budget",
+        epilog="example: peerflow claim prospect-2027-ghent --item travel:540.00 "
+        "--receipt travel:flight.pdf --bank-details 'PT50 ...' --by porto-mentee",
+    )
+    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("--item", action="append", metavar="NAME[:AMOUNT]", help="a cost item (repeat)")
+    p.add_argument("--receipt", action="append", metavar="ITEM:REF", help="a receipt (repeat)")
+    p.add_argument("--days", action="append", metavar="ITEM:N", help="days of a per-day item")
+    p.add_argument("--nights", action="append", metavar="ITEM:N", help="nights of an item")
+    p.add_argument("--items", metavar="JSON|@FILE", help="all items as JSON, or a JSON/YAML file")
+    p.add_argument("--claim", metavar="ID", help="the claim's id (default: claim-SEQ)")
+    p.add_argument("--invoice-date", metavar="YYYY-MM-DD", help="default: the day of --at")
+    p.add_argument("--bank-details", metavar="TEXT", help="where the budget requires them")
+    p.add_argument("--accept-cap", action="store_true", help="take a claim over its cap at the cap")
+    _common(p)
+    p.set_defaults(func="_store_commands:cmd_claim")
+
+    p = sub.add_parser("pay", help="reimburse a claim")
+    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("claim", metavar="CLAIM", help="the claim's id")
+    p.add_argument("--amount", metavar="AMOUNT", help="default: what the claim may be paid")
+    _common(p)
+    p.set_defaults(func="_store_commands:cmd_pay")
+
+    p = sub.add_parser("agenda", help="what is due and overdue across the store's programmes")
+    p.add_argument(
+        "--within",
+        type=duration,
+        default=timedelta(days=14),
+        metavar="14d|2w|36h",
+        help="how far ahead to look (default: 14d)",
+    )
+    p.add_argument("--as", dest="role", metavar="ROLE", help="only what waits for this role")
+    _common(p, acting=False)
+    p.set_defaults(func="_store_commands:cmd_agenda")
+
+    p = sub.add_parser("import", help="load JSON Lines histories into the store (strictly)")
+    p.add_argument("files", nargs="+", metavar="FILE.jsonl")
+    p.add_argument(
+        "--definition",
+        action="append",
+        metavar="FILE",
+        help="a definition of your own that programmes started on (repeat); matched by the "
+        "id and version their start event names",
+    )
+    _db_option(p)
+    p.set_defaults(func="_store_commands:cmd_import")
+
+    p = sub.add_parser("export", help="write the store's events as JSON Lines, in commit order")
+    p.add_argument("--programme", metavar="ID", help="only this programme")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.add_argument(
+        "--definitions",
+        metavar="DIR",
+        help="also write each definition the programmes run on to DIR (ID-vVERSION.yaml)",
+    )
+    _db_option(p)
+    p.set_defaults(func="_store_commands:cmd_export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peerflow",
+        description="Run peer-learning programmes as declarative state machines.",
+    )
+    parser.add_argument("--version", action="version", version=f"peerflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("definitions", help="list the built-in programme types")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func="_main:cmd_definitions")
+
+    p = sub.add_parser("show", help="show a definition (built-in id or file)")
+    p.add_argument("definition", metavar="ID|FILE")
+    p.add_argument("--format", choices=("text", "json", "mermaid", "markdown"), default="text")
+    p.set_defaults(func="_main:cmd_show")
+
+    p = sub.add_parser(
+        "template",
+        help="write an empty content file for a deliverable with parts, to fill in",
+        epilog="example: peerflow template prospect-peer-mentoring learning_plan "
+        "-o learning_plan.yaml",
+    )
+    p.add_argument("definition", metavar="ID|FILE", help="the programme type")
+    p.add_argument("deliverable", metavar="DELIVERABLE", help="a deliverable with parts")
+    p.add_argument("--format", choices=("yaml", "json"), default="yaml", help="default: yaml")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="write here (never over an existing file)"
+    )
+    p.set_defaults(func="_main:cmd_template")
+
+    p = sub.add_parser("validate", help="check definition files; exit 1 on problems")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    p.set_defaults(func="_main:cmd_validate")
+
+    p = sub.add_parser("next", help="what may happen next in a programme, and what is due")
+    p.add_argument(
+        "history", metavar="HISTORY.jsonl|PROGRAMME", help="a history file, or a programme in --db"
+    )
+    p.add_argument("--programme", metavar="ID", help="which programme, if the file holds several")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="the store, for a PROGRAMME (default: $PEERFLOW_DB or peerflow.sqlite3)",
+    )
+    p.add_argument(
+        "--at",
+        metavar="DATE|DATETIME",
+        help="the moment to ask about: a date (the end of that day in the programme's zone), "
+        "a date and time, or now, today, tomorrow, +14d, --at=-2w (default: now)",
+    )
+    p.add_argument("--as", dest="role", metavar="ROLE", help="check the steps for this role")
+    p.add_argument(
+        "--definition",
+        metavar="ID|FILE",
+        help="definition to use (default: the one the start event names)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func="_main:cmd_next")
+
+    p = sub.add_parser("check", help="explore every path of a definition and run the model checks")
+    p.add_argument("definition", metavar="ID|FILE")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--max-nodes",
+        type=_at_least_one,
+        default=50_000,
+        metavar="N",
+        help="stop exploring after N nodes (default 50000); the report says if it did",
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=_positive_seconds,
+        default=20.0,
+        metavar="S",
+        help="stop exploring after S seconds (default 20); the report says if it did",
+    )
+    p.set_defaults(func="_main:cmd_check")
+
+    p = sub.add_parser(
+        "replay",
+        help="audit-replay histories: deviations, completion, exports",
+        description="Replay JSON Lines histories (any number of programmes per file) as an "
+        "audit: every deviation by kind and seq; bad lines are reported on standard error and "
+        "the other programmes replay. Exits 1 if any line was bad.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE.jsonl")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "csv", "xes"),
+        default="text",
+        help="text (default), json, csv (a row per event) or xes (IEEE 1849 event log)",
+    )
+    p.add_argument(
+        "--summary",
+        action="store_true",
+        help="figures across programmes only (csv: a row per programme)",
+    )
+    p.add_argument(
+        "--definition",
+        metavar="ID|FILE",
+        help="definition to use (default: the one each start event names)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_at_least_one,
+        default=1,
+        metavar="N",
+        help="replay in N processes (default 1)",
+    )
+    p.set_defaults(func="_main:cmd_replay")
+
+    add_store_commands(sub)
+
+    p = sub.add_parser("demo", help="walk an example programme, stage by stage")
+    p.add_argument("--definition", default="prospect-peer-mentoring", metavar="ID")
+    p.add_argument("--db", metavar="URL", help="record it in this store (default: a temporary one)")
+    p.set_defaults(func="_main:cmd_demo")
+    return parser
