@@ -75,10 +75,15 @@ def _common(p: argparse.ArgumentParser, *, acting: bool = True, by_required: boo
 
 def add_store_commands(sub: Any) -> None:
     p = sub.add_parser("new", help="start a programme in the store")
-    p.add_argument("definition", metavar="ID|FILE")
-    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("definition", metavar="ID|FILE", help="a built-in id or a definition file")
+    p.add_argument("programme", metavar="PROGRAMME", help="an id for the new programme")
     p.add_argument(
-        "--participant", "-p", action="append", required=True, metavar="ID:ROLE", help="repeat"
+        "--participant",
+        "-p",
+        action="append",
+        required=True,
+        metavar="ID:ROLE",
+        help="a participant and the role they take (repeat for each)",
     )
     p.add_argument("--timezone", metavar="ZONE", help="the programme's time zone")
     p.add_argument("--country", metavar="CC", help="holiday calendar for working days")
@@ -86,8 +91,8 @@ def add_store_commands(sub: Any) -> None:
     p.set_defaults(func="_store_commands:cmd_new")
 
     p = sub.add_parser("submit", help="record a deliverable (strictly)")
-    p.add_argument("programme", metavar="PROGRAMME")
-    p.add_argument("deliverable", metavar="DELIVERABLE")
+    p.add_argument("programme", metavar="PROGRAMME", help="the programme's id in the store")
+    p.add_argument("deliverable", metavar="DELIVERABLE", help="what is handed in")
     p.add_argument("--ref", metavar="REF", help="a reference or URL to the document")
     p.add_argument(
         "--content",
@@ -98,15 +103,15 @@ def add_store_commands(sub: Any) -> None:
     p.set_defaults(func="_store_commands:cmd_submit")
 
     p = sub.add_parser("fire", help="take a step (strictly)")
-    p.add_argument("programme", metavar="PROGRAMME")
-    p.add_argument("event", metavar="EVENT")
+    p.add_argument("programme", metavar="PROGRAMME", help="the programme's id in the store")
+    p.add_argument("event", metavar="EVENT", help="the step to take (see peerflow next)")
     _common(p)
     p.set_defaults(func="_store_commands:cmd_fire")
 
     p = sub.add_parser("schedule", help="set a date (strictly)")
-    p.add_argument("programme", metavar="PROGRAMME")
-    p.add_argument("date", metavar="DATE-NAME")
-    p.add_argument("value", metavar="YYYY-MM-DD")
+    p.add_argument("programme", metavar="PROGRAMME", help="the programme's id in the store")
+    p.add_argument("date", metavar="DATE-NAME", help="which date (see peerflow show)")
+    p.add_argument("value", metavar="YYYY-MM-DD", help="the day it is set to")
     _common(p)
     p.set_defaults(func="_store_commands:cmd_schedule")
 
@@ -117,7 +122,7 @@ def add_store_commands(sub: Any) -> None:
         "--blocker window_closed --reason 'ill; agreed to 17 Feb' --for split-mentee "
         "--by anna-facilitator",
     )
-    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("programme", metavar="PROGRAMME", help="the programme's id in the store")
     p.add_argument("kind", choices=["fire", "submit", "schedule", "join"], help="the step's kind")
     p.add_argument("step", metavar="STEP", help="the step's name (for a join: the role)")
     p.add_argument(
@@ -140,7 +145,7 @@ def add_store_commands(sub: Any) -> None:
         help="add a participant in a role that joins after the start",
         epilog="example: peerflow join mia-pp-2016 peer-genova peer  (joining themselves)",
     )
-    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("programme", metavar="PROGRAMME", help="the programme's id in the store")
     p.add_argument("participant", metavar="PARTICIPANT", help="the id of who joins")
     p.add_argument("role", metavar="ROLE", help="the role they join in")
     _common(p, by_required=False)
@@ -152,7 +157,7 @@ def add_store_commands(sub: Any) -> None:
         epilog="example: peerflow claim prospect-2027-ghent --item travel:540.00 "
         "--receipt travel:flight.pdf --bank-details 'PT50 ...' --by porto-mentee",
     )
-    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("programme", metavar="PROGRAMME", help="the programme's id in the store")
     p.add_argument("--item", action="append", metavar="NAME[:AMOUNT]", help="a cost item (repeat)")
     p.add_argument("--receipt", action="append", metavar="ITEM:REF", help="a receipt (repeat)")
     p.add_argument("--days", action="append", metavar="ITEM:N", help="days of a per-day item")
@@ -166,7 +171,7 @@ def add_store_commands(sub: Any) -> None:
     p.set_defaults(func="_store_commands:cmd_claim")
 
     p = sub.add_parser("pay", help="reimburse a claim")
-    p.add_argument("programme", metavar="PROGRAMME")
+    p.add_argument("programme", metavar="PROGRAMME", help="the programme's id in the store")
     p.add_argument("claim", metavar="CLAIM", help="the claim's id")
     p.add_argument("--amount", metavar="AMOUNT", help="default: what the claim may be paid")
     _common(p)
@@ -185,7 +190,7 @@ def add_store_commands(sub: Any) -> None:
     p.set_defaults(func="_store_commands:cmd_agenda")
 
     p = sub.add_parser("import", help="load JSON Lines histories into the store (strictly)")
-    p.add_argument("files", nargs="+", metavar="FILE.jsonl")
+    p.add_argument("files", nargs="+", metavar="FILE.jsonl", help="JSON Lines histories")
     p.add_argument(
         "--definition",
         action="append",
@@ -221,8 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="_main:cmd_definitions")
 
     p = sub.add_parser("show", help="show a definition (built-in id or file)")
-    p.add_argument("definition", metavar="ID|FILE")
-    p.add_argument("--format", choices=("text", "json", "mermaid", "markdown"), default="text")
+    p.add_argument("definition", metavar="ID|FILE", help="a built-in id or a definition file")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "mermaid", "markdown"),
+        default="text",
+        help="text (default), json, a mermaid state diagram, or the markdown programme page",
+    )
     p.set_defaults(func="_main:cmd_show")
 
     p = sub.add_parser(
@@ -240,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="_main:cmd_template")
 
     p = sub.add_parser("validate", help="check definition files; exit 1 on problems")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="definition files (YAML)")
     p.add_argument("-q", "--quiet", action="store_true", help="print problems only")
     p.set_defaults(func="_main:cmd_validate")
 
@@ -270,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="_main:cmd_next")
 
     p = sub.add_parser("check", help="explore every path of a definition and run the model checks")
-    p.add_argument("definition", metavar="ID|FILE")
+    p.add_argument("definition", metavar="ID|FILE", help="a built-in id or a definition file")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument(
         "--max-nodes",
@@ -295,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
         "audit: every deviation by kind and seq; bad lines are reported on standard error and "
         "the other programmes replay. Exits 1 if any line was bad.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE.jsonl")
+    p.add_argument("files", nargs="+", metavar="FILE.jsonl", help="JSON Lines histories")
     p.add_argument(
         "--format",
         choices=("text", "json", "csv", "xes"),
@@ -326,7 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_commands(sub)
 
     p = sub.add_parser("demo", help="walk an example programme, stage by stage")
-    p.add_argument("--definition", default="prospect-peer-mentoring", metavar="ID")
+    p.add_argument(
+        "--definition",
+        default="prospect-peer-mentoring",
+        metavar="ID",
+        help="which built-in programme to walk (default: prospect-peer-mentoring)",
+    )
     p.add_argument("--db", metavar="URL", help="record it in this store (default: a temporary one)")
     p.set_defaults(func="_main:cmd_demo")
     return parser
