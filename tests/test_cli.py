@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from peerflow.cli import _main as cli
 from peerflow.cli import main
 from peerflow.engine._registry import example_path
 
@@ -158,18 +158,28 @@ def test_unknown_definition_is_a_clear_error(capsys: pytest.CaptureFixture[str])
     assert "no built-in definition 'nope'" in err
 
 
-def test_replay_progress_is_shown_on_a_terminal_and_not_when_piped() -> None:
+def test_replay_and_import_show_progress_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """On a terminal, replay draws its bar in MB read and import in programmes, each ended
+    once; into a file or a pipe, neither writes a thing (tests/test_progress.py: the bar)."""
+
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    terminal, piped = Terminal(), io.StringIO()
-    for stream in (terminal, piped):
-        progress = cli._Progress(stream, cli._share_read)
-        progress(50, 200)
-        progress(200, 200)
-    assert terminal.getvalue() == "\rreplayed 25% of the input\rreplayed 100% of the input\n"
-    assert piped.getvalue() == ""
+    for stream, shown in ((Terminal(), True), (io.StringIO(), False)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        monkeypatch.setattr(sys, "stdout", io.StringIO())
+        assert main(["replay", EXAMPLE]) == 0
+        db = f"--db={tmp_path / f'{shown}.sqlite3'}"
+        assert main(["import", EXAMPLE, db]) == 0
+        drawn = stream.getvalue()
+        if shown:
+            assert drawn.count("MB read") >= 1 and drawn.count("programmes/s, done in") == 1
+            assert drawn.count("\n") == 2  # each bar ended once
+        else:
+            assert drawn == ""
 
 
 def test_a_deadline_on_the_day_asked_about_is_due_not_overdue(

@@ -12,12 +12,13 @@ import json
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
 from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
+from peerflow.cli._progress import Progress
 from peerflow.cli._render import (
     content_template,
     content_yaml,
@@ -191,29 +192,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_PROBLEMS
 
 
-class _Progress:
-    """A one-line progress count on standard error, only when it is a terminal."""
-
-    def __init__(self, stream: TextIO, what: Callable[[int, int], str]) -> None:
-        self.stream = stream if stream.isatty() else None
-        self.what = what
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.stream is not None:
-            self.stream.write("\r" + self.what(done, total))
-            if done == total:
-                self.stream.write("\n")
-            self.stream.flush()
-
-
-def _programmes_done(done: int, total: int) -> str:
-    return f"replayed {done:,}/{total:,} programmes"
-
-
-def _share_read(done: int, total: int) -> str:
-    return f"replayed {done * 100 // max(total, 1)}% of the input"
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
     from peerflow.replay import _exports, _stats  # noqa: PLC0415 - only this command needs them
 
@@ -225,11 +203,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
         histories = read_histories(*args.files)
-        progress = _Progress(sys.stderr, _programmes_done)
+        progress = Progress(sys.stderr, "programmes")
         with ProcessPoolExecutor(args.jobs) as pool:
             result = replay_many(histories, compiled, executor=pool, progress=progress)
     else:  # folded while read: a fraction of the memory
-        progress = _Progress(sys.stderr, _share_read)
+        progress = Progress(sys.stderr, "MB read", scale=1e6)
         result = replay_files(*args.files, definition=compiled, progress=progress)
     for problem in result.bad_lines:
         print(one_line(problem), file=sys.stderr)

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from peerflow.cli._moments import Resolve, parse_moment, shown
+from peerflow.cli._progress import Progress
 from peerflow.cli._render import last_day, status_json, status_text
 from peerflow.engine._commands import (
     claim_payload,
@@ -297,8 +298,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     for problem in histories.problems:
         print(one_line(problem), file=sys.stderr)
     imported = refused = 0
+    progress = Progress(sys.stderr, "programmes")
     with store_of(args) as store:
-        for programme in histories.programmes:
+        for done, programme in enumerate(histories.programmes):
+            progress(done, len(histories.programmes))
             events = histories.events.get(programme, [])
             if not events or programme in histories.cut:
                 refused += 1
@@ -316,6 +319,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 print(one_line(f"peerflow: {programme}: not imported: {exc}"), file=sys.stderr)
             else:
                 imported += 1
+    progress(len(histories.programmes), len(histories.programmes))
     print(f"imported {imported} programme(s); {refused} not imported")
     return EXIT_PROBLEMS if refused or histories.problems else EXIT_OK
 
