@@ -225,3 +225,22 @@ def test_show_tells_the_parts_the_budget_and_who_may_waive(
     assert "visit_structure: Final structure of the peer mentoring visit (owed by any one of" in out
     _, sc, _ = run(capsys, "show", "sc-site-visit")
     assert "Waivers: secretariat may lift" in sc
+
+
+@pytest.mark.parametrize(("tty", "no_color", "coloured"), [(True, "", True), (True, "1", False),
+                                                           (False, "", False)])  # fmt: skip
+def test_colour_on_a_terminal_only_and_never_with_no_color(
+    tty: bool, no_color: str, coloured: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Stream(io.StringIO):
+        def isatty(self) -> bool:
+            return tty
+
+    out = Stream()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setenv("NO_COLOR", no_color)
+    assert main(["next", EXAMPLE, "--at", "2027-02-16"]) == 0
+    text = out.getvalue()
+    assert ("\x1b[1;31mOVERDUE\x1b[0m by end of 2027-02-15" in text) == coloured
+    assert ("\x1b[" in text) == coloured
+    assert ("[\x1b[32mallowed\x1b[0m]" in text) == coloured

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 from peerflow.cli._moments import shown
 from peerflow.engine._state import ProgrammeState
@@ -283,6 +284,20 @@ def last_day(closes_at: datetime) -> str:
     return (closes_at - timedelta(seconds=1)).strftime("%Y-%m-%d")
 
 
+_COLOURS = {"allowed": "32", "blocked": "31", "OVERDUE": "1;31", "due": "33"}
+"""ANSI colours for the words a facilitator scans for: green, red, bold red, yellow."""
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never where ``NO_COLOR`` is set (no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _paint(word: str, colour: bool) -> str:
+    code = _COLOURS.get(word)
+    return f"\x1b[{code}m{word}\x1b[0m" if colour and code else word
+
+
 def owed_text(names: Sequence[str], each: bool) -> str:
     """Who still owes a deliverable: each of them (one copy each) or any one of them."""
     if len(names) == 1:
@@ -295,7 +310,9 @@ def _each(definition: ProgrammeType, deliverable: str) -> bool:
     return found is not None and found.each
 
 
-def steps_text(steps: Sequence[Step], definition: ProgrammeType, indent: str = "  ") -> list[str]:
+def steps_text(
+    steps: Sequence[Step], definition: ProgrammeType, indent: str = "  ", colour: bool = False
+) -> list[str]:
     """Allowed steps first, then blocked ones with every blocker on its own line."""
     lines = []
     for step in sorted(steps, key=lambda s: not s.allowed):
@@ -306,7 +323,8 @@ def steps_text(steps: Sequence[Step], definition: ProgrammeType, indent: str = "
         if step.kind == "pay" and step.closes_at is not None:
             who += f"; pay by end of {last_day(step.closes_at)}"
         mark = "allowed" if step.allowed else "blocked"
-        lines.append(f"{indent}[{mark}] {step.kind} {step.name}{target} ({who})")
+        shown_mark = _paint(mark, colour)
+        lines.append(f"{indent}[{shown_mark}] {step.kind} {step.name}{target} ({who})")
         for blocker in step.blockers:
             lines.append(f"{indent}    - {blocker.describe()}")
         for blocker in step.waived:
@@ -321,7 +339,10 @@ def steps_text(steps: Sequence[Step], definition: ProgrammeType, indent: str = "
 
 
 def deadlines_text(
-    deadlines: Sequence[Deadline], definition: ProgrammeType, indent: str = "  "
+    deadlines: Sequence[Deadline],
+    definition: ProgrammeType,
+    indent: str = "  ",
+    colour: bool = False,
 ) -> list[str]:
     lines = []
     for item in deadlines:
@@ -335,7 +356,8 @@ def deadlines_text(
         elif item.owed_by:
             owed = f" (waiting for {', '.join(item.owed_by)})"
         lines.append(
-            f"{indent}{status} by end of {last_day(item.due_at)}: {item.kind} {item.name}{owed}"
+            f"{indent}{_paint(status, colour)} by end of {last_day(item.due_at)}: "
+            f"{item.kind} {item.name}{owed}"
         )
     return lines
 
@@ -357,7 +379,11 @@ def status_json(
 
 
 def status_text(
-    st: ProgrammeState, at: datetime, steps: Sequence[Step], deadlines: Sequence[Deadline]
+    st: ProgrammeState,
+    at: datetime,
+    steps: Sequence[Step],
+    deadlines: Sequence[Deadline],
+    colour: bool = False,
 ) -> str:
     t = st.definition.type
     lines = [
@@ -368,8 +394,8 @@ def status_text(
     ]
     if steps:
         lines.append("next steps:")
-        lines.extend(steps_text(steps, t))
+        lines.extend(steps_text(steps, t, colour=colour))
     if deadlines:
         lines.append("deadlines:")
-        lines.extend(deadlines_text(deadlines, t))
+        lines.extend(deadlines_text(deadlines, t, colour=colour))
     return "\n".join(lines)
