@@ -42,3 +42,19 @@ def test_help_loads_nothing_heavy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip().endswith("[]"), done.stdout[-500:]
+
+
+@pytest.mark.parametrize("command", sorted(_commands()))
+def test_every_command_shows_examples_that_parse(command: str) -> None:
+    """Each example under --help is a command line the grammar accepts, for that command."""
+    import shlex  # noqa: PLC0415
+
+    from peerflow.cli._parser import EXAMPLES  # noqa: PLC0415
+
+    assert EXAMPLES[command]
+    for example in EXAMPLES[command]:
+        words = shlex.split(example)
+        assert words[:2] == ["peerflow", command]
+        args = build_parser().parse_args(words[1:])
+        assert args.command == command
+    assert "examples:" in (_commands()[command].epilog or "")

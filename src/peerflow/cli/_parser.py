@@ -7,6 +7,7 @@ at once; each command's module is imported only when that command runs (``func``
 from __future__ import annotations
 
 import argparse
+import textwrap
 from datetime import timedelta
 from typing import Any
 
@@ -118,9 +119,6 @@ def add_store_commands(sub: Any) -> None:
     p = sub.add_parser(
         "waive",
         help="lift blockers of a step, with the reason on record (by whoever the definition lets)",
-        epilog="example: peerflow waive prospect-2027-ghent submit learning_needs "
-        "--blocker window_closed --reason 'ill; agreed to 17 Feb' --for split-mentee "
-        "--by anna-facilitator",
     )
     p.add_argument("programme", metavar="PROGRAMME", help="the programme's id in the store")
     p.add_argument("kind", choices=["fire", "submit", "schedule", "join"], help="the step's kind")
@@ -143,7 +141,6 @@ def add_store_commands(sub: Any) -> None:
     p = sub.add_parser(
         "join",
         help="add a participant in a role that joins after the start",
-        epilog="example: peerflow join mia-pp-2016 peer-genova peer  (joining themselves)",
     )
     p.add_argument("programme", metavar="PROGRAMME", help="the programme's id in the store")
     p.add_argument("participant", metavar="PARTICIPANT", help="the id of who joins")
@@ -154,8 +151,6 @@ def add_store_commands(sub: Any) -> None:
     p = sub.add_parser(
         "claim",
         help="claim costs against the programme's budget",
-        epilog="example: peerflow claim prospect-2027-ghent --item travel:540.00 "
-        "--receipt travel:flight.pdf --bank-details 'PT50 ...' --by porto-mentee",
     )
     p.add_argument("programme", metavar="PROGRAMME", help="the programme's id in the store")
     p.add_argument("--item", action="append", metavar="NAME[:AMOUNT]", help="a cost item (repeat)")
@@ -213,6 +208,58 @@ def add_store_commands(sub: Any) -> None:
     p.set_defaults(func="_store_commands:cmd_export")
 
 
+EXAMPLES = {
+    "definitions": ["peerflow definitions", "peerflow definitions --json"],
+    "show": [
+        "peerflow show prospect-peer-mentoring",
+        "peerflow show my-programme.yaml --format mermaid",
+    ],
+    "template": [
+        "peerflow template prospect-peer-mentoring learning_plan -o learning_plan.yaml",
+    ],
+    "validate": ["peerflow validate definitions/*.yaml"],
+    "next": [
+        "peerflow next ghent-2027",
+        "peerflow next ghent-2027 --at 2027-02-15 --as mentee",
+        "peerflow next history.jsonl --at today --json",
+    ],
+    "check": ["peerflow check my-programme.yaml --max-seconds 60"],
+    "replay": [
+        "peerflow replay histories/*.jsonl --summary",
+        "peerflow replay histories.jsonl --format csv -o events.csv",
+    ],
+    "new": [
+        "peerflow new prospect-peer-mentoring ghent-2027 -p anna:facilitator -p lena:mentor "
+        "-p rui:mentee -p fin:finance_coordinator --by anna",
+    ],
+    "submit": [
+        "peerflow submit ghent-2027 peer_learning_agreement --ref agreements/lena.pdf --by lena",
+        "peerflow submit ghent-2027 learning_plan --content @learning_plan.yaml --by lena",
+    ],
+    "fire": ["peerflow fire ghent-2027 hold_orientation --by anna --expect-next-seq 7"],
+    "schedule": ["peerflow schedule ghent-2027 orientation_date 2027-02-01 --by anna"],
+    "waive": [
+        "peerflow waive ghent-2027 submit learning_needs --blocker window_closed "
+        "--reason 'ill; agreed to 17 Feb' --for rui --by anna",
+    ],
+    "join": [
+        "peerflow join mia-pp-2016 peer-genova peer",
+        "peerflow join mia-tu-2016 tutor-genova tutor --by zagreb-agency",
+    ],
+    "claim": [
+        "peerflow claim ghent-2027 --item travel:540.00 --receipt travel:flight.pdf "
+        "--bank-details 'PT50 0002 0123' --by rui",
+        "peerflow claim ghent-2027 --items @claim.yaml --by lena",
+    ],
+    "pay": ["peerflow pay ghent-2027 rui-travel --by fin"],
+    "agenda": ["peerflow agenda --within 2w --as facilitator", "peerflow agenda --at 2027-04-01"],
+    "import": ["peerflow import events.jsonl --definition defs/my-programme-v1.yaml"],
+    "export": ["peerflow export -o events.jsonl --definitions defs/"],
+    "demo": ["peerflow demo", "peerflow demo --definition sc-site-visit --db demo.sqlite3"],
+}
+"""Shown under each command's --help (and each parsed by tests/test_cli_help.py)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="peerflow",
@@ -238,8 +285,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "template",
         help="write an empty content file for a deliverable with parts, to fill in",
-        epilog="example: peerflow template prospect-peer-mentoring learning_plan "
-        "-o learning_plan.yaml",
     )
     p.add_argument("definition", metavar="ID|FILE", help="the programme type")
     p.add_argument("deliverable", metavar="DELIVERABLE", help="a deliverable with parts")
@@ -344,4 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--db", metavar="URL", help="record it in this store (default: a temporary one)")
     p.set_defaults(func="_main:cmd_demo")
+    for name, command in sub.choices.items():
+        command.epilog = "examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES[name])
+        command.formatter_class = argparse.RawDescriptionHelpFormatter  # keeps them as lines
+        if command.description:
+            command.description = textwrap.fill(command.description, 78)
     return parser
