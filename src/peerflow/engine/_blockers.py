@@ -69,14 +69,21 @@ class Blocker:
 
 @attrs.frozen
 class MissingDeliverable(Blocker):
-    """A required deliverable is not in; ``owed_by`` lists who still owes it."""
+    """A required deliverable is not in; ``owed_by`` lists who still owes it: each of them
+    (``each``: a copy from every one) or any one of them."""
 
     kind: ClassVar[BlockerKind] = "missing_deliverable"
     deliverable: str
     owed_by: tuple[str, ...]
+    each: bool = True
 
     def describe(self) -> str:
-        who = ", ".join(self.owed_by) if self.owed_by else "nobody able to submit it"
+        if not self.owed_by:
+            who = "nobody able to submit it"
+        elif len(self.owed_by) == 1:
+            who = self.owed_by[0]
+        else:
+            who = f"{'each of' if self.each else 'one of'} {', '.join(self.owed_by)}"
         return f"deliverable '{self.deliverable}' is missing (still owed by {who})"
 
 

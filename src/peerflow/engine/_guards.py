@@ -111,7 +111,9 @@ def evaluate(
         bits = missing_bits(m.layout.owed[d], tables.each[d], st.submitted)
         if bits:
             blockers.append(
-                MissingDeliverable(compiled.deliverable_names[d], who(compiled, st, d, bits))
+                MissingDeliverable(
+                    compiled.deliverable_names[d], who(compiled, st, d, bits), tables.each[d]
+                )
             )
     for position, event_name, least in spec.min_times:
         happened = st.counts[position] if st.counts else 0
