@@ -18,7 +18,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "src" / "peerflow" / "examples" / "prospect-peer-mentoring.jsonl"
-CLI = [sys.executable, "-m", "peerflow"]
+SCRIPT = Path(sys.executable).parent / "peerflow"
+CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "peerflow"]
+"""The ``peerflow`` a user types (the installed script), else ``python -m peerflow``."""
 COMMANDS = {
     "peerflow --help": [*CLI, "--help"],
     "peerflow next FILE --at DATE": [*CLI, "next", str(EXAMPLE), "--at", "2027-03-01"],

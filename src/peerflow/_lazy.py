@@ -4,7 +4,11 @@ line's start stay cheap, and each name still lives in one private module."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+
+_TYPE_CHECKING = False  # True for mypy: this module is on every import's path, keep it bare
+
+if _TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 
 def lazy_names(
