@@ -244,3 +244,26 @@ def test_colour_on_a_terminal_only_and_never_with_no_color(
     assert ("\x1b[1;31mOVERDUE\x1b[0m by end of 2027-02-15" in text) == coloured
     assert ("\x1b[" in text) == coloured
     assert ("[\x1b[32mallowed\x1b[0m]" in text) == coloured
+
+
+def test_on_a_terminal_long_lines_wrap_at_100_columns_and_not_into_a_pipe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Stream(io.StringIO):
+        def __init__(self, tty: bool) -> None:
+            super().__init__()
+            self.tty = tty
+
+        def isatty(self) -> bool:
+            return self.tty
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    shown = {}
+    for tty in (True, False):
+        out = Stream(tty)
+        monkeypatch.setattr(sys, "stdout", out)
+        assert main(["next", EXAMPLE, "--at", "2027-01-12"]) == 0
+        shown[tty] = out.getvalue()
+    assert max(len(line) for line in shown[True].splitlines()) <= 100
+    assert max(len(line) for line in shown[False].splitlines()) > 100  # a line per item
+    assert shown[True].split() == shown[False].split()  # the same words, only wrapped

@@ -27,6 +27,7 @@ from peerflow.cli._render import (
     mermaid,
     status_json,
     status_text,
+    terminal_width,
     use_colour,
 )
 from peerflow.cli._store_commands import known_role, moment, next_in_store
@@ -177,7 +178,11 @@ def cmd_next(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status_json(state, at, steps, deadlines), indent=2, ensure_ascii=False))
     else:
-        print(status_text(state, at, steps, deadlines, use_colour(sys.stdout)))
+        print(
+            status_text(
+                state, at, steps, deadlines, use_colour(sys.stdout), terminal_width(sys.stdout)
+            )
+        )
     return EXIT_PROBLEMS if found.problems else EXIT_OK
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TextIO
@@ -378,13 +380,42 @@ def status_json(
     }
 
 
+def terminal_width(stream: TextIO) -> int | None:
+    """Where to wrap: the terminal's width, at most 100 columns; None into a file or pipe
+    (a line per item there, for grep)."""
+    if not stream.isatty():
+        return None
+    return min(100, shutil.get_terminal_size((100, 24)).columns)
+
+
+def _wrapped(lines: list[str], width: int | None) -> list[str]:
+    if width is None:
+        return lines
+    out = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        out.extend(
+            textwrap.wrap(
+                line,
+                width,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            or [line]
+        )
+    return out
+
+
 def status_text(
     st: ProgrammeState,
     at: datetime,
     steps: Sequence[Step],
     deadlines: Sequence[Deadline],
     colour: bool = False,
+    width: int | None = None,
 ) -> str:
+    """Where the programme stands; ``width`` wraps long lines (on a terminal)."""
     t = st.definition.type
     lines = [
         f"{st.programme} ({t.id} v{t.version}) at {shown(at, st.timezone)}",
@@ -398,4 +429,4 @@ def status_text(
     if deadlines:
         lines.append("deadlines:")
         lines.extend(deadlines_text(deadlines, t, colour=colour))
-    return "\n".join(lines)
+    return "\n".join(_wrapped(lines, width))

@@ -21,7 +21,13 @@ from zoneinfo import ZoneInfo
 
 from peerflow.cli._moments import Resolve, parse_moment, shown
 from peerflow.cli._progress import Progress
-from peerflow.cli._render import last_day, status_json, status_text, use_colour
+from peerflow.cli._render import (
+    last_day,
+    status_json,
+    status_text,
+    terminal_width,
+    use_colour,
+)
 from peerflow.engine._commands import (
     claim_payload,
     fire_payload,
@@ -71,7 +77,9 @@ def _report(state: ProgrammeState, at: datetime, as_json: bool) -> None:
     if as_json:
         print(json.dumps(status_json(state, at, steps, due), indent=2, ensure_ascii=False))
     else:
-        print(status_text(state, at, steps, due, use_colour(sys.stdout)))
+        print(
+            status_text(state, at, steps, due, use_colour(sys.stdout), terminal_width(sys.stdout))
+        )
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -381,5 +389,7 @@ def next_in_store(args: argparse.Namespace, when: Resolve) -> int:
     if args.json:
         print(json.dumps(status_json(state, at, steps, due), indent=2, ensure_ascii=False))
     else:
-        print(status_text(state, at, steps, due, use_colour(sys.stdout)))
+        print(
+            status_text(state, at, steps, due, use_colour(sys.stdout), terminal_width(sys.stdout))
+        )
     return EXIT_OK
