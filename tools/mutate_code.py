@@ -65,7 +65,10 @@ SCOPES = {
             "src/peerflow/engine/_deadlines.py",
             "src/peerflow/replay/_fastfold.py",
         ),
-        tuple(f"peerflow.engine._guards.{name}" for name in ("required", "owing", "evaluate"))
+        tuple(
+            f"peerflow.engine._guards.{name}"
+            for name in ("required", "owing", "evaluate", "actor_parts", "join_limit")
+        )
         + tuple(
             f"peerflow.engine._windows.{name}"
             for name in ("anchor_of", "instant", "deadline_instant", "advised", "payment_due")

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from peerflow.cli._moments import Resolve, parse_moment, shown
 from peerflow.cli._progress import Progress
@@ -42,6 +41,7 @@ from peerflow.engine._registry import definition_or_file
 from peerflow.engine._state import ProgrammeState
 from peerflow.events._envelope import Actor, decode_line, one_line
 from peerflow.events._history import read_histories
+from peerflow.model._calendar import local_date
 from peerflow.model._source import read_yaml
 from peerflow.store._backend import StoreError
 from peerflow.store._defaults import DEFAULT_STORE
@@ -252,12 +252,11 @@ def cmd_fire(args: argparse.Namespace) -> int:
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     def in_the_past(state: ProgrammeState) -> None:
-        day = state.scheduled_date(args.date)
-        today = state.last_at.astimezone(ZoneInfo(state.timezone))
-        if day is not None and day < today.date():
+        day, today = state.scheduled_date(args.date), local_date(state.last_at, state.timezone)
+        if day is not None and day < today:
             print(
                 f"peerflow: warning: {args.date} is set to {day.isoformat()}, in the past "
-                f"(it is {today:%Y-%m-%d} in {state.timezone}); recorded all the same",
+                f"(it is {today.isoformat()} in {state.timezone}); recorded all the same",
                 file=sys.stderr,
             )
 
@@ -339,12 +338,10 @@ def _write_definitions(store: Store, folder: str, programme: str | None) -> None
     where.mkdir(parents=True, exist_ok=True)
     written: set[str] = set()
     for row in store.programmes():
-        if programme is not None and row.programme != programme:
-            continue
+        if (programme is not None and row.programme != programme) or row.digest in written:
+            continue  # one state loaded per definition, not per programme
+        written.add(row.digest)
         compiled = store.state(row.programme).definition
-        if compiled.digest in written:
-            continue
-        written.add(compiled.digest)
         path = where / f"{compiled.id}-v{compiled.version}.yaml"
         if path.exists() and path.read_text(encoding="utf-8") != compiled.source:
             raise StoreError(f"{path} exists with other text: give an empty --definitions folder")

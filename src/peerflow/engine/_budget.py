@@ -108,6 +108,11 @@ class Claim:
 
 
 @in_money_context
+def claims_open(budget: Budget, state: str) -> bool:
+    """Whether the budget takes claims in ``state`` (``claims_during``; any state without)."""
+    return not budget.claims_during or state in budget.claims_during
+
+
 def amount(value: Any, what: str, seq: int | None) -> Decimal:
     """A non-negative amount of money from JSON: a string like "92.50" or a whole number."""
     return _amount(value, what, seq)

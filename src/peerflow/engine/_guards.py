@@ -14,6 +14,7 @@ from peerflow.engine._blockers import (
     Blocker,
     DateNotScheduled,
     MissingDeliverable,
+    ParticipantLimit,
     RoleNotAllowed,
     TooFewOccurrences,
     TooFewParticipants,
@@ -21,12 +22,12 @@ from peerflow.engine._blockers import (
     WindowNotOpen,
 )
 from peerflow.engine._checks import earlier_close, missing_bits, quorum_shortfalls
-from peerflow.engine._state import ProgrammeState
-from peerflow.engine._steps import SUBMIT, Step
+from peerflow.engine._state import ProgrammeState, Waiver
+from peerflow.engine._steps import JOIN, SUBMIT, Step
 from peerflow.engine._tables import Layout, StepSpec
 from peerflow.engine._windows import advised, anchor_of, deadline_instant, instant
 from peerflow.events._envelope import Actor
-from peerflow.model._types import Bound
+from peerflow.model._types import Bound, Role
 
 if TYPE_CHECKING:
     from peerflow.engine._compiled import CompiledDefinition
@@ -87,19 +88,34 @@ def required(st: ProgrammeState, spec: StepSpec) -> tuple[int, ...]:
     )
 
 
+def actor_parts(actor: Actor | str | None) -> tuple[str | None, str | None]:
+    """(role, participant) of whoever asks: an Actor, a role name alone, or nobody."""
+    if actor is None:
+        return None, None
+    if isinstance(actor, str):
+        return actor, None
+    return actor.role, actor.id
+
+
+def join_limit(
+    st: ProgrammeState, name: str, role: Role
+) -> tuple[ParticipantLimit | None, Waiver | None]:
+    """At the role's maximum: the blocker, or the waiver that lifts it for one more join."""
+    if role.max is None or st.count(name) < role.max:
+        return None, None
+    lifting = next((w for w in st.waivers if (w.step_kind, w.step) == (JOIN, name)), None)
+    if lifting is not None and role.max_waivable:
+        return None, lifting
+    return ParticipantLimit(name, role.max, role.max_waivable), None
+
+
 def evaluate(
     compiled: CompiledDefinition, m: Moment, spec: StepSpec, actor: Actor | str | None
 ) -> tuple[list[Blocker], list[Blocker], datetime | None, datetime | None]:
     """Every blocker of a step (waived ones apart) and its window's instants."""
     st, at = m.st, m.at
     tables = compiled.tables
-    if actor is None:
-        role: str | None = None
-        participant: str | None = None
-    elif isinstance(actor, str):
-        role, participant = actor, None
-    else:
-        role, participant = actor.role, actor.id
+    role, participant = actor_parts(actor)
     blockers: list[Blocker] = []
     if role is not None and role not in spec.roleset:
         blockers.append(RoleNotAllowed(role, spec.roles))

@@ -19,13 +19,12 @@ from peerflow.engine._blockers import (
     WAIVABLE_KINDS,
     Blocker,
     OverBudget,
-    ParticipantLimit,
     RoleNotAllowed,
 )
-from peerflow.engine._budget import Claim, amount, assess_claim, in_money_context
+from peerflow.engine._budget import Claim, amount, assess_claim, claims_open, in_money_context
 from peerflow.engine._checks import scheduled_day
 from peerflow.engine._content import check_content
-from peerflow.engine._guards import Moment, evaluate
+from peerflow.engine._guards import Moment, evaluate, join_limit
 from peerflow.engine._payloads import (
     _check_starter,
     _participants,
@@ -373,15 +372,11 @@ def _join_event(
         blockers.append(RoleNotAllowed(event.actor.role, role.joined_by))
     assert role_name is not None
     waivers = st.waivers
-    if role.max is not None and st.count(role_name) >= role.max:
-        lifted = next(
-            (w for w in waivers if (w.step_kind, w.step) == (JOIN, role_name)),
-            None,
-        )
-        if lifted is not None and role.max_waivable:
-            waivers = tuple(w for w in waivers if w is not lifted)  # one join each
-        else:
-            blockers.append(ParticipantLimit(role_name, role.max, role.max_waivable))
+    limit, lifting = join_limit(st, role_name, role)
+    if lifting is not None:
+        waivers = tuple(w for w in waivers if w is not lifting)  # one join each
+    elif limit is not None:
+        blockers.append(limit)
     _blocked(compiled, f"join {pid} as {role_name}", blockers, event, found)
     people = pid if not st.people else st.people + ID_SEPARATOR + pid
     roles = st.roles + bytes((compiled.role_index[role_name],))
@@ -399,7 +394,7 @@ def _claim_event(
     compiled: CompiledDefinition, st: ProgrammeState, event: Event, found: list[Blocker] | None
 ) -> ProgrammeState:
     budget = _budget_or_refuse(compiled, event)
-    if budget.claims_during and st.state not in budget.claims_during:
+    if not claims_open(budget, st.state):
         raise StepNotAvailable(
             "claim",
             st.state,

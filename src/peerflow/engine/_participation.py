@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from peerflow.engine._blockers import Blocker, ParticipantLimit, RoleNotAllowed
+from peerflow.engine._blockers import Blocker, RoleNotAllowed
+from peerflow.engine._budget import claims_open
+from peerflow.engine._guards import actor_parts, join_limit
 from peerflow.engine._state import ProgrammeState
-from peerflow.engine._steps import JOIN, Step
+from peerflow.engine._steps import Step
 from peerflow.engine._windows import payment_due
 from peerflow.events._envelope import Actor
 from peerflow.model._types import SELF
@@ -21,18 +23,12 @@ if TYPE_CHECKING:
     from peerflow.engine._compiled import CompiledDefinition
 
 
-def _role_of(actor: Actor | str | None) -> str | None:
-    if actor is None:
-        return None
-    return actor if isinstance(actor, str) else actor.role
-
-
 def participation_steps(
     compiled: CompiledDefinition, st: ProgrammeState, at: datetime, actor: Actor | str | None
 ) -> list[Step]:
     """Joins open in this state, a claim where the budget takes one now, each unpaid claim."""
     t = compiled.type
-    role = _role_of(actor)
+    role, _ = actor_parts(actor)
     steps: list[Step] = []
     live = t.live_states()
     for name, r in t.roles.items():
@@ -43,9 +39,9 @@ def participation_steps(
         blockers: list[Blocker] = []
         if role is not None and role not in roles:
             blockers.append(RoleNotAllowed(role, roles))
-        lifted = any((w.step_kind, w.step) == (JOIN, name) for w in st.waivers)
-        if r.max is not None and st.count(name) >= r.max and not (lifted and r.max_waivable):
-            blockers.append(ParticipantLimit(name, r.max, r.max_waivable))
+        limit, _ = join_limit(st, name, r)
+        if limit is not None:
+            blockers.append(limit)
         steps.append(
             Step(
                 kind="join",
@@ -59,7 +55,7 @@ def participation_steps(
     budget = t.budget
     if budget is None:
         return steps
-    if not budget.claims_during or st.state in budget.claims_during:
+    if claims_open(budget, st.state):
         roles = tuple(budget.roles)
         blockers = [RoleNotAllowed(role, roles)] if role is not None and role not in roles else []
         steps.append(
