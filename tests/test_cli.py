@@ -101,6 +101,23 @@ def test_a_moment_that_is_not_one_is_refused_in_one_line(
     assert code == 1 and err.count("\n") == 1 and "--at" in err, err
 
 
+def test_a_huge_duration_is_refused_naming_what_is_expected() -> None:
+    from peerflow.cli._moments import parse_duration  # noqa: PLC0415
+
+    with pytest.raises(ValueError, match="expected a duration like 14d"):
+        parse_duration("9" * 5000 + "d")
+
+
+@pytest.mark.parametrize("typed", ["9" * 5000, "+" + "9" * 5000 + "d", "\x1b[2J" * 2000])
+def test_a_huge_moment_is_refused_without_being_echoed_whole(
+    typed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "next", EXAMPLE, f"--at={typed}")
+    assert code == 1 and err.count("\n") == 1 and len(err) < 400, err[:500]
+    assert "--at" in err
+    assert "\x1b" not in err  # a control character is shown escaped, never sent to the terminal
+
+
 def test_next_reports_a_bad_history_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -252,6 +252,10 @@ def test_programmes_on_an_own_definition_travel_with_it(
                  "--at=2027-03-01T09:00", first]) == 0  # fmt: skip
     assert main(["fire", "r1", "finish", "--by", "lena", "--at=2027-03-09T09:00", first]) == 0
     out, folder = tmp_path / "events.jsonl", tmp_path / "definitions"
+    capsys.readouterr()
+    assert main(["export", f"--definitions={own}", first]) == 1  # a file, not a folder
+    assert "not a folder" in capsys.readouterr().err
+    assert own.read_text(encoding="utf-8") == OWN  # left as it was
     assert main(["export", "-o", str(out), f"--definitions={folder}", first]) == 0
     written = folder / "own-review-v3.yaml"
     assert written.read_text(encoding="utf-8") == OWN

@@ -44,6 +44,7 @@ def test_peers_join_themselves_while_the_group_forms_up_to_eight() -> None:
     assert not join.allowed
     (limit,) = join.blockers
     assert limit.kind == "participant_limit" and limit.can_be_waived()  # "optimal", not a rule
+    assert (limit.role, limit.max) == ("peer", 8)  # type: ignore[attr-defined]
 
 
 def test_no_join_once_the_group_has_formed() -> None:

@@ -335,6 +335,8 @@ def _write_definitions(store: Store, folder: str, programme: str | None) -> None
     """Each definition the exported programmes run on, as ``ID-vVERSION.yaml``, so programmes
     on a definition of one's own can be imported elsewhere (``import --definition``)."""
     where = Path(folder)
+    if where.exists() and not where.is_dir():
+        raise StoreError(f"--definitions {folder}: not a folder (give a folder to write into)")
     where.mkdir(parents=True, exist_ok=True)
     written: set[str] = set()
     for row in store.programmes():
