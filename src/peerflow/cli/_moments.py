@@ -16,9 +16,17 @@ Resolve = Callable[[str | None], datetime]
 """A typed moment, waiting for the zone it is meant in (None: this machine's zone)."""
 
 LONGEST = timedelta(days=100 * 366)
-_RELATIVE = re.compile(r"^([+-])(\d{1,9})([dwh])$")  # 9 digits: int() stays cheap
+_RELATIVE = re.compile(r"^([+-])(\d+)([dwh])$")
 _UNITS = {"d": 24, "w": 24 * 7, "h": 1}
 WORDS = "now, today, tomorrow, yesterday, +14d, -2w, +36h"
+
+
+def _hours(found: re.Match[str]) -> int | None:
+    """The hours a ``+14d`` names; None past 100 years (checked on the digits first, so a
+    5,000-digit number is never handed to int())."""
+    digits = found.group(2)
+    hours = int(digits) * _UNITS[found.group(3)] if len(digits) <= 9 else None
+    return hours if hours is not None and hours <= LONGEST.days * 24 else None
 
 
 def _quoted(text: str) -> str:
@@ -31,8 +39,8 @@ def parse_duration(text: str) -> timedelta:
     found = _RELATIVE.match(text.strip() if text[:1] in "+-" else "+" + text.strip())
     if found is None or found.group(1) == "-":
         raise ValueError(f"expected a duration like 14d, 2w or 36h, got {_quoted(text)}")
-    hours = int(found.group(2)) * _UNITS[found.group(3)]
-    if hours > LONGEST.days * 24:
+    hours = _hours(found)
+    if hours is None:
         raise ValueError(f"{_quoted(text)} is too far ahead: at most 100 years")
     return timedelta(hours=hours)
 
@@ -66,8 +74,8 @@ def parse_moment(text: str, option: str, now: datetime) -> Resolve:
         )
     found = _RELATIVE.match(word)
     if found is not None:
-        hours = int(found.group(2)) * _UNITS[found.group(3)]
-        if hours > LONGEST.days * 24:
+        hours = _hours(found)
+        if hours is None:
             raise ValueError(f"{option} {_quoted(text)} is too far from now: at most 100 years")
         moved = now + timedelta(hours=hours if found.group(1) == "+" else -hours)
         return lambda _zone_name: moved
