@@ -72,7 +72,13 @@ for _tag, _pattern, _first in (
     )
 
 
-_CParser: Any = getattr(yaml, "CParser", None)
+_CParser: Any
+try:  # PyYAML's wheels carry libyaml; ``yaml.CParser`` is not exported, so ask its module
+    from yaml import _yaml
+
+    _CParser = _yaml.CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
 
 if _CParser is not None:
 
