@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -167,3 +169,40 @@ def test_the_agenda_takes_the_moments_people_type(
     code, out, err = run(capsys, "agenda", f"--at={typed}", "--within", "+2w", "--db", db)
     assert code == 0, err
     assert out.startswith("Agenda at ") and "+01:00+01:00" not in out
+
+
+@pytest.fixture
+def far_west_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This machine in Los Angeles: the end of a day here is the next morning in Brussels."""
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_date_in_the_agenda_is_that_day_in_each_programmes_own_zone(
+    far_west_machine: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PM-02/PM-03: the agreement and the availability are due by the orientation, which
+    the first events set for 1 February in Brussels. On 1 February they are due, not late,
+    wherever the facilitator's machine is; on 2 February they are late."""
+    db = str(tmp_path / "store.sqlite3")
+    with open_store(db) as store:
+        store.append(
+            [e for _, e in peerflow.read_history(example_path("prospect-peer-mentoring"))][:3],
+            expected_next_seq=0,
+        )
+    code, out, _ = run(capsys, "agenda", "--at", "2027-02-01", "--within", "1w", "--db", db)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith(
+        "Agenda at end of 2027-02-01 in each programme's zone, 1 week(s) ahead: "
+    )
+    header, rows = lines[1], lines[2:]
+    assert header.split() == ["DUE", "BY", "STATUS", "PROGRAMME", "WHAT", "WAITING", "FOR"]
+    assert rows and all(row.split()[:2] == ["2027-02-01", "due"] for row in rows)
+    for column in ("STATUS", "PROGRAMME", "WHAT"):  # each column starts where its title does
+        start = header.index(column)
+        assert all(row[start - 2 : start] == "  " and row[start] != " " for row in rows)
+    code, out, _ = run(capsys, "agenda", "--at", "2027-02-02", "--within", "1w", "--db", db)
+    assert "2027-02-01  OVERDUE" in out and "2027-02-01  due " not in out

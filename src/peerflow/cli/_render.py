@@ -295,7 +295,7 @@ def use_colour(stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
-def _paint(word: str, colour: bool) -> str:
+def paint(word: str, colour: bool) -> str:
     code = _COLOURS.get(word)
     return f"\x1b[{code}m{word}\x1b[0m" if colour and code else word
 
@@ -325,7 +325,7 @@ def steps_text(
         if step.kind == "pay" and step.closes_at is not None:
             who += f"; pay by end of {last_day(step.closes_at)}"
         mark = "allowed" if step.allowed else "blocked"
-        shown_mark = _paint(mark, colour)
+        shown_mark = paint(mark, colour)
         lines.append(f"{indent}[{shown_mark}] {step.kind} {step.name}{target} ({who})")
         for blocker in step.blockers:
             lines.append(f"{indent}    - {blocker.describe()}")
@@ -358,7 +358,7 @@ def deadlines_text(
         elif item.owed_by:
             owed = f" (waiting for {', '.join(item.owed_by)})"
         lines.append(
-            f"{indent}{_paint(status, colour)} by end of {last_day(item.due_at)}: "
+            f"{indent}{paint(status, colour)} by end of {last_day(item.due_at)}: "
             f"{item.kind} {item.name}{owed}"
         )
     return lines
@@ -388,7 +388,7 @@ def terminal_width(stream: TextIO) -> int | None:
     return min(100, shutil.get_terminal_size((100, 24)).columns)
 
 
-def _wrapped(lines: list[str], width: int | None) -> list[str]:
+def wrapped(lines: list[str], width: int | None) -> list[str]:
     if width is None:
         return lines
     out = []
@@ -429,4 +429,4 @@ def status_text(
     if deadlines:
         lines.append("deadlines:")
         lines.extend(deadlines_text(deadlines, t, colour=colour))
-    return "\n".join(_wrapped(lines, width))
+    return "\n".join(wrapped(lines, width))

@@ -13,8 +13,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,13 @@ from peerflow.cli._moments import Resolve, parse_moment, shown
 from peerflow.cli._progress import Progress
 from peerflow.cli._render import (
     last_day,
+    owed_text,
+    paint,
     status_json,
     status_text,
     terminal_width,
     use_colour,
+    wrapped,
 )
 from peerflow.engine._commands import (
     claim_payload,
@@ -43,6 +46,7 @@ from peerflow.events._envelope import Actor, decode_line, one_line
 from peerflow.events._history import read_histories
 from peerflow.model._calendar import local_date
 from peerflow.model._source import read_yaml
+from peerflow.model._types import ProgrammeType
 from peerflow.store._backend import StoreError
 from peerflow.store._defaults import DEFAULT_STORE
 from peerflow.store._store import Store, open_store
@@ -264,9 +268,13 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_agenda(args: argparse.Namespace) -> int:
-    at = moment(args)(None)  # across programmes: a date is the end of that day here
+    resolve = moment(args)  # a date is the end of that day in each programme's own zone
     with store_of(args, create=False) as store:
-        items = store.agenda(at, args.within, role=args.role)
+        items = store.agenda(resolve, args.within, role=args.role)
+        each = {
+            item.programme: _each_owes(store.state(item.programme).definition.type)
+            for item in items
+        }
     if args.json:
         print(
             json.dumps(
@@ -276,8 +284,9 @@ def cmd_agenda(args: argparse.Namespace) -> int:
             )
         )
         return EXIT_OK
-    horizon = at + args.within
-    print(f"Agenda at {shown(at, None)}, due by {shown(horizon, None)}: {len(items)} item(s)")
+    print(f"Agenda at {_typed_moment(args, resolve)}, {_span(args.within)} ahead: ", end="")
+    print(f"{len(items)} item(s)")
+    rows = []
     for item in items:
         d = item.deadline
         flag = (
@@ -285,9 +294,47 @@ def cmd_agenda(args: argparse.Namespace) -> int:
             if d.advisory
             else ("OVERDUE" if d.overdue else "due")
         )
-        waiting = f"; waiting for {', '.join(d.owed_by)}" if d.owed_by else ""
-        print(f"  by end of {last_day(d.due_at)}  {flag:<8} {item.programme}: {d.title}{waiting}")
+        owing = d.kind == "submit" and d.name in each[item.programme]
+        waiting = owed_text(d.owed_by, owing) if d.owed_by else ""
+        rows.append((last_day(d.due_at), flag, item.programme, d.title, waiting))
+    if rows:
+        rows.insert(0, ("DUE BY", "STATUS", "PROGRAMME", "WHAT", "WAITING FOR"))
+    colour = use_colour(sys.stdout)
+    lines = [_aligned(row, rows, colour) for row in rows]
+    for line in wrapped(lines, terminal_width(sys.stdout)):
+        print(line)
     return EXIT_OK
+
+
+def _each_owes(definition: ProgrammeType) -> frozenset[str]:
+    """The deliverables each owner owes a copy of (the rest: any one of them settles it)."""
+    return frozenset(name for name, d in definition.deliverables.items() if d.each)
+
+
+def _aligned(row: tuple[str, ...], rows: Sequence[tuple[str, ...]], colour: bool) -> str:
+    """One row of a table whose columns are as wide as their widest cell (the last is free)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(row) - 1)]
+    cells = [
+        paint(cell, colour) + " " * (width - len(cell))
+        for cell, width in zip(row, widths, strict=False)
+    ]
+    return "  " + "  ".join([*cells, row[-1]]).rstrip()
+
+
+def _typed_moment(args: argparse.Namespace, resolve: Resolve) -> str:
+    """The moment as meant: one instant, or a local one in each programme's own zone."""
+    if resolve("UTC") == resolve("Etc/GMT-14"):  # the same instant everywhere
+        return shown(resolve(None), None)
+    local = resolve("UTC").replace(tzinfo=None)
+    when = f"end of {local:%Y-%m-%d}" if local.time() == time.max else f"{local:%Y-%m-%d %H:%M}"
+    return f"{when} in each programme's zone"
+
+
+def _span(within: timedelta) -> str:
+    days, seconds = within.days, within.seconds
+    if seconds == 0 and days % 7 == 0:
+        return f"{days // 7} week(s)"
+    return f"{days} day(s)" if seconds == 0 else f"{days * 24 + seconds // 3600} hour(s)"
 
 
 def _given_definitions(files: list[str] | None) -> dict[tuple[str, int], CompiledDefinition]:

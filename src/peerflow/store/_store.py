@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -394,14 +394,19 @@ class Store:
         return st.definition.next_steps(st, at, actor, participation=participation)
 
     def agenda(
-        self, at: datetime, within: timedelta, *, role: str | None = None
+        self,
+        at: datetime | Callable[[str], datetime],
+        within: timedelta,
+        *,
+        role: str | None = None,
     ) -> list[AgendaItem]:
         """What is overdue, and what falls due before ``at + within``, across live programmes.
 
-        ``role`` keeps what waits for that role; a role no programme's definition has is an
-        error listing the roles there are (a typo would otherwise show an empty agenda).
+        ``at`` may be a function of a programme's time zone, for a moment meant locally: "the
+        end of 15 February" is a different instant in Brussels and in Lisbon. ``role`` keeps
+        what waits for that role; a role no programme's definition has is an error listing
+        the roles there are (a typo would otherwise show an empty agenda).
         """
-        horizon = at + within
         items = []
         roles: set[str] = set()
         for row in self.backend.programmes():
@@ -409,7 +414,9 @@ class Store:
             roles.update(st.definition.role_names)
             if st.terminal:
                 continue
-            for deadline in st.definition.deadlines(st, at):
+            here = at if isinstance(at, datetime) else at(st.timezone)
+            horizon = here + within
+            for deadline in st.definition.deadlines(st, here):
                 if deadline.due_at > horizon:
                     continue
                 if role is not None and not _concerns(st, deadline, role):
