@@ -90,6 +90,8 @@ PINNED = {
         "summarise",
         "to_dataframe",
         "write_events_csv",
+        "write_ocel",
+        "write_parquet",
         "write_programmes_csv",
         "write_xes",
     ],

@@ -201,9 +201,21 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from peerflow.replay import _exports, _stats  # noqa: PLC0415 - only this command needs them
 
-    if args.format == "xes" and args.summary:
-        _err("--summary has no XES form: XES holds events (use --format json or csv)")
+    if args.format in ("xes", "ocel", "parquet") and args.summary:
+        named = {"xes": "XES", "ocel": "OCEL", "parquet": "Parquet"}[args.format]
+        _err(f"--summary has no {named} form: {named} holds events (use --format json or csv)")
         return EXIT_USAGE
+    if args.format == "parquet" and args.output in (None, "-"):
+        _err("--format parquet writes three files: give a folder with -o FOLDER")
+        return EXIT_USAGE
+    if args.format == "parquet":
+        from peerflow.replay._parquet import _pyarrow  # noqa: PLC0415
+
+        try:
+            _pyarrow()  # before the replay, not after it
+        except ImportError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
     compiled = definition_or_file(args.definition) if args.definition else None
     if args.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
@@ -220,6 +232,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     for p in result.not_started:
         _not_replayed(p)
     programmes = result.programmes
+    if args.format == "parquet":
+        from peerflow.replay._parquet import write_parquet  # noqa: PLC0415
+
+        try:
+            write_parquet(programmes, args.output)
+        except OSError as exc:
+            _err(f"cannot write Parquet files into {args.output}: {exc.strerror or exc}")
+            return EXIT_USAGE
+        return EXIT_OK if result.ok else EXIT_PROBLEMS
     with _output(args.output) as out:
         if args.format == "json":
             _exports.write_json(programmes, result.bad_lines, out, summary_only=args.summary)
@@ -229,6 +250,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             _exports.write_events_csv(programmes, out)
         elif args.format == "xes":
             _exports.write_xes(programmes, out)
+        elif args.format == "ocel":
+            from peerflow.replay._ocel import write_ocel  # noqa: PLC0415
+
+            write_ocel(programmes, out)
         else:
             if not args.summary:
                 for p in programmes:

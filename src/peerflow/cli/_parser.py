@@ -231,6 +231,8 @@ EXAMPLES = {
     "replay": [
         "peerflow replay histories/*.jsonl --summary",
         "peerflow replay histories.jsonl --format csv -o events.csv",
+        "peerflow replay histories.jsonl --format parquet -o tables/",
+        "peerflow replay histories.jsonl --format ocel -o log.jsonocel",
     ],
     "new": [
         "peerflow new prospect-peer-mentoring ghent-2027 -p anna:facilitator -p lena:mentor "
@@ -392,9 +394,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE.jsonl", help="JSON Lines histories")
     p.add_argument(
         "--format",
-        choices=("text", "json", "csv", "xes"),
+        choices=("text", "json", "csv", "xes", "ocel", "parquet"),
         default="text",
-        help="text (default), json, csv (a row per event) or xes (IEEE 1849 event log)",
+        help="text (default), json, csv (a row per event), xes (IEEE 1849 event log), ocel "
+        "(OCEL 2.0 JSON: participants, deliverables, claims as objects) or parquet (-o FOLDER: "
+        "events, deviations, programmes; needs peerflow[parquet])",
     )
     p.add_argument(
         "--summary",
@@ -406,7 +410,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         metavar="ID|FILE",
         help="definition to use (default: the one each start event names)",
     )
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write here instead of standard output (parquet: a folder, required)",
+    )
     p.add_argument(
         "-j",
         "--jobs",

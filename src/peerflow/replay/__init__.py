@@ -2,7 +2,8 @@
 
 Owns the audit (every event applied or refused, with deviations named), the fast path that
 folds events which plainly conform without building each state, replay of JSON Lines files
-in one or more processes, statistics of durations, and exports (CSV, XES, data frames).
+in one or more processes, statistics of durations, and exports (CSV, XES, OCEL 2.0, Parquet,
+data frames).
 
 May import: ``peerflow.engine``, ``peerflow.events``, ``peerflow.model``, ``peerflow._errors``,
 ``peerflow._bulk``, ``peerflow._lazy``.
@@ -33,6 +34,8 @@ if _TYPE_CHECKING:
         write_xes,
     )
     from peerflow.replay._files import replay_files
+    from peerflow.replay._ocel import write_ocel
+    from peerflow.replay._parquet import write_parquet
     from peerflow.replay._stats import summarise
 
 _NAMES = {
@@ -53,6 +56,8 @@ _NAMES = {
     "to_dataframe": "peerflow.replay._exports",
     "write_events_csv": "peerflow.replay._exports",
     "write_programmes_csv": "peerflow.replay._exports",
+    "write_ocel": "peerflow.replay._ocel",
+    "write_parquet": "peerflow.replay._parquet",
     "write_xes": "peerflow.replay._exports",
 }
 
@@ -73,6 +78,8 @@ __all__ = [
     "summarise",
     "to_dataframe",
     "write_events_csv",
+    "write_ocel",
+    "write_parquet",
     "write_programmes_csv",
     "write_xes",
 ]

@@ -105,36 +105,50 @@ def write_events_csv(programmes: Sequence[ProgrammeReplay], stream: IO[str]) -> 
             )
 
 
+def programme_values(p: ProgrammeReplay) -> tuple[Any, ...]:
+    """One programme's row of :data:`PROGRAMME_COLUMNS`, typed (bools, datetimes, None):
+    the CSV and the Parquet export write the same values."""
+    counts = {k: 0 for k in DEVIATION_KINDS}
+    for d in p.deviations:
+        counts[d.kind] += 1
+    late = [d.days for d in p.deviations if d.kind == "late" and d.days is not None]
+    first = p.events[0].at if p.events else None
+    last = p.events[-1].at if p.events else None
+    return (
+        p.programme,
+        p.definition,
+        p.state,
+        p.completed,
+        p.ended,
+        p.conforming,
+        len(p.events),
+        first,
+        last,
+        round((last - first).total_seconds() / 86400, 3) if first and last else None,
+        len(p.deviations),
+        *counts.values(),
+        sum(late),
+        max(late, default=0),
+        len(p.problems),
+    )
+
+
+def _csv_cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
 def write_programmes_csv(programmes: Sequence[ProgrammeReplay], stream: IO[str]) -> None:
     """One row per programme: where it ended, counts of each deviation kind, lateness."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(PROGRAMME_COLUMNS)
     for p in programmes:
-        counts = {k: 0 for k in DEVIATION_KINDS}
-        for d in p.deviations:
-            counts[d.kind] += 1
-        late = [d.days for d in p.deviations if d.kind == "late" and d.days is not None]
-        first = p.events[0].at if p.events else None
-        last = p.events[-1].at if p.events else None
-        writer.writerow(
-            (
-                p.programme,
-                p.definition or "",
-                p.state or "",
-                int(p.completed),
-                int(p.ended),
-                int(p.conforming),
-                len(p.events),
-                first.isoformat() if first else "",
-                last.isoformat() if last else "",
-                round((last - first).total_seconds() / 86400, 3) if first and last else "",
-                len(p.deviations),
-                *counts.values(),
-                sum(late),
-                max(late, default=0),
-                len(p.problems),
-            )
-        )
+        writer.writerow([_csv_cell(value) for value in programme_values(p)])
 
 
 _XES_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
