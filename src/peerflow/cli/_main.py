@@ -11,11 +11,10 @@ import importlib
 import json
 import sys
 import tempfile
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from peerflow._errors import DefinitionError, EventError, HistoryError, Problem
 from peerflow.cli._progress import Progress
@@ -40,12 +39,15 @@ from peerflow.engine._registry import (
     example_path,
 )
 from peerflow.events._envelope import Event, one_line, read_history
-from peerflow.events._history import histories_of, read_histories
+from peerflow.events._history import histories_of
 from peerflow.model._loading import read_definition_file
-from peerflow.replay._audit import ProgrammeReplay, replay_many, replay_programme
+from peerflow.replay._audit import replay_programme
 from peerflow.replay._files import replay_files
 from peerflow.store._backend import StoreError
 from peerflow.store._store import open_store
+
+if TYPE_CHECKING:
+    from peerflow.replay._parallel import Report as _Report
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -199,7 +201,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from peerflow.replay import _exports, _stats  # noqa: PLC0415 - only this command needs them
+    from peerflow.replay import _exports  # noqa: PLC0415 - only this command needs them
 
     if args.format in ("xes", "ocel", "parquet") and args.summary:
         named = {"xes": "XES", "ocel": "OCEL", "parquet": "Parquet"}[args.format]
@@ -217,58 +219,64 @@ def cmd_replay(args: argparse.Namespace) -> int:
             _err(str(exc))
             return EXIT_USAGE
     compiled = definition_or_file(args.definition) if args.definition else None
-    if args.jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
-
-        histories = read_histories(*args.files)
-        progress = Progress(sys.stderr, "programmes")
-        with ProcessPoolExecutor(args.jobs) as pool:
-            result = replay_many(histories, compiled, executor=pool, progress=progress)
-    else:  # folded while read: a fraction of the memory
-        progress = Progress(sys.stderr, "MB read", scale=1e6)
-        result = replay_files(*args.files, definition=compiled, progress=progress)
+    if args.format in _exports.REPORT_FORMATS:
+        report = _report(args, compiled)
+        for problem in report.problems:
+            print(one_line(problem), file=sys.stderr)
+        for line in report.not_replayed:
+            _err(line)
+        with _output(args.output) as out:
+            _exports.write_report(
+                args.format, args.summary, report.blocks, report.summary, report.problems, out
+            )
+        return EXIT_OK if report.ok else EXIT_PROBLEMS
+    unit = ("workers", 1.0) if args.jobs > 1 else ("MB read", 1e6)  # folded while read
+    progress = Progress(sys.stderr, unit[0], scale=unit[1])
+    result = replay_files(*args.files, definition=compiled, progress=progress, jobs=args.jobs)
     for problem in result.bad_lines:
         print(one_line(problem), file=sys.stderr)
     for p in result.not_started:
-        _not_replayed(p)
-    programmes = result.programmes
+        _err(_exports.not_replayed_text(p))
     if args.format == "parquet":
         from peerflow.replay._parquet import write_parquet  # noqa: PLC0415
 
         try:
-            write_parquet(programmes, args.output)
+            write_parquet(result.programmes, args.output)
         except OSError as exc:
             _err(f"cannot write Parquet files into {args.output}: {exc.strerror or exc}")
             return EXIT_USAGE
-        return EXIT_OK if result.ok else EXIT_PROBLEMS
-    with _output(args.output) as out:
-        if args.format == "json":
-            _exports.write_json(programmes, result.bad_lines, out, summary_only=args.summary)
-        elif args.format == "csv" and args.summary:
-            _exports.write_programmes_csv(programmes, out)
-        elif args.format == "csv":
-            _exports.write_events_csv(programmes, out)
-        elif args.format == "xes":
-            _exports.write_xes(programmes, out)
-        elif args.format == "ocel":
-            from peerflow.replay._ocel import write_ocel  # noqa: PLC0415
+    else:
+        from peerflow.replay._ocel import write_ocel  # noqa: PLC0415
 
-            write_ocel(programmes, out)
-        else:
-            if not args.summary:
-                for p in programmes:
-                    kinds = Counter(d.kind for d in p.deviations)
-                    said = ", ".join(f"{k} {n}" for k, n in kinds.items()) or "conforming"
-                    cut = f"; cut at a bad line ({len(p.problems)})" if p.problems else ""
-                    print(f"{p.programme}: {p.state or 'not started'}; {said}{cut}", file=out)
-            print(_stats.summary_text(_stats.summarise(programmes)), file=out)
+        with _output(args.output) as out:
+            write_ocel(result.programmes, out)
     return EXIT_OK if result.ok else EXIT_PROBLEMS
 
 
-def _not_replayed(p: ProgrammeReplay) -> None:
-    why = "; ".join(f"seq {d.seq}: {d.detail}" for d in p.deviations) or "it has no start event"
-    later = f" ({p.left_out} later event(s) left out)" if p.left_out else ""
-    _err(f"programme '{p.programme}' not replayed: {why}{later}")
+def _report(args: argparse.Namespace, compiled: CompiledDefinition | None) -> _Report:
+    """The report in text, json, csv or xes: made by the workers with ``-j N`` (only text
+    crosses between processes), else here from the replay."""
+    from peerflow.replay import _exports, _stats  # noqa: PLC0415
+    from peerflow.replay._parallel import Report, report_in_processes  # noqa: PLC0415
+
+    if args.jobs > 1:
+        progress = Progress(sys.stderr, "workers")
+        made = report_in_processes(
+            args.files, compiled, args.jobs, args.format, args.summary, progress
+        )
+        if made is not None:
+            return made
+    progress = Progress(sys.stderr, "MB read", scale=1e6)
+    result = replay_files(*args.files, definition=compiled, progress=progress)
+    programmes = result.programmes
+    blocks = (
+        []
+        if args.format == "text" and args.summary
+        else [_exports.programme_block(p, args.format, args.summary) for p in programmes]
+    )
+    summary = _stats.summarise(programmes) if args.format in ("text", "json") else None
+    not_replayed = [_exports.not_replayed_text(p) for p in result.not_started]
+    return Report(blocks, summary, list(result.bad_lines), not_replayed)
 
 
 @contextmanager

@@ -75,6 +75,8 @@ class Histories:
         grew = _ignore if self._touched is None else self._touched.append
         last: list[Row] | None = None
         for number, line in enumerate(lines, start=first_line):
+            if not line:
+                continue  # blank, or another reader's line (replay in several processes)
             try:
                 data = loads(line)
             except ValueError as exc:
@@ -161,9 +163,16 @@ def read_histories(*paths: str | Path) -> Histories:
     return found
 
 
-def read_file(found: Histories, path: str | Path, read_some: Callable[[list[str]], Any]) -> None:
+def read_file(
+    found: Histories,
+    path: str | Path,
+    read_some: Callable[[list[str]], Any],
+    keep: Callable[[bytes], bool] | None = None,
+) -> None:
     """Add one file's lines to ``found`` a chunk at a time, calling ``read_some`` with each
     chunk once it is added; a file that cannot be read at all is a problem of its own.
+    ``keep`` (given the line's bytes) leaves out the lines another process reads: they keep
+    their numbers but are read as blank.
 
     Lines are decoded one by one: a line that is not UTF-8 is a bad line of its own (tied to
     its programme where the rest of it names one), and every other line is read. A byte order
@@ -175,6 +184,8 @@ def read_file(found: Histories, path: str | Path, read_some: Callable[[list[str]
             while chunk := list(islice(stream, _CHUNK)):
                 if number == 1 and chunk[0].startswith(_BOM):
                     chunk[0] = chunk[0][len(_BOM) :]
+                if keep is not None:
+                    chunk = [line if keep(line) else b"" for line in chunk]
                 lines = decode_lines(chunk, name, number, found.add_problem)
                 found.add_lines(lines, name, number)
                 number += len(chunk)

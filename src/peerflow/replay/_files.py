@@ -1,107 +1,37 @@
-"""Replay straight from JSON Lines files, folding each chunk of lines as it is read.
-
-:func:`replay` of :func:`read_histories` keeps every event's payload until the replay is
-done: about a kilobyte an event, gigabytes for a few million events. Here each chunk of
-lines is folded while it is fresh, and the rows are then kept slim: the payload gives way
-to the step's name, which is all a replay's records read (a third of the memory). The
-result is the same as ``replay(read_histories(...))`` (a test compares them on broken and
-interleaved files).
-"""
+"""``replay_files``: the replay of JSON Lines files that analysts and the command line call,
+in this process (folding while reading, :mod:`peerflow.replay._folding`) or in several
+(:mod:`peerflow.replay._parallel`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
-from peerflow._bulk import no_cyclic_gc
 from peerflow.engine._compiled import CompiledDefinition
-from peerflow.events._envelope import Row
-from peerflow.events._history import Histories, read_file
-from peerflow.replay._audit import _NAME_KEYS, Replay, _finished, _jobs, _Run, _step_name
-
-
-class _Slimmer:
-    """Rows whose payload has given way to the step's name, once the replay has read them.
-
-    A slim row holds only strings, numbers and a timestamp: besides being small, it is a
-    tuple the cyclic collector stops tracking the first time it sees it, so a replay kept
-    in a long session costs later collections nothing.
-    """
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.steps: dict[tuple[str, str], str] = {}
-
-    def slim(self, rows: list[Row], start: int) -> None:
-        names, steps = self.names, self.steps  # role and type names, step names: a handful
-        people: dict[str, str] = {}  # participants: only this programme's
-        programme = rows[0][0]
-        for i in range(start, len(rows)):
-            _, seq, event_id, at, role, who, kind, payload = rows[i]
-            key = _NAME_KEYS.get(kind)
-            name = payload.get(key) if key is not None else None
-            if type(name) is str:
-                step = steps.get((kind, name))
-                if step is None:
-                    step = steps[(kind, name)] = _step_name(kind, payload)
-            else:
-                step = _step_name(kind, payload)
-            role = names.setdefault(role, role)
-            who = people.setdefault(who, who)
-            slim = (programme, seq, event_id, at, role, who, names.setdefault(kind, kind), step)
-            rows[i] = cast(Row, slim)  # EventRecords reads a str payload as the step's name
+from peerflow.replay._audit import Replay, _finished
+from peerflow.replay._folding import fold_files, in_reading_order
 
 
 def replay_files(
     *paths: str | Path,
     definition: CompiledDefinition | None = None,
     progress: Callable[[int, int], None] | None = None,
+    jobs: int = 1,
 ) -> Replay:
     """Audit-replay every programme of ``paths``, folding while reading: the same result as
     :func:`replay` of :func:`read_histories`, in far less memory.
 
     ``progress(done, total)`` is called as the files are read, in characters of all the
-    files (for a progress bar); it ends with ``done == total``.
+    files (for a progress bar); it ends with ``done == total``. ``jobs`` above 1 reads and
+    replays in that many processes, each taking its share of the programmes
+    (:mod:`peerflow.replay._parallel`); the result is the same.
     """
-    found = Histories()
-    found.take_touched()  # from now on
-    runs: dict[str, _Run] = {}
-    slimmer = _Slimmer()
-    total = sum(_size(path) for path in paths)
-    read = 0
+    if jobs > 1:
+        from peerflow.replay._parallel import replay_in_processes  # noqa: PLC0415
 
-    def fold_fresh(lines: list[str]) -> None:
-        nonlocal read
-        for rows in found.take_touched():
-            programme = rows[0][0]
-            run = runs.get(programme)
-            if run is None:
-                run = runs[programme] = _Run(definition)
-            slim_from = run.done
-            run.feed(rows)
-            slimmer.slim(rows, slim_from)
-        if progress is not None:
-            read += sum(map(len, lines))
-            progress(min(read, total), total)
-
-    with no_cyclic_gc():
-        for path in paths:
-            read_file(found, path, fold_fresh)
-        results = []
-        for rows, problems, left_out in _jobs(found):
-            run = runs.pop(rows[0][0], None) if rows else None
-            results.append((run or _Run(definition)).result(rows, problems, left_out))
-        # freed before the collector resumes, so that it walks only what is returned
-        runs.clear()
-        found._open.clear()
-    if progress is not None:
-        progress(total, total)
+        pooled = replay_in_processes(paths, definition, jobs, progress)
+        if pooled is not None:
+            return pooled  # else a programme's lines reached two workers: replay here
+    results, found = fold_files(paths, definition, progress)
+    found.problems = in_reading_order(found.problems, paths)
     return _finished(results, found)
-
-
-def _size(path: str | Path) -> int:
-    try:
-        return Path(path).stat().st_size
-    except OSError:
-        return 0  # read_file reports it

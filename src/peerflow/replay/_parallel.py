@@ -1,0 +1,180 @@
+"""Replay of files in several processes, each reading and replaying its own programmes.
+
+The parent reads nothing. Each worker reads the files itself, and keeps a line only if the
+programme it names falls to that worker (a hash of the id, found in the line's bytes with no
+JSON parsing); every other line is skipped where it lies, keeping its number. A programme's
+lines therefore all go to one worker, whatever the order of the file: grouped by programme,
+or interleaved as the store's export writes them (byte ranges of the file could not promise
+that). Each worker returns its programmes' replays, compact (the rows a replay keeps, not the
+events), and the parent merges them in programme order.
+
+The result is the same as one process's, and is checked to be: the sets of programmes the
+workers replayed must not meet. A line that names its programme oddly (an escaped id, a
+``"programme"`` key inside the payload before the real one) could send a programme's lines to
+two workers; then the files are replayed again in this process, so the answer never depends
+on the split.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from peerflow._errors import HistoryError
+from peerflow.engine._compiled import CompiledDefinition
+from peerflow.replay._audit import ProgrammeReplay, Replay
+from peerflow.replay._exports import REPORT_FORMATS, not_replayed_text, programme_block
+from peerflow.replay._folding import fold_files, in_reading_order
+from peerflow.replay._stats import SummaryParts
+
+_PROGRAMME = re.compile(rb'"programme"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+class _Share:
+    """The lines of one worker's share: those whose programme hashes to ``index``."""
+
+    def __init__(self, index: int, workers: int) -> None:
+        self.index, self.workers = index, workers
+        self.search = _PROGRAMME.search
+
+    def __call__(self, line: bytes) -> bool:
+        found = self.search(line)
+        if found is None:  # no programme named: the first worker reports the line
+            return self.index == 0
+        return zlib.crc32(found.group(1)) % self.workers == self.index
+
+
+_Part = tuple[list[ProgrammeReplay], list[HistoryError]]
+
+
+def _replay_share(
+    paths: Sequence[str | Path], definition: CompiledDefinition | None, index: int, workers: int
+) -> _Part:
+    results, found = fold_files(paths, definition, keep=_Share(index, workers))
+    return results, found.problems
+
+
+def replay_in_processes(
+    paths: Sequence[str | Path],
+    definition: CompiledDefinition | None,
+    workers: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> Replay | None:
+    """:func:`replay_files` in ``workers`` processes; ``progress`` counts workers done. None
+    if the split did not hold (a programme's lines reached two workers)."""
+    with ProcessPoolExecutor(workers) as pool:
+        futures = [
+            pool.submit(_replay_share, list(paths), definition, index, workers)
+            for index in range(workers)
+        ]
+        parts = []
+        for done, future in enumerate(futures, start=1):
+            parts.append(future.result())
+            if progress is not None:
+                progress(done, workers)
+    seen: set[str] = set()
+    for results, _ in parts:
+        names = {p.programme for p in results}
+        if not seen.isdisjoint(names):  # one programme's lines went to two workers
+            return None
+        seen |= names
+    programmes = sorted((p for results, _ in parts for p in results), key=lambda p: p.programme)
+    problems = in_reading_order([problem for _, found in parts for problem in found], paths)
+    unattributed = tuple(p for p in problems if p.programme is None)
+    return Replay(tuple(programmes), unattributed, tuple(problems))
+
+
+@attrs.frozen
+class Report:
+    """A replay's report, made by the workers a programme at a time: each programme's block
+    of the output (in programme order), the summary, the bad lines, and each programme that
+    could not be replayed (as its line for standard error)."""
+
+    blocks: list[str]
+    summary: dict[str, Any] | None
+    problems: list[HistoryError]
+    not_replayed: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """As :attr:`Replay.ok`: no bad line, every programme replayed."""
+        return not self.problems and not self.not_replayed
+
+
+_ReportPart = tuple[
+    list[str],
+    list[tuple[str, str]],
+    SummaryParts | None,
+    list[HistoryError],
+    list[tuple[str, str]],
+]
+
+
+def _first(pair: tuple[str, str]) -> str:
+    return pair[0]
+
+
+def _report_share(
+    paths: Sequence[str | Path],
+    definition: CompiledDefinition | None,
+    index: int,
+    workers: int,
+    fmt: str,
+    summary_only: bool,
+) -> _ReportPart:
+    results, found = fold_files(paths, definition, keep=_Share(index, workers))
+    blocks = (
+        []
+        if fmt == "text" and summary_only
+        else [(p.programme, programme_block(p, fmt, summary_only)) for p in results]
+    )
+    parts = SummaryParts().take(results) if fmt in ("text", "json") else None
+    not_replayed = [(p.programme, not_replayed_text(p)) for p in results if p.final is None]
+    return [p.programme for p in results], blocks, parts, found.problems, not_replayed
+
+
+def report_in_processes(
+    paths: Sequence[str | Path],
+    definition: CompiledDefinition | None,
+    workers: int,
+    fmt: str,
+    summary_only: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report | None:
+    """The report of ``fmt`` (one of :data:`REPORT_FORMATS`) made in ``workers`` processes,
+    each rendering its own programmes: only text crosses between processes. None if the
+    split did not hold (a programme's lines reached two workers): replay in one process."""
+    if fmt not in REPORT_FORMATS:
+        raise ValueError(f"a report in processes is one of {REPORT_FORMATS}, not {fmt!r}")
+    with ProcessPoolExecutor(workers) as pool:
+        futures = [
+            pool.submit(_report_share, list(paths), definition, index, workers, fmt, summary_only)
+            for index in range(workers)
+        ]
+        parts = []
+        for done, future in enumerate(futures, start=1):
+            parts.append(future.result())
+            if progress is not None:
+                progress(done, workers)
+    seen: set[str] = set()
+    for names, *_ in parts:
+        if not seen.isdisjoint(names):
+            return None
+        seen.update(names)
+    blocks = [block for _, block in sorted((b for part in parts for b in part[1]), key=_first)]
+    summary = None
+    if fmt in ("text", "json"):
+        total = SummaryParts()
+        for part in parts:
+            assert part[2] is not None
+            total.add(part[2])
+        summary = total.summary()
+    problems = in_reading_order([problem for part in parts for problem in part[3]], paths)
+    not_replayed = [line for _, line in sorted((n for part in parts for n in part[4]), key=_first)]
+    return Report(blocks, summary, problems, not_replayed)
