@@ -19,7 +19,12 @@ with one deviation each), written to a JSON Lines file:
    every event then applied by the engine;
    target: the fold at least 20 times faster. Also printed: a bare walk of the lookup table
    (each fire looked up, nothing checked or recorded), the ceiling of that ratio;
-3. scaling: end-to-end time for N/2 and N programmes; target: doubling N at most doubles it.
+3. scaling: end-to-end time for N/2 and N programmes; target: doubling N at most doubles it;
+4. cold, as a user runs it: ``peerflow replay FILE --summary`` in a fresh process beside a
+   fresh process that only ``json.loads`` each line of the same file (target: at least half
+   its speed, i.e. a ratio >= 0.50); and ``-j 2`` beside ``-j 1``, both fresh (target >= 1.7 on
+   2 idle cores; the load average is printed). In turns, best of each; the package's
+   bytecode is compiled first, as ``pip install`` does.
 
 Nothing here asserts: it prints. Timings are the best of a few runs, after a warm-up run
 (the first replay computes and caches each window boundary, a cost paid once per process).
@@ -29,6 +34,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -47,6 +55,44 @@ from peerflow.events._envelope import Row, event_of
 from peerflow.replay import read_histories, replay, replay_files
 from peerflow.replay._fastfold import FastFold
 from peerflow.synthetic import generate
+
+PARSE_ONLY = """
+import json, sys
+with open(sys.argv[1], encoding="utf-8") as stream:
+    for line in stream:
+        json.loads(line)
+"""
+"""The cold baseline: a fresh Python that reads the file and parses each line, nothing else."""
+
+
+def fresh(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def cold(path: Path, repeat: int) -> None:
+    """Fresh processes, as a user starts them, in turns."""
+    import compileall  # noqa: PLC0415
+
+    compileall.compile_dir(Path(peerflow.__file__).parent, quiet=1)  # what pip install does
+    cli = [sys.executable, "-m", "peerflow", "replay", str(path), "--summary"]
+    parse = [sys.executable, "-c", PARSE_ONLY, str(path)]
+    best_parse = best_one = best_two = float("inf")
+    for _ in range(repeat):
+        best_parse = min(best_parse, fresh(parse))
+        best_one = min(best_one, fresh([*cli, "-j", "1"]))
+        best_two = min(best_two, fresh([*cli, "-j", "2"]))
+    load = os.getloadavg()
+    print("\n4. cold, in fresh processes (in turns, best of each)")
+    print(f"   parse only (json.loads)        {best_parse:.2f} s")
+    print(f"   peerflow replay --summary      {best_one:.2f} s")
+    print(f"   end-to-end ratio {best_parse / best_one:.2f} of parse-only (target >= 0.50)")
+    print(f"   peerflow replay --summary -j 2 {best_two:.2f} s")
+    print(
+        f"   -j 2 is {best_one / best_two:.2f}x -j 1 (target >= 1.7 on 2 idle cores); "
+        f"{os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
 
 
 def best(func: Callable[[], Any], repeat: int) -> float:
@@ -297,6 +343,8 @@ def main() -> None:
         print(
             f"   doubling the programmes took {full_time / half_time:.2f}x the time (target <= 2)"
         )
+
+        cold(full, repeat + 2)
 
 
 if __name__ == "__main__":

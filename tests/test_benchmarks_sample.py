@@ -16,7 +16,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 SMOKE = {
     "bench_engine.py": (["--smoke"], 5),  # load, compile, next_steps, memory (two baselines)
-    "bench_replay.py": (["--smoke"], 7),  # end-to-end (3), memory, the fold (2), scaling
+    "bench_replay.py": (["--smoke"], 9),  # end-to-end (3), memory, fold (2), scaling, cold (2)
     "bench_store.py": (["--commands", "6"], 1),  # SQLite strict commands vs raw inserts
     "bench_startup.py": (["--smoke"], 3),  # --help, next, import peerflow vs python -c pass
 }
