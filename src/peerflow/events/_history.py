@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
@@ -168,18 +169,23 @@ def read_file(
     path: str | Path,
     read_some: Callable[[list[str]], Any],
     keep: Callable[[bytes], bool] | None = None,
+    opener: Callable[[str], AbstractContextManager[IO[bytes]]] | None = None,
 ) -> None:
     """Add one file's lines to ``found`` a chunk at a time, calling ``read_some`` with each
     chunk once it is added; a file that cannot be read at all is a problem of its own.
     ``keep`` (given the line's bytes) leaves out the lines another process reads: they keep
-    their numbers but are read as blank.
+    their numbers but are read as blank. ``opener`` opens ``path`` for reading bytes where
+    it is not a local file (``fsspec.open`` for object storage).
 
     Lines are decoded one by one: a line that is not UTF-8 is a bad line of its own (tied to
     its programme where the rest of it names one), and every other line is read. A byte order
     mark at the start (as some Windows tools write) is skipped, not taken for a bad line."""
     name = str(path)
     try:
-        with Path(path).open("rb") as stream, no_cyclic_gc():
+        with (
+            Path(path).open("rb") if opener is None else opener(name) as stream,
+            no_cyclic_gc(),
+        ):
             number = 1
             while chunk := list(islice(stream, _CHUNK)):
                 if number == 1 and chunk[0].startswith(_BOM):

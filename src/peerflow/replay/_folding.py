@@ -11,8 +11,9 @@ interleaved files).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import cast
+from typing import IO, cast
 
 from peerflow._bulk import no_cyclic_gc
 from peerflow._errors import HistoryError
@@ -65,8 +66,10 @@ def fold_files(
     definition: CompiledDefinition | None,
     progress: Callable[[int, int], None] | None = None,
     keep: Callable[[bytes], bool] | None = None,
+    opener: Callable[[str], AbstractContextManager[IO[bytes]]] | None = None,
 ) -> tuple[list[ProgrammeReplay], Histories]:
-    """Each programme's replay, and what was read; ``keep`` picks the lines to read."""
+    """Each programme's replay, and what was read; ``keep`` picks the lines to read,
+    ``opener`` opens files that are not local (see :func:`read_file`)."""
     found = Histories()
     found.take_touched()  # from now on
     runs: dict[str, _Run] = {}
@@ -90,7 +93,7 @@ def fold_files(
 
     with no_cyclic_gc():
         for path in paths:
-            read_file(found, path, fold_fresh, keep)
+            read_file(found, path, fold_fresh, keep, opener)
         results = []
         for rows, problems, left_out in _jobs(found):
             run = runs.pop(rows[0][0], None) if rows else None
