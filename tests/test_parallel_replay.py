@@ -48,11 +48,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         path.write_bytes(b"\n".join(lines) + b"\n")
         found[name] = path
     misled = json.loads(grouped[30])
-    real = _Share(0, 2)(misled["programme"].join(['"programme": "', '"']).encode())
+    real = _Share(0, 2)([misled["programme"].join(['"programme": "', '"']).encode()])
     other = next(  # a name that falls to the other worker than the real id does
         name
         for name in (f"somebody-{n}" for n in range(100))
-        if _Share(0, 2)(f'"programme": "{name}"'.encode()) != real
+        if _Share(0, 2)([f'"programme": "{name}"'.encode()]) != real
     )
     rest = {key: value for key, value in misled.items() if key != "payload"}
     odd = {"payload": {**misled["payload"], "programme": other}, **rest}  # read first
@@ -73,9 +73,14 @@ def test_a_split_that_does_not_hold_is_seen(files: dict[str, Path]) -> None:
 
 def test_a_programmes_lines_all_fall_to_one_worker() -> None:
     shares = [_Share(index, 3) for index in range(3)]
-    line = b'{"v": 1, "programme": "ghent-2027", "seq": 0}'
-    assert sum(share(line) for share in shares) == 1
-    assert [share(b"{not json") for share in shares] == [True, False, False]
+    for line in (
+        b'{"v": 1, "programme": "ghent-2027", "seq": 0}',
+        b'{"v": 1, "programme":"ghent-2027", "seq": 0}',  # other spacing
+        b'{"v": 1, "programme": "a\\"b", "seq": 0}',  # an escaped quote
+    ):
+        assert sum(share([line]) == [line] for share in shares) == 1
+        assert sum(share([line]) == [b""] for share in shares) == 2
+    assert [share([b"{not json"]) for share in shares] == [[b"{not json"], [b""], [b""]]
 
 
 @pytest.mark.parametrize("layout", ["grouped", "interleaved", "misled"])

@@ -168,12 +168,12 @@ def read_file(
     found: Histories,
     path: str | Path,
     read_some: Callable[[list[str]], Any],
-    keep: Callable[[bytes], bool] | None = None,
+    keep: Callable[[list[bytes]], list[bytes]] | None = None,
     opener: Callable[[str], AbstractContextManager[IO[bytes]]] | None = None,
 ) -> None:
     """Add one file's lines to ``found`` a chunk at a time, calling ``read_some`` with each
     chunk once it is added; a file that cannot be read at all is a problem of its own.
-    ``keep`` (given the line's bytes) leaves out the lines another process reads: they keep
+    ``keep`` (given each chunk of lines) blanks the lines another process reads: they keep
     their numbers but are read as blank. ``opener`` opens ``path`` for reading bytes where
     it is not a local file (``fsspec.open`` for object storage).
 
@@ -191,7 +191,7 @@ def read_file(
                 if number == 1 and chunk[0].startswith(_BOM):
                     chunk[0] = chunk[0][len(_BOM) :]
                 if keep is not None:
-                    chunk = [line if keep(line) else b"" for line in chunk]
+                    chunk = keep(chunk)
                 lines = decode_lines(chunk, name, number, found.add_problem)
                 found.add_lines(lines, name, number)
                 number += len(chunk)

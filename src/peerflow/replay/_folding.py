@@ -65,7 +65,7 @@ def fold_files(
     paths: Sequence[str | Path],
     definition: CompiledDefinition | None,
     progress: Callable[[int, int], None] | None = None,
-    keep: Callable[[bytes], bool] | None = None,
+    keep: Callable[[list[bytes]], list[bytes]] | None = None,
     opener: Callable[[str], AbstractContextManager[IO[bytes]]] | None = None,
 ) -> tuple[list[ProgrammeReplay], Histories]:
     """Each programme's replay, and what was read; ``keep`` picks the lines to read,

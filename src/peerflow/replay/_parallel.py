@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -37,17 +37,56 @@ _PROGRAMME = re.compile(rb'"programme"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
 class _Share:
-    """The lines of one worker's share: those whose programme hashes to ``index``."""
+    """The lines of one worker's share: those whose programme hashes to ``index``. Called
+    with a chunk of lines, it blanks the others (one call a chunk: a call a line cost as much
+    as the rest of the reading)."""
 
     def __init__(self, index: int, workers: int) -> None:
         self.index, self.workers = index, workers
-        self.search = _PROGRAMME.search
 
-    def __call__(self, line: bytes) -> bool:
-        found = self.search(line)
-        if found is None:  # no programme named: the first worker reports the line
-            return self.index == 0
-        return zlib.crc32(found.group(1)) % self.workers == self.index
+    def __call__(self, chunk: list[bytes]) -> list[bytes]:
+        index, workers, search, crc32 = self.index, self.workers, _PROGRAMME.search, zlib.crc32
+        kept = []
+        for line in chunk:
+            # the first '"programme": "' as json.dumps writes it, else any spacing; any rule
+            # that depends on the line alone will do (the merge checks the split held)
+            start = line.find(b'"programme": "')
+            if start >= 0:
+                start += 14
+                owner = crc32(line[start : line.find(b'"', start)]) % workers
+            else:
+                found = search(line)
+                owner = 0 if found is None else crc32(found.group(1)) % workers
+            kept.append(line if owner == index else b"")
+        return kept
+
+
+_T = TypeVar("_T")
+
+
+def _shares(
+    work: Callable[..., _T],
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+    paths: list[str | Path],
+    definition: CompiledDefinition | None,
+    **options: Any,
+) -> list[_T]:
+    """``work`` for each share, the first in this process while the others run in a pool
+    (one process fewer to start, and its result need not be sent back)."""
+    with ProcessPoolExecutor(workers - 1) as pool:
+        futures = [
+            pool.submit(work, paths, definition, index, workers, **options)
+            for index in range(1, workers)
+        ]
+        parts = [work(paths, definition, 0, workers, **options)]
+        if progress is not None:
+            progress(1, workers)
+        for done, future in enumerate(futures, start=2):
+            parts.append(future.result())
+            if progress is not None:
+                progress(done, workers)
+    return parts
 
 
 _Part = tuple[list[ProgrammeReplay], list[HistoryError]]
@@ -68,16 +107,7 @@ def replay_in_processes(
 ) -> Replay | None:
     """:func:`replay_files` in ``workers`` processes; ``progress`` counts workers done. None
     if the split did not hold (a programme's lines reached two workers)."""
-    with ProcessPoolExecutor(workers) as pool:
-        futures = [
-            pool.submit(_replay_share, list(paths), definition, index, workers)
-            for index in range(workers)
-        ]
-        parts = []
-        for done, future in enumerate(futures, start=1):
-            parts.append(future.result())
-            if progress is not None:
-                progress(done, workers)
+    parts = _shares(_replay_share, workers, progress, list(paths), definition)
     seen: set[str] = set()
     for results, _ in parts:
         names = {p.programme for p in results}
@@ -152,16 +182,15 @@ def report_in_processes(
     split did not hold (a programme's lines reached two workers): replay in one process."""
     if fmt not in REPORT_FORMATS:
         raise ValueError(f"a report in processes is one of {REPORT_FORMATS}, not {fmt!r}")
-    with ProcessPoolExecutor(workers) as pool:
-        futures = [
-            pool.submit(_report_share, list(paths), definition, index, workers, fmt, summary_only)
-            for index in range(workers)
-        ]
-        parts = []
-        for done, future in enumerate(futures, start=1):
-            parts.append(future.result())
-            if progress is not None:
-                progress(done, workers)
+    parts = _shares(
+        _report_share,
+        workers,
+        progress,
+        list(paths),
+        definition,
+        fmt=fmt,
+        summary_only=summary_only,
+    )
     seen: set[str] = set()
     for names, *_ in parts:
         if not seen.isdisjoint(names):
