@@ -205,3 +205,30 @@ def test_the_replay_command_writes_parquet_and_ocel(
         assert main(["replay", *files, *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and said in err, err
+
+
+def test_pm4py_reads_the_ocel_export_and_the_parquet_events(tmp_path: Path) -> None:
+    """The optional-extras run (pip install -e '.[xes-check]'): pm4py's own OCEL 2.0 JSON
+    reader takes the log, and pm4py mines the Parquet events table read with pandas, with
+    no renaming of columns, as analysts would."""
+    pm4py = pytest.importorskip(
+        "pm4py", reason="pm4py (AGPL) is an optional test-only extra: pip install pm4py"
+    )
+    result = replay_files(*EXAMPLES)
+    path = tmp_path / "log.jsonocel"
+    with path.open("w", encoding="utf-8") as stream:
+        write_ocel(result.programmes, stream)
+    log = pm4py.read_ocel2_json(str(path))
+    lines = history_lines()
+    assert len(log.events) == len(lines)
+    assert set(log.objects["ocel:type"]) == {"programme", "participant", "deliverable", "claim"}
+    related = log.relations
+    submits = related[related["ocel:qualifier"] == "submitted"]
+    assert len(submits) == sum(1 for line in lines if line["type"] == "submit")
+    write_parquet(result.programmes, tmp_path / "tables")
+    import pandas  # noqa: PLC0415 - installed with pm4py
+
+    frame = pandas.read_parquet(tmp_path / "tables" / "events.parquet")
+    assert len(frame) == len(lines)
+    starts = pm4py.get_start_activities(frame)  # reads pm4py's own column names
+    assert starts == {"start": len({line["programme"] for line in lines})}
