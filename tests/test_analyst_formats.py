@@ -232,3 +232,29 @@ def test_pm4py_reads_the_ocel_export_and_the_parquet_events(tmp_path: Path) -> N
     assert len(frame) == len(lines)
     starts = pm4py.get_start_activities(frame)  # reads pm4py's own column names
     assert starts == {"start": len({line["programme"] for line in lines})}
+
+
+def test_ocel_object_ids_never_meet_whatever_the_ids_hold(tmp_path: Path) -> None:
+    """Ids may hold any printable character: a programme named ``P/participant/anna`` beside
+    programme ``P``'s participant ``anna`` (and a ``%``) must stay two objects."""
+    source = example_path("prospect-peer-mentoring").read_text(encoding="utf-8")
+    real = json.loads(source.splitlines()[0])["programme"]
+    person = json.loads(source.splitlines()[0])["actor"]["id"]
+    path = tmp_path / "odd.jsonl"
+    path.write_text(
+        source
+        + source.replace(f'"{real}"', json.dumps(f"{real}/participant/{person}"))
+        + source.replace(f'"{real}"', json.dumps(f"{real}%2Fparticipant%2F{person}")),
+        encoding="utf-8",
+    )
+    result = replay_files(path)
+    assert len(result) == 3 and result.ok
+    stream = io.StringIO()
+    write_ocel(result.programmes, stream)
+    log = json.loads(stream.getvalue())
+    ids = [o["id"] for o in log["objects"]]
+    assert len(ids) == len(set(ids))
+    assert (
+        len({e["id"] for e in log["events"]}) == len(log["events"]) == 3 * len(source.splitlines())
+    )
+    jsonschema.Draft202012Validator(SCHEMA).validate(log)

@@ -5,7 +5,8 @@ deliverables they hand in and the claims they make. OCEL 2.0 keeps each of those
 object of its own, so an analyst can follow a participant across steps or a claim from
 filing to payment:
 
-- objects: ``programme`` (its state as an attribute that changes over time), ``participant``
+- objects (``/`` and ``%`` inside an id written ``%2F`` and ``%25``, so ids never meet):
+  ``programme`` (its state as an attribute that changes over time), ``participant``
   (``PROGRAMME/participant/ID``, with the role it holds), ``deliverable``
   (``PROGRAMME/deliverable/NAME``) and ``claim`` (``PROGRAMME/claim/ID``, with the amounts
   claimed and paid);
@@ -45,9 +46,16 @@ OBJECT_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
 """Each object type and its attributes, with their OCEL types."""
 
 
+def _escaped(part: str) -> str:
+    """``/`` and ``%`` in an id written as ``%2F`` and ``%25``: ids may hold any printable
+    character, and object ids joined with ``/`` must not meet (a programme named
+    ``x/participant/y`` against participant ``y`` of programme ``x``)."""
+    return part.replace("%", "%25").replace("/", "%2F") if "/" in part or "%" in part else part
+
+
 def _id(programme: str, kind: str, name: str) -> str:
     """An object's id: by type, so a claim and a participant of the same name stay apart."""
-    return f"{programme}/{kind}/{name}"
+    return f"{_escaped(programme)}/{kind}/{_escaped(name)}"
 
 
 def _time(moment: datetime) -> str:
@@ -70,7 +78,7 @@ def _programme_objects(p: ProgrammeReplay) -> Iterator[dict[str, Any]]:
     ]
     last = p.events[-1].at
     yield {
-        "id": p.programme,
+        "id": _escaped(p.programme),
         "type": "programme",
         "attributes": [
             {"name": "definition", "time": _time(start), "value": p.definition or ""},
@@ -85,7 +93,7 @@ def _programme_objects(p: ProgrammeReplay) -> Iterator[dict[str, Any]]:
             "id": _id(p.programme, "participant", person),
             "type": "participant",
             "attributes": [{"name": "role", "time": _time(start), "value": role}],
-            "relationships": [{"objectId": p.programme, "qualifier": "member of"}],
+            "relationships": [{"objectId": _escaped(p.programme), "qualifier": "member of"}],
         }
     submitted = sorted({r.step[len("submit ") :] for r in p.events if r.type == "submit"})
     for name in submitted:
@@ -93,7 +101,7 @@ def _programme_objects(p: ProgrammeReplay) -> Iterator[dict[str, Any]]:
             "id": _id(p.programme, "deliverable", name),
             "type": "deliverable",
             "attributes": [{"name": "name", "time": _time(start), "value": name}],
-            "relationships": [{"objectId": p.programme, "qualifier": "deliverable of"}],
+            "relationships": [{"objectId": _escaped(p.programme), "qualifier": "deliverable of"}],
         }
     for claim in final.claims if final is not None else ():
         attributes = [{"name": "claimed", "time": _time(start), "value": float(claim.claimed)}]
@@ -106,7 +114,7 @@ def _programme_objects(p: ProgrammeReplay) -> Iterator[dict[str, Any]]:
             "type": "claim",
             "attributes": attributes,
             "relationships": [
-                {"objectId": p.programme, "qualifier": "claim in"},
+                {"objectId": _escaped(p.programme), "qualifier": "claim in"},
                 {
                     "objectId": _id(p.programme, "participant", claim.claimant),
                     "qualifier": "claimant",
@@ -125,7 +133,10 @@ def _programme_events(p: ProgrammeReplay, known: set[str]) -> Iterator[dict[str,
             paid_at.setdefault(claim.paid_at, []).append(claim.id)
     for record in p.events:
         programme = p.programme
-        related = [(programme, "programme"), (_id(programme, "participant", record.actor), "actor")]
+        related = [
+            (_escaped(programme), "programme"),
+            (_id(programme, "participant", record.actor), "actor"),
+        ]
         if record.type == "submit":
             name = record.step[len("submit ") :]
             related.append((_id(programme, "deliverable", name), "submitted"))
@@ -134,7 +145,7 @@ def _programme_events(p: ProgrammeReplay, known: set[str]) -> Iterator[dict[str,
         elif record.type == "pay":
             related += [(_id(programme, "claim", c), "paid") for c in paid_at.get(record.at, ())]
         yield {
-            "id": f"{p.programme}#{record.seq}",
+            "id": f"{_escaped(p.programme)}#{record.seq}",
             "type": record.step,
             "time": _time(record.at),
             "attributes": _attributes(
