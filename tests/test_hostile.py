@@ -18,6 +18,8 @@ import peerflow
 from peerflow import Actor, Event, EventError, Programme, StoreError
 from peerflow.cli import main
 from peerflow.engine._budget import assess_claim
+from peerflow.engine._registry import example_path
+from peerflow.replay import replay_files
 from peerflow.store import Store
 
 CET = timezone(timedelta(hours=1))
@@ -485,8 +487,6 @@ def test_a_programme_whose_start_is_invalid_is_reported_and_its_lines_counted(
 ) -> None:
     import json  # noqa: PLC0415
 
-    from peerflow.engine._registry import example_path  # noqa: PLC0415
-
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     start = json.loads(lines[0])
     start["payload"].update(change)
@@ -516,7 +516,6 @@ def test_a_programme_whose_start_is_invalid_is_reported_and_its_lines_counted(
 def test_next_exits_1_on_a_gap_as_replay_does(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from peerflow.engine._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     path = tmp_path / "gap.jsonl"
@@ -548,7 +547,6 @@ AMBIGUOUS_LINES = {
 def test_an_ambiguous_line_is_a_bad_line_everywhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str
 ) -> None:
-    from peerflow.engine._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     assert old in lines[0]
@@ -663,7 +661,6 @@ DEEP_JSON = "[" * 1000 + "]" * 1000
 
 @pytest.mark.parametrize("depth", [40, 900, 100_000])
 def test_a_deeply_nested_line_is_one_bad_line(tmp_path: Path, depth: int) -> None:
-    from peerflow.engine._registry import example_path  # noqa: PLC0415
 
     lines = example_path("prospect-peer-mentoring").read_text().splitlines()
     deep = lines[3].replace('"payload": {', '"payload": {"x": ' + "[" * depth + "]" * depth + ", ")
@@ -750,7 +747,6 @@ def test_check_stops_at_its_time_budget_and_says_so(
 
 
 def _example() -> str:
-    from peerflow.engine._registry import example_path  # noqa: PLC0415
 
     return str(example_path("prospect-peer-mentoring"))
 
@@ -817,6 +813,26 @@ def test_a_huge_within_is_a_usage_error(
         main(["agenda", "--within", within, "--db", str(tmp_path / "s.sqlite3")])
     assert stopped.value.code == 2
     assert "at most 100 years" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("jobs", "said"),
+    [
+        ("100000", "at most 64 processes, got 100,000"),
+        ("0", "expected a whole number 1 or more"),
+        ("9" * 5000, "expected a whole number 1 or more, got '9999"),
+    ],
+)
+def test_a_huge_or_odd_number_of_processes_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], jobs: str, said: str
+) -> None:
+    """-j 100000 once meant 100,000 processes started before the first line was read."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["replay", str(example_path("mia-tutoring")), "-j", jobs])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and said in err and len(err) < 500
+    with pytest.raises(ValueError, match="jobs must be 1 to 64"):
+        replay_files(example_path("mia-tutoring"), jobs=int(jobs[:6]) or 0)
 
 
 def test_postgresql_without_the_extra_names_the_extra(

@@ -30,11 +30,23 @@ def duration(text: str) -> timedelta:
 
 def _at_least_one(text: str) -> int:
     try:
-        value = int(text)
+        value = int(text) if len(text) <= 9 else 0  # 5,000 digits never reach int()
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number 1 or more, got {text!r}")
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise argparse.ArgumentTypeError(f"expected a whole number 1 or more, got {shown!r}")
+    return value
+
+
+MAX_JOBS = 64
+"""The most processes ``-j`` starts: more than a machine's cores only slows a replay down."""
+
+
+def _jobs(text: str) -> int:
+    value = _at_least_one(text)
+    if value > MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_JOBS} processes, got {value:,}")
     return value
 
 
@@ -419,7 +431,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "-j",
         "--jobs",
-        type=_at_least_one,
+        type=_jobs,
         default=1,
         metavar="N",
         help="replay in N processes (default 1)",

@@ -11,6 +11,9 @@ from peerflow.engine._compiled import CompiledDefinition
 from peerflow.replay._audit import Replay, _finished
 from peerflow.replay._folding import fold_files, in_reading_order
 
+MAX_JOBS = 64
+"""The most processes a replay starts (``peerflow replay -j`` says the same)."""
+
 
 def replay_files(
     *paths: str | Path,
@@ -26,6 +29,8 @@ def replay_files(
     replays in that many processes, each taking its share of the programmes
     (:mod:`peerflow.replay._parallel`); the result is the same.
     """
+    if not 1 <= jobs <= MAX_JOBS:
+        raise ValueError(f"jobs must be 1 to {MAX_JOBS} (processes on this machine), got {jobs}")
     if jobs > 1:
         from peerflow.replay._parallel import replay_in_processes  # noqa: PLC0415
 
