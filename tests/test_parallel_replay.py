@@ -109,6 +109,7 @@ def test_replay_files_in_processes_is_the_same_replay(layout: str, files: dict[s
         ["--format", "csv"],
         ["--format", "csv", "--summary"],
         ["--format", "xes"],
+        ["--format", "ocel"],  # from the whole replay, sent back by the workers
     ],
 )
 def test_the_replay_command_writes_the_same_bytes_with_two_workers(
