@@ -1,18 +1,19 @@
 """Replay of files in several processes, each reading and replaying its own programmes.
 
-The parent reads nothing. Each worker reads the files itself, and keeps a line only if the
-programme it names falls to that worker (a hash of the id, found in the line's bytes with no
-JSON parsing); every other line is skipped where it lies, keeping its number. A programme's
-lines therefore all go to one worker, whatever the order of the file: grouped by programme,
-or interleaved as the store's export writes them (byte ranges of the file could not promise
-that). Each worker returns its programmes' replays, compact (the rows a replay keeps, not the
-events), and the parent merges them in programme order.
+Each worker (the calling process is the first) reads the files itself, and keeps a line only
+if the programme it names falls to that worker (a hash of the id, found in the line's bytes
+with no JSON parsing); every other line is skipped where it lies, keeping its number. A
+programme's lines therefore all go to one worker, whatever the order of the file: grouped by
+programme, or interleaved as the store's export writes them (byte ranges of the file could
+not promise that). Each worker returns its programmes' replays, compact (the rows a replay
+keeps, not the events), or for a report only its programmes' parts of the text, and the
+caller merges them in programme order.
 
 The result is the same as one process's, and is checked to be: the sets of programmes the
 workers replayed must not meet. A line that names its programme oddly (an escaped id, a
-``"programme"`` key inside the payload before the real one) could send a programme's lines to
-two workers; then the files are replayed again in this process, so the answer never depends
-on the split.
+``"programme"`` key inside the payload before the real one) could send a programme's lines
+to two workers; then the caller is told (None) and replays in one process, so the answer
+never depends on the split.
 """
 
 from __future__ import annotations
