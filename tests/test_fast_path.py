@@ -5,7 +5,7 @@ everything else to the engine's audit, so a check made more cautious by mistake 
 never known, a quorum never met) changes no result, only the speed: the equality tests in
 test_replay.py cannot see it. This test can: on the shipped histories, which conform, the
 fast path must stop only where its design sends an event to the engine (docs/replay.md): the
-start, joins, waivers and every step while a waiver stands, claims, payments, and the steps
+start, waivers and every step while a waiver stands, claims, payments, and the steps
 whose evaluation reads more than its plans hold (conditional requirements, counted steps,
 renewals, submissions a condition reads).
 """
@@ -29,6 +29,8 @@ from peerflow.replay._fastfold import DEFERRED, STEP_FIELDS, FastFold, _plans
 def engine_only(compiled: CompiledDefinition, event: Event) -> bool:
     """Whether the fast path's design leaves this event to the engine."""
     t = compiled.type
+    if event.type == "join":  # a plain join is the fast path's (these histories conform)
+        return False
     if event.type not in ("fire", "submit", "schedule"):
         return True
     if event.type == "submit":
@@ -263,3 +265,84 @@ def test_steps_with_a_deferred_guard_have_no_fast_plan(definition_id: str) -> No
                 ):
                     planned.append(f"{kind} {name} in {state}")
     assert planned == []
+
+
+def _join_variants(definition_id: str) -> list[list[Event]]:
+    """The shipped history with one join made odd in each way the join rules can refuse or
+    flag it: a role that does not join later, a participant already in, an empty or
+    unprintable id, a wrong or absent role of the actor, someone else joining a role that
+    joins itself (or a role not allowed to add), a join after its stage, one past the
+    maximum, and the actor naming another role than the one it holds."""
+    events = [e for _, e in peerflow.read_history(example_path(definition_id))]
+    joins = [i for i, e in enumerate(events) if e.type == "join"]
+    assert joins, definition_id
+    first, last = joins[0], joins[-1]
+    starter = events[0].actor
+    members = [(p["id"], p["role"]) for p in events[0].payload["participants"]]
+    joined = events[first]
+    other_member = next(
+        pid for pid, role in members if pid != joined.actor.id and role != joined.actor.role
+    )
+    variants: list[list[Event]] = []
+
+    def changed(index: int, **fields: object) -> None:
+        variants.append(
+            [*events[:index], attrs.evolve(events[index], **fields), *events[index + 1 :]]
+        )
+
+    def payload(**given: object) -> dict[str, object]:
+        return {**events[first].payload, **given}
+
+    changed(first, payload=payload(role=members[0][1]))  # a role that joins at the start
+    changed(first, payload=payload(role="nobody"))
+    changed(first, payload=payload(participant=members[0][0]))  # already in
+    changed(first, payload=payload(participant=""))
+    changed(first, payload=payload(participant="new\x1bperson"))
+    changed(first, payload=payload(participant=42))
+    changed(first, actor=Actor(starter.role, starter.id))  # someone else adds them
+    # a member acting in the role that may add (or join), which they do not hold
+    changed(first, actor=Actor(joined.actor.role, other_member))
+    # the same participant joining twice, the second time rightly in every other way
+    twice = [*events[: first + 1], events[first], *events[first + 1 :]]
+    variants.append([attrs.evolve(e, seq=i) for i, e in enumerate(twice)])
+    changed(first, actor=Actor(joined.actor.role + "x", joined.actor.id))
+    # the last join moved after the next step (past the join stage, where there is one)
+    following = next((i for i in range(last + 1, len(events)) if events[i].type == "fire"), None)
+    if following is not None:
+        moved = [*events[:last], *events[last + 1 : following + 1]]
+        late = attrs.evolve(events[last], at=events[following].at)
+        rest = [late, *events[following + 1 :]]
+        variants.append([attrs.evolve(e, seq=i) for i, e in enumerate([*moved, *rest])])
+    # more joins than the role's maximum, each a new participant
+    extra = [
+        attrs.evolve(
+            events[last],
+            payload={**events[last].payload, "participant": f"extra-{n}"},
+            actor=Actor(events[last].actor.role, f"extra-{n}")
+            if events[last].actor.id == events[last].payload["participant"]
+            else events[last].actor,
+        )
+        for n in range(10)
+    ]
+    spliced = [*events[: last + 1], *extra, *events[last + 1 :]]
+    variants.append([attrs.evolve(e, seq=i) for i, e in enumerate(spliced)])
+    return variants
+
+
+@pytest.mark.parametrize(
+    "definition_id", ["mia-peer-groups", "mia-tutoring", "sc-expert-mission", "sc-site-visit"]
+)
+def test_the_fast_path_takes_a_join_only_as_the_engine_would(
+    definition_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Joins are the fast path's since it mirrors the join handler: every odd join gives
+    the very same replay (deviations, refusals, final state) as the engine alone."""
+    from peerflow.replay import replay  # noqa: PLC0415
+
+    for events in _join_variants(definition_id):
+        fast = replay(events)
+        with monkeypatch.context() as patched:
+            patched.setattr(FastFold, "run", lambda self, rows, start, states: start)
+            slow = replay(events)
+        assert [p.to_dict() for p in fast] == [p.to_dict() for p in slow]
+        assert [p.final for p in fast] == [p.final for p in slow]

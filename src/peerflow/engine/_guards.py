@@ -48,15 +48,20 @@ class Moment:
 
 def layout(compiled: CompiledDefinition, st: ProgrammeState) -> Layout:
     """Who owes what, for the roles of ``st`` (cached: layouts repeat across programmes)."""
+    return layout_of(compiled, st.roles)
+
+
+def layout_of(compiled: CompiledDefinition, roles: bytes) -> Layout:
+    """Who owes what, for participants holding ``roles`` (a role index each, in order)."""
     cache = compiled.layout_cache
-    found = cache.get(st.roles)
+    found = cache.get(roles)
     if found is None:
         width = len(compiled.deliverable_names)
         owed = tuple(
-            sum(1 << (p * width + d) for p, role in enumerate(st.roles) if role in owing)
+            sum(1 << (p * width + d) for p, role in enumerate(roles) if role in owing)
             for d, owing in enumerate(compiled.tables.owing_roles)
         )
-        found = cache[st.roles] = Layout(owed)
+        found = cache[roles] = Layout(owed)
     return found
 
 

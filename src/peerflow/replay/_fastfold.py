@@ -33,12 +33,12 @@ from peerflow.engine._checks import (
 )
 from peerflow.engine._compiled import CompiledDefinition
 from peerflow.engine._content import check_content
-from peerflow.engine._guards import layout
-from peerflow.engine._state import ProgrammeState
+from peerflow.engine._guards import layout, layout_of
+from peerflow.engine._state import ID_SEPARATOR, ProgrammeState
 from peerflow.engine._tables import BoundRef, StepSpec
 from peerflow.engine._windows import instant
-from peerflow.events._envelope import Row
-from peerflow.model._types import Part
+from peerflow.events._envelope import Row, id_problem
+from peerflow.model._types import SELF, Part
 
 _CLOSED = (None, None, False)  # a window the fast path cannot vouch for
 
@@ -99,6 +99,38 @@ class _Plan(NamedTuple):
     dest: str | None  # a fire's destination
     moves_anchor: bool  # a fire or schedule that moves an anchor some window is counted from
     step: str  # the step's name (for content problems)
+
+
+class _Join(NamedTuple):
+    """A role whose participants join after the start, as the join check reads it."""
+
+    byte: int  # the role's byte in ``roles``
+    during: frozenset[str]  # the states it may join in
+    by_self: bool  # participants join themselves
+    joined_by: frozenset[str]  # roles that may add them
+    most: int | None  # the role's maximum
+
+
+_JOINS: WeakKeyDictionary[CompiledDefinition, dict[str, _Join]] = WeakKeyDictionary()
+
+
+def _joins(compiled: CompiledDefinition) -> dict[str, _Join]:
+    """The roles that join later, by name: the engine's join handler, as data."""
+    found = _JOINS.get(compiled)
+    if found is None:
+        live = compiled.type.live_states()
+        found = _JOINS[compiled] = {
+            name: _Join(
+                compiled.role_index[name],
+                frozenset(role.join_during or live),
+                SELF in role.joined_by,
+                frozenset(role.joined_by),
+                role.max,
+            )
+            for name, role in compiled.type.roles.items()
+            if role.joins_later
+        }
+    return found
 
 
 _Plans = dict[str, tuple[str, dict[str, dict[str, _Plan]]]]
@@ -228,9 +260,11 @@ class FastFold:
         "days",
         "each",
         "events_count",
+        "joins",
         "last_at",
         "marks",
         "owed",
+        "people",
         "plans",
         "programme",
         "roles",
@@ -246,6 +280,7 @@ class FastFold:
     def __init__(self, compiled: CompiledDefinition, st: ProgrammeState) -> None:
         self.compiled = compiled
         self.plans = _plans(compiled)
+        self.joins = _joins(compiled)
         self.width = len(compiled.deliverable_names)
         self.each = compiled.tables.each
         self.events_count = len(compiled.event_names)
@@ -261,6 +296,7 @@ class FastFold:
         self.version = st.next_seq
         self.last_at = st.last_at
         self.roles = st.roles
+        self.people = st.people
         self.who = {pid: (i, role) for i, (pid, role) in enumerate(st.members())}
         self.owed = layout(self.compiled, st).owed
         self.blocked = bool(st.waivers)  # waivers change what blocks: leave them to the engine
@@ -281,8 +317,8 @@ class FastFold:
                 self.last_at,
                 st.timezone,
                 st.country,
-                st.people,
-                st.roles,
+                self.people,
+                self.roles,
                 self.submitted,
                 tuple(self.marks),
                 st.waivers,
@@ -340,6 +376,34 @@ class FastFold:
                 closes_at, _ = earlier_close(closes_at, deadline_at)
         return opens_at, closes_at, True
 
+    def _join(self, payload: Mapping[str, object], actor: str, role: str, state: str) -> bool:
+        """Take a join that the engine would take without a blocker; False leaves it to the
+        engine (a refusal, a blocker, anything odd). Mirrors ``check_envelope`` and the join
+        handler: the role joins later, in this state, the participant is new and a valid id,
+        the actor joins themselves (if the role allows) or is a member in their role that
+        may add them, and the role is not at its maximum (waivers stop the fast path)."""
+        name, pid = payload.get("role"), payload.get("participant")
+        joining = self.joins.get(name) if type(name) is str else None
+        who = self.who
+        if joining is None or type(pid) is not str or pid in who or state not in joining.during:
+            return False
+        if id_problem(pid) is not None:
+            return False
+        if actor == pid:
+            if not joining.by_self:
+                return False
+        else:
+            member = who.get(actor)
+            if member is None or member[1] != role or role not in joining.joined_by:
+                return False
+        if joining.most is not None and self.roles.count(joining.byte) >= joining.most:
+            return False
+        who[pid] = (len(who), name)  # type: ignore[assignment]
+        self.roles += bytes((joining.byte,))
+        self.people = pid if not self.people else self.people + ID_SEPARATOR + pid
+        self.owed = layout_of(self.compiled, self.roles).owed
+        return True
+
     def _owed_all_in(self, requires: tuple[int, ...], submitted: int) -> bool:
         owed_by, each = self.owed, self.each
         for d in requires:  # noqa: SIM110 - a loop, not all(): no generator on the hot path
@@ -373,6 +437,14 @@ class FastFold:
                 break
             if at < last_at:
                 break
+            if kind == "join":  # a plain join: the engine's join handler, as it accepts one
+                if not self._join(payload, actor, role, state):
+                    break
+                add(state)
+                version += 1
+                last_at = at
+                i += 1
+                continue
             member = who.get(actor)
             table = plans.get(kind)
             if member is None or member[1] != role or table is None:
