@@ -1,4 +1,4 @@
-"""The replay's fast path: conforming fire/submit/schedule events folded on local variables.
+"""The replay's fast path: conforming fire/submit/schedule/join events folded on local variables.
 
 Most events of a real history conform. For those, the replay need not build a
 ``ProgrammeState`` or an ``Event`` per event nor collect blockers it will not find: it keeps
@@ -6,8 +6,9 @@ the state's parts in local variables and checks the event (a plain tuple, a
 :data:`~peerflow.events._envelope.Row`) against plans compiled once per definition from its step
 tables: role, quorum, required deliverables as bitmasks, structured content, and window
 instants worked out once per window and state (most steps have no window at all, and steps
-with the same bounds share one).
-The moment any check does not pass, or the event is of a rarer kind (waivers, joins, claims,
+with the same bounds share one). A plain join (:meth:`FastFold._join`, the join handler's
+checks as data) adds its participant to the same parts.
+The moment any check does not pass, or the event is of a rarer kind (waivers, claims,
 payments), :meth:`FastFold.run` stops and hands the event to :meth:`CompiledDefinition.audit`,
 which decides and explains.
 So the fast path only ever says "conforms, applied"; every deviation comes from the engine.
