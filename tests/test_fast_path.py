@@ -35,14 +35,7 @@ def engine_only(compiled: CompiledDefinition, event: Event) -> bool:
         return True
     if event.type == "submit":
         return any(c.deliverable == event.payload["deliverable"] for c in compiled.conditions)
-    if event.type == "fire":
-        name = event.payload["event"]
-        return (
-            any(tr.event == name and (tr.requires_when or tr.min_times) for tr in t.transitions)
-            or any(d.renewed_by == name for d in t.deliverables.values())
-            or any(d.renewed_by == name for d in t.dates.values())
-            or name in compiled.counted_events
-        )
+    del t  # fires (counted, conditional, renewing ones too) and schedules are the fast path's
     return False
 
 
@@ -250,21 +243,22 @@ def test_the_fast_path_knows_every_field_of_a_compiled_step() -> None:
 
 @pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))
 def test_steps_with_a_deferred_guard_have_no_fast_plan(definition_id: str) -> None:
-    """Every step that uses a field the fast path defers is absent from its plans."""
+    """Every step that uses a field the fast path defers is absent from its plans, and every
+    other step has one (a submission that a condition reads apart: it sets the facts)."""
     compiled = peerflow.definition(definition_id)
     deferred = [name for name, how in STEP_FIELDS.items() if how == DEFERRED]
     plans = _plans(compiled)
     tables = compiled.tables.by_kind
-    planned = []
+    wrong = []
     for kind, table in tables.items():
         for state, steps in table.items():
             for name, spec in steps.items():
-                if (
-                    any(getattr(spec, field) for field in deferred)
-                    and name in plans[kind][1][state]
-                ):
-                    planned.append(f"{kind} {name} in {state}")
-    assert planned == []
+                should = not any(getattr(spec, field) for field in deferred) and not (
+                    kind == "submit" and name in compiled.tables.watched
+                )
+                if should != (name in plans[kind][1][state]):
+                    wrong.append(f"{kind} {name} in {state}: planned {not should}")
+    assert wrong == []
 
 
 def _join_variants(definition_id: str) -> list[list[Event]]:
@@ -346,3 +340,71 @@ def test_the_fast_path_takes_a_join_only_as_the_engine_would(
             slow = replay(events)
         assert [p.to_dict() for p in fast] == [p.to_dict() for p in slow]
         assert [p.final for p in fast] == [p.final for p in slow]
+
+
+def _workshop_variants() -> list[list[Event]]:
+    """MiA peer groups' workshops (PP-04: at least two; each renews the workshop date and the
+    minutes and materials owed): the second workshop held without its date set again; a
+    second workshop the same day as the first, its renewed deliverables handed in again
+    (its date, renewed, is no longer set); two more workshops than the count that matters;
+    and the evaluation fired after one workshop."""
+    events = [e for _, e in peerflow.read_history(example_path("mia-peer-groups"))]
+
+    def renumbered(seq: list[Event]) -> list[Event]:
+        return [attrs.evolve(e, seq=i) for i, e in enumerate(seq)]
+
+    fires = [i for i, e in enumerate(events) if e.payload.get("event") == "hold_workshop"]
+    first, second = fires[0], fires[1]
+    dates = [i for i, e in enumerate(events) if e.type == "schedule" and i > first]
+    variants = [renumbered([e for i, e in enumerate(events) if i != dates[0]])]
+    # the same day: the renewed deliverables again, then the workshop an hour later
+    start = events[first].at
+    renewed = [e for e in events[first + 1 : second] if e.type == "submit"]
+    again = [attrs.evolve(e, at=start + timedelta(minutes=5)) for e in renewed]
+    same_day = attrs.evolve(events[first], at=start + timedelta(hours=1))
+    variants.append(renumbered([*events[: first + 1], *again, same_day, *events[first + 1 :]]))
+    # two more workshops after the second, each with its date, deliverables and day
+    more: list[Event] = []
+    day = events[second].at
+    between = [e for e in events[first + 1 : second] if e.type == "schedule"]
+    between += [e for e in events[first + 1 : second] if e.type == "submit"]
+    for n in (1, 2):
+        held = day + timedelta(days=7 * n)
+        for e in between:
+            if e.type == "schedule":
+                more.append(
+                    attrs.evolve(
+                        e,
+                        at=held - timedelta(days=3),
+                        payload={**e.payload, "value": held.date().isoformat()},
+                    )
+                )
+            else:
+                more.append(attrs.evolve(e, at=held - timedelta(days=2)))
+        more.append(attrs.evolve(events[second], at=held))
+    later = [attrs.evolve(e, at=e.at + timedelta(days=21)) for e in events[second + 1 :]]
+    variants.append(renumbered([*events[: second + 1], *more, *later]))
+    evaluate = next(i for i, e in enumerate(events) if e.payload.get("event") == "evaluate")
+    early = attrs.evolve(events[evaluate], at=events[first].at)
+    variants.append(renumbered([*events[: first + 1], early, *events[first + 1 :]]))
+    return variants
+
+
+def test_the_fast_path_counts_and_renews_as_the_engine_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counted, renewing and conditional fires are the fast path's: each odd variant gives
+    the very same replay (deviations, final counts and marks) as the engine alone."""
+    from peerflow.replay import replay  # noqa: PLC0415
+
+    found: list[list[str]] = []
+    for events in _workshop_variants():
+        fast = replay(events)
+        with monkeypatch.context() as patched:
+            patched.setattr(FastFold, "run", lambda self, rows, start, states: start)
+            slow = replay(events)
+        assert [p.to_dict() for p in fast] == [p.to_dict() for p in slow]
+        assert [p.final for p in fast] == [p.final for p in slow]
+        found.append([d.kind for p in slow for d in p.deviations])
+    assert found[2] == []  # the extra workshops conform: the fast path takes them
+    assert all(found[i] for i in (0, 1, 3))

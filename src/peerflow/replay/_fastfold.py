@@ -59,9 +59,10 @@ STEP_FIELDS: Mapping[str, str] = {
     "deadline": "checked: earlier_close, as the engine",
     "dest": "where a fire moves the programme",
     "quorum": "checked: quorum_shortfalls, as the engine",
-    "min_times": DEFERRED,
+    "min_times": "checked: the occurrences counted so far, as the engine",
     "advisory": "shown only, never blocking",
-    "requires_when": DEFERRED,
+    "requires_when": "checked: required(), with the facts as last loaded (a submission a "
+    "condition reads goes to the engine, which sets the facts)",
 }
 """How the fast path treats each field of the engine's compiled step. A field added to
 ``StepSpec`` and missing here fails tests/test_fast_path.py: a new guard must be checked here
@@ -100,6 +101,18 @@ class _Plan(NamedTuple):
     dest: str | None  # a fire's destination
     moves_anchor: bool  # a fire or schedule that moves an anchor some window is counted from
     step: str  # the step's name (for content problems)
+    extra: _Extra | None  # a fire's rarer parts: conditions, occurrences, renewals
+
+
+class _Extra(NamedTuple):
+    """What a fire does besides moving the programme, as the engine's fire handler does it."""
+
+    requires_when: tuple[tuple[int, int], ...]  # (condition, deliverable) required if it holds
+    min_times: tuple[tuple[int, str, int], ...]  # (counted position, event, least)
+    counted: int  # this fire's position among the counted events, or -1
+    cap: int  # where its count stops
+    renewed_dates: tuple[int, ...]  # dates to be set again
+    renewed: tuple[int, ...]  # deliverables owed anew
 
 
 class _Join(NamedTuple):
@@ -149,6 +162,7 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
     windows: dict[tuple[int, int, bool], _Bounds] = {}  # one object per distinct set of bounds
 
     def plan(spec: StepSpec, action: int, moved: tuple[int, int] | None) -> _Plan:
+        """``moved``: the anchor this step sets (None: it moves anchors whatever they are)."""
         deadline = spec.deadline and compiled.tables.deadline is not None
         opens, closes = spec.opens, spec.closes
         window = None
@@ -158,6 +172,24 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
             if window is None:
                 window = windows[key] = _Bounds(opens, closes, deadline)
         parts = compiled.tables.content_parts.get(spec.name) if action == _SUBMIT else None
+        extra = None
+        if action == _FIRE:
+            tables = compiled.tables
+            counted = tables.counted_at.get(spec.index, -1)
+            renewed_dates = tuple(tables.renewed_dates.get(spec.index, ()))
+            renewed = tuple(tables.renewed_by.get(spec.index, ()))
+            if spec.requires_when or spec.min_times or counted >= 0 or renewed_dates or renewed:
+                extra = _Extra(
+                    spec.requires_when,
+                    spec.min_times,
+                    counted,
+                    tables.count_caps[counted] if counted >= 0 else 0,
+                    renewed_dates,
+                    renewed,
+                )
+                # a renewed date some window is counted from moves an anchor too
+                if any((DATE, d) in anchors for d in renewed_dates):
+                    moved = None
         return _Plan(
             spec.roleset,
             spec.quorum,
@@ -168,8 +200,9 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
             action,
             spec.index,
             spec.dest,
-            moved in anchors,
+            moved is None or moved in anchors,
             spec.name,
+            extra,
         )
 
     found = {
@@ -178,7 +211,7 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
             {
                 # a submission a condition reads changes facts: left to the engine
                 state: {
-                    name: plan(spec, _SUBMIT, None)
+                    name: plan(spec, _SUBMIT, (-1, -1))
                     for name, spec in steps.items()
                     if name not in compiled.tables.watched
                 }
@@ -188,14 +221,8 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
         "fire": (
             "event",
             {
-                state: {  # conditional, counted and renewing steps are left to the engine
-                    name: plan(spec, _FIRE, (EVENT, spec.index))
-                    for name, spec in steps.items()
-                    if not spec.requires_when
-                    and not spec.min_times
-                    and spec.index not in compiled.tables.counted_at
-                    and spec.index not in compiled.tables.renewed_by
-                    and spec.index not in compiled.tables.renewed_dates
+                state: {
+                    name: plan(spec, _FIRE, (EVENT, spec.index)) for name, spec in steps.items()
                 }
                 for state, steps in compiled.tables.fire.items()
             },
@@ -258,6 +285,7 @@ class FastFold:
         "blocked",
         "changed",
         "compiled",
+        "counts",
         "days",
         "each",
         "events_count",
@@ -294,6 +322,7 @@ class FastFold:
         self.state = st.state
         self.submitted = st.submitted
         self.marks = list(st.marks)
+        self.counts = list(st.counts)
         self.version = st.next_seq
         self.last_at = st.last_at
         self.roles = st.roles
@@ -325,7 +354,7 @@ class FastFold:
                 st.waivers,
                 st.claims,
                 st.facts,
-                st.counts,
+                tuple(self.counts),
             )
             self.changed = False
         return self.st
@@ -405,6 +434,37 @@ class FastFold:
         self.owed = layout_of(self.compiled, self.roles).owed
         return True
 
+    def _extra_met(self, extra: _Extra, submitted: int) -> bool:
+        """A fire's conditional requirements and counted occurrences, as ``evaluate``."""
+        if extra.requires_when:
+            facts, owed_by, each = self.st.facts, self.owed, self.each
+            for condition, d in extra.requires_when:
+                if facts >> condition & 1 and missing_bits(owed_by[d], each[d], submitted):
+                    return False
+        counts = self.counts
+        for position, _, least in extra.min_times:
+            if (counts[position] if counts else 0) < least:
+                return False
+        return True
+
+    def _fired(self, extra: _Extra, submitted: int) -> int:
+        """What the fire handler does besides the move: dates to be set again, the count of
+        occurrences, deliverables owed anew. Returns the submissions that still count."""
+        marks, events = self.marks, self.events_count
+        for d in extra.renewed_dates:
+            marks[events + d] = None
+        if extra.counted >= 0:
+            counts = self.counts
+            if not counts:
+                counts = self.counts = [0] * len(self.compiled.counted_events)
+            counts[extra.counted] = min(counts[extra.counted] + 1, extra.cap)
+        if extra.renewed:
+            width = self.width
+            for p in range(len(self.roles)):
+                for d in extra.renewed:
+                    submitted &= ~(1 << (p * width + d))
+        return submitted
+
     def _owed_all_in(self, requires: tuple[int, ...], submitted: int) -> bool:
         owed_by, each = self.owed, self.each
         for d in requires:  # noqa: SIM110 - a loop, not all(): no generator on the hot path
@@ -454,12 +514,27 @@ class FastFold:
             plan = table[1][state].get(name) if type(name) is str else None
             if plan is None:
                 break
-            roleset, quorum, requires, bounds, parts, shape, action, index, dest, moves, step = plan
+            (
+                roleset,
+                quorum,
+                requires,
+                bounds,
+                parts,
+                shape,
+                action,
+                index,
+                dest,
+                moves,
+                step,
+                extra,
+            ) = plan
             if role not in roleset:
                 break
             if quorum and quorum_shortfalls(self.roles, quorum):
                 break
             if requires and not self._owed_all_in(requires, submitted):
+                break
+            if extra is not None and not self._extra_met(extra, submitted):
                 break
             if bounds is not None:
                 window = windows.get(bounds)
@@ -479,8 +554,13 @@ class FastFold:
             elif action == _FIRE:
                 marks[index] = at
                 state = dest  # type: ignore[assignment]
+                if extra is not None:
+                    submitted = self._fired(extra, submitted)
                 if moves:  # windows are counted from anchor days: forget the one that moved
                     self.days.pop((EVENT, index), None)
+                    if extra is not None:
+                        for d in extra.renewed_dates:
+                            self.days.pop((DATE, d), None)
                     windows.clear()
             else:
                 try:
