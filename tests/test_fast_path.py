@@ -5,9 +5,7 @@ everything else to the engine's audit, so a check made more cautious by mistake 
 never known, a quorum never met) changes no result, only the speed: the equality tests in
 test_replay.py cannot see it. This test can: on the shipped histories, which conform, the
 fast path must stop only where its design sends an event to the engine (docs/replay.md): the
-start, waivers and every step while a waiver stands, claims, payments, and the steps
-whose evaluation reads more than its plans hold (conditional requirements, counted steps,
-renewals, submissions a condition reads).
+start, waivers and every step while a waiver stands, claims and payments.
 """
 
 from __future__ import annotations
@@ -27,16 +25,11 @@ from peerflow.replay._fastfold import DEFERRED, STEP_FIELDS, FastFold, _plans
 
 
 def engine_only(compiled: CompiledDefinition, event: Event) -> bool:
-    """Whether the fast path's design leaves this event to the engine."""
-    t = compiled.type
-    if event.type == "join":  # a plain join is the fast path's (these histories conform)
-        return False
-    if event.type not in ("fire", "submit", "schedule"):
-        return True
-    if event.type == "submit":
-        return any(c.deliverable == event.payload["deliverable"] for c in compiled.conditions)
-    del t  # fires (counted, conditional, renewing ones too) and schedules are the fast path's
-    return False
+    """Whether the fast path's design leaves this event to the engine: every step of
+    ``compiled`` has a plan (test_steps_with_a_deferred_guard_have_no_fast_plan), and plain
+    joins are taken too, so only the other kinds of event are."""
+    del compiled
+    return event.type not in ("fire", "submit", "schedule", "join")
 
 
 @pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))
@@ -244,7 +237,7 @@ def test_the_fast_path_knows_every_field_of_a_compiled_step() -> None:
 @pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))
 def test_steps_with_a_deferred_guard_have_no_fast_plan(definition_id: str) -> None:
     """Every step that uses a field the fast path defers is absent from its plans, and every
-    other step has one (a submission that a condition reads apart: it sets the facts)."""
+    other step has one."""
     compiled = peerflow.definition(definition_id)
     deferred = [name for name, how in STEP_FIELDS.items() if how == DEFERRED]
     plans = _plans(compiled)
@@ -253,9 +246,7 @@ def test_steps_with_a_deferred_guard_have_no_fast_plan(definition_id: str) -> No
     for kind, table in tables.items():
         for state, steps in table.items():
             for name, spec in steps.items():
-                should = not any(getattr(spec, field) for field in deferred) and not (
-                    kind == "submit" and name in compiled.tables.watched
-                )
+                should = not any(getattr(spec, field) for field in deferred)
                 if should != (name in plans[kind][1][state]):
                     wrong.append(f"{kind} {name} in {state}: planned {not should}")
     assert wrong == []
@@ -408,3 +399,76 @@ def test_the_fast_path_counts_and_renews_as_the_engine_does(
         found.append([d.kind for p in slow for d in p.deviations])
     assert found[2] == []  # the extra workshops conform: the fast path takes them
     assert all(found[i] for i in (0, 1, 3))
+
+
+def _condition_variants() -> list[list[Event]]:
+    """Scalable Cities expert review (ER-07/ER-08): the final document is required to
+    complete only while the final meeting's minutes say changes were discussed ("yes").
+    Without the final document: minutes saying "yes", "no", "yes" then corrected to "no",
+    "no" then corrected to "yes", and "yes" written as true or 1 (not the text "yes")."""
+    events = [e for _, e in peerflow.read_history(example_path("sc-expert-review"))]
+    minutes = next(
+        i for i, e in enumerate(events) if e.payload.get("deliverable") == "final_meeting_minutes"
+    )
+    final = {
+        i
+        for i, e in enumerate(events)
+        if e.payload.get("deliverable") == "final_document"
+        or e.payload.get("event") == "deliver_final_document"
+    }
+
+    def said(*values: object) -> list[Event]:
+        again = [
+            attrs.evolve(
+                events[minutes],
+                at=events[minutes].at + timedelta(minutes=n),
+                payload={
+                    **events[minutes].payload,
+                    "content": {**events[minutes].payload["content"], "changes_discussed": v},
+                },
+            )
+            for n, v in enumerate(values)
+        ]
+        kept = [e for i, e in enumerate(events) if i not in final and i != minutes]
+        spliced = [*kept[:minutes], *again, *kept[minutes:]]
+        return [attrs.evolve(e, seq=i) for i, e in enumerate(spliced)]
+
+    return [said("yes"), said("no"), said("yes", "no"), said("no", "yes"), said(True), said(1)]
+
+
+def test_the_fast_path_reads_conditions_as_the_engine_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Submissions a condition reads are the fast path's: the latest decides, and only the
+    very value ("yes", not true or 1) sets the condition; every variant replays the same."""
+    from peerflow.replay import replay  # noqa: PLC0415
+
+    missing = []
+    for events in _condition_variants():
+        fast = replay(events)
+        with monkeypatch.context() as patched:
+            patched.setattr(FastFold, "run", lambda self, rows, start, states: start)
+            slow = replay(events)
+        assert [p.to_dict() for p in fast] == [p.to_dict() for p in slow]
+        assert [p.final for p in fast] == [p.final for p in slow]
+        missing.append(any(d.kind == "missing_deliverable" for p in slow for d in p.deviations))
+        if not any(p.deviations for p in slow):  # the fast path took all the design gives it
+            assert _stops(events) == [
+                i
+                for i, e in enumerate(events)
+                if i and engine_only(peerflow.definition("sc-expert-review"), e)
+            ]
+    assert missing == [True, False, False, True, False, False]
+
+
+def _stops(events: list[Event]) -> list[int]:
+    """Where the fast path hands a history's events to the engine."""
+    compiled = peerflow.definition(events[0].payload["definition"])
+    rows = [row_of(e) for e in events]
+    fast = FastFold(compiled, compiled.start(events[0]))
+    stopped, index, after = [], 1, [fast.st.state]
+    while (index := fast.run(rows, index, after)) < len(rows):
+        stopped.append(index)
+        fast.load(compiled.audit(fast.state_now(), events[index])[0])
+        index += 1
+    return stopped

@@ -61,8 +61,7 @@ STEP_FIELDS: Mapping[str, str] = {
     "quorum": "checked: quorum_shortfalls, as the engine",
     "min_times": "checked: the occurrences counted so far, as the engine",
     "advisory": "shown only, never blocking",
-    "requires_when": "checked: required(), with the facts as last loaded (a submission a "
-    "condition reads goes to the engine, which sets the facts)",
+    "requires_when": "checked: required(), with the facts as the submissions read set them",
 }
 """How the fast path treats each field of the engine's compiled step. A field added to
 ``StepSpec`` and missing here fails tests/test_fast_path.py: a new guard must be checked here
@@ -102,6 +101,7 @@ class _Plan(NamedTuple):
     moves_anchor: bool  # a fire or schedule that moves an anchor some window is counted from
     step: str  # the step's name (for content problems)
     extra: _Extra | None  # a fire's rarer parts: conditions, occurrences, renewals
+    watched: tuple[tuple[int, str, int | str], ...]  # a submission's parts conditions read
 
 
 class _Extra(NamedTuple):
@@ -203,18 +203,14 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
             moved is None or moved in anchors,
             spec.name,
             extra,
+            compiled.tables.watched.get(spec.name, ()) if action == _SUBMIT else (),
         )
 
     found = {
         "submit": (
             "deliverable",
             {
-                # a submission a condition reads changes facts: left to the engine
-                state: {
-                    name: plan(spec, _SUBMIT, (-1, -1))
-                    for name, spec in steps.items()
-                    if name not in compiled.tables.watched
-                }
+                state: {name: plan(spec, _SUBMIT, (-1, -1)) for name, spec in steps.items()}
                 for state, steps in compiled.tables.submit.items()
             },
         ),
@@ -289,6 +285,7 @@ class FastFold:
         "days",
         "each",
         "events_count",
+        "facts",
         "joins",
         "last_at",
         "marks",
@@ -323,6 +320,7 @@ class FastFold:
         self.submitted = st.submitted
         self.marks = list(st.marks)
         self.counts = list(st.counts)
+        self.facts = st.facts
         self.version = st.next_seq
         self.last_at = st.last_at
         self.roles = st.roles
@@ -353,7 +351,7 @@ class FastFold:
                 tuple(self.marks),
                 st.waivers,
                 st.claims,
-                st.facts,
+                self.facts,
                 tuple(self.counts),
             )
             self.changed = False
@@ -434,10 +432,22 @@ class FastFold:
         self.owed = layout_of(self.compiled, self.roles).owed
         return True
 
+    def _read_facts(self, watched: tuple[tuple[int, str, int | str], ...], given: object) -> None:
+        """The conditions a submission is read for, as the submit handler sets them."""
+        facts = self.facts
+        for i, part, equals in watched:
+            value = given.get(part) if isinstance(given, Mapping) else None
+            # 1 is not True and "1" is not 1
+            if type(value) is type(equals) and value == equals:
+                facts |= 1 << i
+            else:
+                facts &= ~(1 << i)
+        self.facts = facts
+
     def _extra_met(self, extra: _Extra, submitted: int) -> bool:
         """A fire's conditional requirements and counted occurrences, as ``evaluate``."""
         if extra.requires_when:
-            facts, owed_by, each = self.st.facts, self.owed, self.each
+            facts, owed_by, each = self.facts, self.owed, self.each
             for condition, d in extra.requires_when:
                 if facts >> condition & 1 and missing_bits(owed_by[d], each[d], submitted):
                     return False
@@ -527,6 +537,7 @@ class FastFold:
                 moves,
                 step,
                 extra,
+                watched,
             ) = plan
             if role not in roleset:
                 break
@@ -551,6 +562,8 @@ class FastFold:
                     if not _complete(shape, content) and check_content(step, parts, content):  # type: ignore[arg-type]
                         break
                 submitted |= 1 << (member[0] * width + index)
+                if watched:  # the latest submission decides each condition it is read for
+                    self._read_facts(watched, payload.get("content"))
             elif action == _FIRE:
                 marks[index] = at
                 state = dest  # type: ignore[assignment]
