@@ -11,6 +11,7 @@ start, waivers and every step while a waiver stands, claims and payments.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import attrs
 import pytest
@@ -472,3 +473,25 @@ def _stops(events: list[Event]) -> list[int]:
         fast.load(compiled.audit(fast.state_now(), events[index])[0])
         index += 1
     return stopped
+
+
+def test_a_renewed_date_no_window_of_the_step_reads_is_forgotten_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """MiA peer groups with the later workshops held on no fixed day: the workshop that
+    renews the date never read it, so the date's day was never worked out, and forgetting
+    it must not fail; the replay is the engine's."""
+    from peerflow.replay import replay  # noqa: PLC0415
+
+    text = Path(peerflow.builtin_files()["mia-peer-groups"]).read_text(encoding="utf-8")
+    later = text.index("from: workshops\n    to: workshops")
+    window = text.index("    window: {day_of: workshop_date}\n", later)
+    compiled = peerflow.compile_text(text[:window] + text[window + 36 :])
+    assert not compiled.tables.fire["workshops"]["hold_workshop"].opens
+    events = [e for _, e in peerflow.read_history(example_path("mia-peer-groups"))]
+    fast = replay(events, compiled)
+    with monkeypatch.context() as patched:
+        patched.setattr(FastFold, "run", lambda self, rows, start, states: start)
+        slow = replay(events, compiled)
+    assert [p.to_dict() for p in fast] == [p.to_dict() for p in slow]
+    assert [p.final for p in fast] == [p.final for p in slow] and fast.programmes[0].completed
