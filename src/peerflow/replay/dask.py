@@ -34,11 +34,10 @@ from peerflow._errors import HistoryError
 from peerflow.engine._compiled import CompiledDefinition
 from peerflow.replay._folding import fold_files, in_reading_order
 from peerflow.replay._parallel import _Share
+from peerflow.replay._parquet import TABLES
 from peerflow.replay._stats import SummaryParts
 
 __all__ = ["DaskReplay", "replay_on_dask"]
-
-TABLES = ("events", "deviations", "programmes")
 
 
 @attrs.frozen
