@@ -22,6 +22,7 @@ from peerflow.engine._compiled import CompiledDefinition
 from peerflow.engine._registry import example_path
 from peerflow.engine._tables import StepSpec
 from peerflow.events._envelope import Event, row_of
+from peerflow.replay import Replay, replay
 from peerflow.replay._fastfold import DEFERRED, STEP_FIELDS, FastFold, _plans
 
 
@@ -31,6 +32,22 @@ def engine_only(compiled: CompiledDefinition, event: Event) -> bool:
     joins are taken too, so only the other kinds of event are."""
     del compiled
     return event.type not in ("fire", "submit", "schedule", "join")
+
+
+def _same_both_ways(
+    monkeypatch: pytest.MonkeyPatch,
+    events: list[Event],
+    definition: CompiledDefinition | None = None,
+) -> Replay:
+    """Replay ``events`` with the fast path and with the engine alone; the two must agree in
+    every deviation, record and final state. Returns the engine's."""
+    fast = replay(events, definition)
+    with monkeypatch.context() as patched:
+        patched.setattr(FastFold, "run", lambda self, rows, start, states: start)
+        slow = replay(events, definition)
+    assert [p.to_dict() for p in fast] == [p.to_dict() for p in slow]
+    assert [p.final for p in fast] == [p.final for p in slow]
+    return slow
 
 
 @pytest.mark.parametrize("definition_id", sorted(peerflow.builtin_files()))
@@ -323,15 +340,8 @@ def test_the_fast_path_takes_a_join_only_as_the_engine_would(
 ) -> None:
     """Joins are the fast path's since it mirrors the join handler: every odd join gives
     the very same replay (deviations, refusals, final state) as the engine alone."""
-    from peerflow.replay import replay  # noqa: PLC0415
-
     for events in _join_variants(definition_id):
-        fast = replay(events)
-        with monkeypatch.context() as patched:
-            patched.setattr(FastFold, "run", lambda self, rows, start, states: start)
-            slow = replay(events)
-        assert [p.to_dict() for p in fast] == [p.to_dict() for p in slow]
-        assert [p.final for p in fast] == [p.final for p in slow]
+        _same_both_ways(monkeypatch, events)
 
 
 def _workshop_variants() -> list[list[Event]]:
@@ -387,16 +397,9 @@ def test_the_fast_path_counts_and_renews_as_the_engine_does(
 ) -> None:
     """Counted, renewing and conditional fires are the fast path's: each odd variant gives
     the very same replay (deviations, final counts and marks) as the engine alone."""
-    from peerflow.replay import replay  # noqa: PLC0415
-
     found: list[list[str]] = []
     for events in _workshop_variants():
-        fast = replay(events)
-        with monkeypatch.context() as patched:
-            patched.setattr(FastFold, "run", lambda self, rows, start, states: start)
-            slow = replay(events)
-        assert [p.to_dict() for p in fast] == [p.to_dict() for p in slow]
-        assert [p.final for p in fast] == [p.final for p in slow]
+        slow = _same_both_ways(monkeypatch, events)
         found.append([d.kind for p in slow for d in p.deviations])
     assert found[2] == []  # the extra workshops conform: the fast path takes them
     assert all(found[i] for i in (0, 1, 3))
@@ -442,16 +445,9 @@ def test_the_fast_path_reads_conditions_as_the_engine_does(
 ) -> None:
     """Submissions a condition reads are the fast path's: the latest decides, and only the
     very value ("yes", not true or 1) sets the condition; every variant replays the same."""
-    from peerflow.replay import replay  # noqa: PLC0415
-
     missing = []
     for events in _condition_variants():
-        fast = replay(events)
-        with monkeypatch.context() as patched:
-            patched.setattr(FastFold, "run", lambda self, rows, start, states: start)
-            slow = replay(events)
-        assert [p.to_dict() for p in fast] == [p.to_dict() for p in slow]
-        assert [p.final for p in fast] == [p.final for p in slow]
+        slow = _same_both_ways(monkeypatch, events)
         missing.append(any(d.kind == "missing_deliverable" for p in slow for d in p.deviations))
         if not any(p.deviations for p in slow):  # the fast path took all the design gives it
             assert _stops(events) == [
@@ -481,17 +477,10 @@ def test_a_renewed_date_no_window_of_the_step_reads_is_forgotten_too(
     """MiA peer groups with the later workshops held on no fixed day: the workshop that
     renews the date never read it, so the date's day was never worked out, and forgetting
     it must not fail; the replay is the engine's."""
-    from peerflow.replay import replay  # noqa: PLC0415
-
     text = Path(peerflow.builtin_files()["mia-peer-groups"]).read_text(encoding="utf-8")
     later = text.index("from: workshops\n    to: workshops")
     window = text.index("    window: {day_of: workshop_date}\n", later)
     compiled = peerflow.compile_text(text[:window] + text[window + 36 :])
     assert not compiled.tables.fire["workshops"]["hold_workshop"].opens
     events = [e for _, e in peerflow.read_history(example_path("mia-peer-groups"))]
-    fast = replay(events, compiled)
-    with monkeypatch.context() as patched:
-        patched.setattr(FastFold, "run", lambda self, rows, start, states: start)
-        slow = replay(events, compiled)
-    assert [p.to_dict() for p in fast] == [p.to_dict() for p in slow]
-    assert [p.final for p in fast] == [p.final for p in slow] and fast.programmes[0].completed
+    assert _same_both_ways(monkeypatch, events, compiled).programmes[0].completed
