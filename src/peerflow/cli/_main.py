@@ -256,8 +256,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace, compiled: CompiledDefinition | None) -> _Report:
     """The report in text, json, csv or xes: made by the workers with ``-j N`` (only text
     crosses between processes), else here from the replay."""
-    from peerflow.replay import _exports, _stats  # noqa: PLC0415
-    from peerflow.replay._parallel import Report, report_in_processes  # noqa: PLC0415
+    from peerflow.replay._parallel import report_here, report_in_processes  # noqa: PLC0415
 
     if args.jobs > 1:
         progress = Progress(sys.stderr, "workers")
@@ -266,17 +265,8 @@ def _report(args: argparse.Namespace, compiled: CompiledDefinition | None) -> _R
         )
         if made is not None:
             return made
-    progress = Progress(sys.stderr, "MB read", scale=1e6)
-    result = replay_files(*args.files, definition=compiled, progress=progress)
-    programmes = result.programmes
-    blocks = (
-        []
-        if args.format == "text" and args.summary
-        else [_exports.programme_block(p, args.format, args.summary) for p in programmes]
-    )
-    summary = _stats.summarise(programmes) if args.format in ("text", "json") else None
-    not_replayed = [_exports.not_replayed_text(p) for p in result.not_started]
-    return Report(blocks, summary, list(result.bad_lines), not_replayed)
+    progress = Progress(sys.stderr, "MB read", scale=1e6)  # folded while read
+    return report_here(args.files, compiled, args.format, args.summary, progress)
 
 
 @contextmanager

@@ -307,7 +307,7 @@ def owed_text(names: Sequence[str], each: bool) -> str:
     return f"{'each of' if each else 'one of'} {', '.join(names)}"
 
 
-def _each(definition: ProgrammeType, deliverable: str) -> bool:
+def owes_each(definition: ProgrammeType, deliverable: str) -> bool:
     found = definition.deliverables.get(deliverable)
     return found is not None and found.each
 
@@ -321,7 +321,7 @@ def steps_text(
         target = f" -> {step.dest}" if step.dest else ""
         who = f"by {', '.join(step.roles)}"
         if step.kind == "submit" and step.owed_by:
-            who += f"; still owed by {owed_text(step.owed_by, _each(definition, step.name))}"
+            who += f"; still owed by {owed_text(step.owed_by, owes_each(definition, step.name))}"
         if step.kind == "pay" and step.closes_at is not None:
             who += f"; pay by end of {last_day(step.closes_at)}"
         mark = "allowed" if step.allowed else "blocked"
@@ -354,7 +354,7 @@ def deadlines_text(
             status = "OVERDUE" if item.overdue else "due"
         owed = ""
         if item.owed_by and item.kind == "submit":
-            owed = f" (waiting for {owed_text(item.owed_by, _each(definition, item.name))})"
+            owed = f" (waiting for {owed_text(item.owed_by, owes_each(definition, item.name))})"
         elif item.owed_by:
             owed = f" (waiting for {', '.join(item.owed_by)})"
         lines.append(

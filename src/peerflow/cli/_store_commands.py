@@ -23,6 +23,7 @@ from peerflow.cli._progress import Progress
 from peerflow.cli._render import (
     last_day,
     owed_text,
+    owes_each,
     paint,
     status_json,
     status_text,
@@ -46,7 +47,6 @@ from peerflow.events._envelope import Actor, decode_line, one_line
 from peerflow.events._history import read_histories
 from peerflow.model._calendar import local_date
 from peerflow.model._source import read_yaml
-from peerflow.model._types import ProgrammeType
 from peerflow.store._backend import StoreError
 from peerflow.store._defaults import DEFAULT_STORE
 from peerflow.store._store import Store, open_store
@@ -271,10 +271,7 @@ def cmd_agenda(args: argparse.Namespace) -> int:
     resolve = moment(args)  # a date is the end of that day in each programme's own zone
     with store_of(args, create=False) as store:
         items = store.agenda(resolve, args.within, role=args.role)
-        each = {
-            item.programme: _each_owes(store.state(item.programme).definition.type)
-            for item in items
-        }
+        types = {item.programme: store.state(item.programme).definition.type for item in items}
     if args.json:
         print(
             json.dumps(
@@ -294,7 +291,7 @@ def cmd_agenda(args: argparse.Namespace) -> int:
             if d.advisory
             else ("OVERDUE" if d.overdue else "due")
         )
-        owing = d.kind == "submit" and d.name in each[item.programme]
+        owing = d.kind == "submit" and owes_each(types[item.programme], d.name)
         waiting = owed_text(d.owed_by, owing) if d.owed_by else ""
         rows.append((last_day(d.due_at), flag, item.programme, d.title, waiting))
     if rows:
@@ -304,11 +301,6 @@ def cmd_agenda(args: argparse.Namespace) -> int:
     for line in wrapped(lines, terminal_width(sys.stdout)):
         print(line)
     return EXIT_OK
-
-
-def _each_owes(definition: ProgrammeType) -> frozenset[str]:
-    """The deliverables each owner owes a copy of (the rest: any one of them settles it)."""
-    return frozenset(name for name, d in definition.deliverables.items() if d.each)
 
 
 def _aligned(row: tuple[str, ...], rows: Sequence[tuple[str, ...]], colour: bool) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -109,12 +109,8 @@ def replay_in_processes(
     """:func:`replay_files` in ``workers`` processes; ``progress`` counts workers done. None
     if the split did not hold (a programme's lines reached two workers)."""
     parts = _shares(_replay_share, workers, progress, list(paths), definition)
-    seen: set[str] = set()
-    for results, _ in parts:
-        names = {p.programme for p in results}
-        if not seen.isdisjoint(names):  # one programme's lines went to two workers
-            return None
-        seen |= names
+    if not split_held([p.programme for p in results] for results, _ in parts):
+        return None
     programmes = sorted((p for results, _ in parts for p in results), key=lambda p: p.programme)
     problems = in_reading_order([problem for _, found in parts for problem in found], paths)
     unattributed = tuple(p for p in problems if p.programme is None)
@@ -151,6 +147,21 @@ def _first(pair: tuple[str, str]) -> str:
     return pair[0]
 
 
+def _rendered(
+    results: list[ProgrammeReplay], problems: list[HistoryError], fmt: str, summary_only: bool
+) -> _ReportPart:
+    """One share's part of a report: its programmes' blocks, its summary's parts, its bad
+    lines and the programmes it could not replay, each keyed by programme for the merge."""
+    blocks = (
+        []
+        if fmt == "text" and summary_only
+        else [(p.programme, programme_block(p, fmt, summary_only)) for p in results]
+    )
+    parts = SummaryParts().take(results) if fmt in ("text", "json") else None
+    not_replayed = [(p.programme, not_replayed_text(p)) for p in results if p.final is None]
+    return [p.programme for p in results], blocks, parts, problems, not_replayed
+
+
 def _report_share(
     paths: Sequence[str | Path],
     definition: CompiledDefinition | None,
@@ -160,14 +171,45 @@ def _report_share(
     summary_only: bool,
 ) -> _ReportPart:
     results, found = fold_files(paths, definition, keep=_Share(index, workers))
-    blocks = (
-        []
-        if fmt == "text" and summary_only
-        else [(p.programme, programme_block(p, fmt, summary_only)) for p in results]
-    )
-    parts = SummaryParts().take(results) if fmt in ("text", "json") else None
-    not_replayed = [(p.programme, not_replayed_text(p)) for p in results if p.final is None]
-    return [p.programme for p in results], blocks, parts, found.problems, not_replayed
+    return _rendered(results, found.problems, fmt, summary_only)
+
+
+def split_held(names: Iterable[Iterable[str]]) -> bool:
+    """Whether no programme was replayed by two workers (each set of ``names`` is one
+    worker's programmes): only then is the merged result one process's."""
+    seen: set[str] = set()
+    for share in names:
+        programmes = set(share)
+        if not seen.isdisjoint(programmes):
+            return False
+        seen |= programmes
+    return True
+
+
+def _merged(parts: list[_ReportPart], paths: Sequence[str | Path], fmt: str) -> Report:
+    blocks = [block for _, block in sorted((b for part in parts for b in part[1]), key=_first)]
+    summary = None
+    if fmt in ("text", "json"):
+        total = SummaryParts()
+        for part in parts:
+            assert part[2] is not None
+            total.add(part[2])
+        summary = total.summary()
+    problems = in_reading_order([problem for part in parts for problem in part[3]], paths)
+    not_replayed = [line for _, line in sorted((n for part in parts for n in part[4]), key=_first)]
+    return Report(blocks, summary, problems, not_replayed)
+
+
+def report_here(
+    paths: Sequence[str | Path],
+    definition: CompiledDefinition | None,
+    fmt: str,
+    summary_only: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """The report of ``fmt`` made in this process, the same way the workers make theirs."""
+    results, found = fold_files(paths, definition, progress)
+    return _merged([_rendered(results, found.problems, fmt, summary_only)], paths, fmt)
 
 
 def report_in_processes(
@@ -192,19 +234,4 @@ def report_in_processes(
         fmt=fmt,
         summary_only=summary_only,
     )
-    seen: set[str] = set()
-    for names, *_ in parts:
-        if not seen.isdisjoint(names):
-            return None
-        seen.update(names)
-    blocks = [block for _, block in sorted((b for part in parts for b in part[1]), key=_first)]
-    summary = None
-    if fmt in ("text", "json"):
-        total = SummaryParts()
-        for part in parts:
-            assert part[2] is not None
-            total.add(part[2])
-        summary = total.summary()
-    problems = in_reading_order([problem for part in parts for problem in part[3]], paths)
-    not_replayed = [line for _, line in sorted((n for part in parts for n in part[4]), key=_first)]
-    return Report(blocks, summary, problems, not_replayed)
+    return _merged(parts, paths, fmt) if split_held(part[0] for part in parts) else None

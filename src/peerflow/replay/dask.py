@@ -33,7 +33,7 @@ import attrs
 from peerflow._errors import HistoryError
 from peerflow.engine._compiled import CompiledDefinition
 from peerflow.replay._folding import fold_files, in_reading_order
-from peerflow.replay._parallel import _Share
+from peerflow.replay._parallel import _Share, split_held
 from peerflow.replay._parquet import TABLES
 from peerflow.replay._stats import SummaryParts
 
@@ -149,22 +149,19 @@ def replay_on_dask(
         for index in range(partitions)
     ]
     parts: list[_Part] = client.gather(futures)
-    seen: set[str] = set()
-    for names, *_ in parts:
-        if not seen.isdisjoint(names):  # a programme's lines reached two partitions
-            return replay_on_dask(
-                client,
-                urls,
-                output,
-                partitions=1,
-                definition=definition,
-                storage_options=options,
-                overwrite=True,
-            )
-        seen.update(names)
+    if not split_held(part[0] for part in parts):  # a programme reached two partitions
+        return replay_on_dask(
+            client,
+            urls,
+            output,
+            partitions=1,
+            definition=definition,
+            storage_options=options,
+            overwrite=True,
+        )
     total = SummaryParts()
     for part in parts:
         total.add(part[1])
     problems = in_reading_order([p for part in parts for p in part[2]], urls)
     files = tuple(url for part in parts for url in part[3])
-    return DaskReplay(total.summary(), tuple(problems), len(seen), files)
+    return DaskReplay(total.summary(), tuple(problems), sum(len(part[0]) for part in parts), files)
