@@ -258,3 +258,15 @@ def test_ocel_object_ids_never_meet_whatever_the_ids_hold(tmp_path: Path) -> Non
         len({e["id"] for e in log["events"]}) == len(log["events"]) == 3 * len(source.splitlines())
     )
     jsonschema.Draft202012Validator(SCHEMA).validate(log)
+
+
+def test_parquet_without_pyarrow_names_the_extra_before_replaying(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys  # noqa: PLC0415
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if not installed
+    code = main(["replay", str(EXAMPLES[0]), "--format", "parquet", "-o", str(tmp_path / "t")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "pip install 'peerflow[parquet]'" in err and not (tmp_path / "t").exists()
