@@ -671,6 +671,31 @@ def test_a_deeply_nested_line_is_one_bad_line(tmp_path: Path, depth: int) -> Non
     assert main(["replay", str(path), "-j", "2", "--summary"]) == 1
 
 
+@pytest.mark.parametrize("wrap", ["dict", "list", "tuple", "mapping"])
+def test_nesting_is_refused_one_level_past_the_limit_and_not_before(wrap: str) -> None:
+    """32 levels (the payload itself is the first) pass; 33 are refused, whatever holds them."""
+    from types import MappingProxyType  # noqa: PLC0415
+
+    from peerflow.events._envelope import MAX_NESTING, nesting_problem  # noqa: PLC0415
+
+    def nest(levels: int) -> Any:
+        value: Any = "leaf"
+        for _ in range(levels):
+            value = {
+                "dict": lambda v: {"k": v},
+                "list": lambda v: [1, v],
+                "tuple": lambda v: (v,),
+                "mapping": lambda v: MappingProxyType({"k": v}),
+            }[wrap](value)
+        return value
+
+    assert MAX_NESTING == 32  # the number the refusals below name
+    assert nesting_problem(nest(32)) is None
+    assert nesting_problem(nest(33)) == "nested deeper than 32 levels"
+    assert nesting_problem({"a": 1, "b": [nest(30)]}) is None  # 2 + 30 levels
+    assert nesting_problem({"a": 1, "b": [nest(31)]}) == "nested deeper than 32 levels"
+
+
 def test_a_deeply_nested_payload_is_refused_live(store: Store) -> None:
     prospect = peerflow.definition("prospect-peer-mentoring")
     facilitator = Actor("facilitator", "anna")

@@ -38,6 +38,8 @@ def id_problem(value: object) -> str | None:
     characters. No control characters (a newline or an escape sequence would forge report
     lines on a terminal; NUL is refused by PostgreSQL), no separators, no lone surrogates.
     """
+    if type(value) is str and 0 < len(value) <= ID_MAX_LENGTH and value.isprintable():
+        return None  # the common case, in one test
     if not isinstance(value, str):
         return f"must be a string, got {type(value).__name__}"
     if not value:
@@ -79,18 +81,33 @@ MAX_NESTING = 32
 
 
 def nesting_problem(data: Any, limit: int = MAX_NESTING) -> str | None:
-    """Why ``data`` is nested too deeply, or None. Iterative: deep input cannot exhaust the
-    stack here, and each container is looked at once."""
-    todo: list[tuple[Any, int]] = [(data, 1)]
-    while todo:
-        value, depth = todo.pop()
-        if depth > limit:
-            return f"nested deeper than {limit} levels"
-        if type(value) is dict or isinstance(value, Mapping):
-            todo.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
-        elif isinstance(value, list | tuple):
-            todo.extend((v, depth + 1) for v in value if isinstance(v, dict | list | tuple))
+    """Why ``data`` is nested too deeply, or None. Each container is looked at once, and the
+    walk goes at most ``limit`` calls deep whatever the input: deep input cannot exhaust the
+    stack here."""
+    if _is_container(data) and _deeper_than(data, limit):
+        return f"nested deeper than {limit} levels"
     return None
+
+
+def _is_container(value: object) -> bool:
+    return type(value) is dict or type(value) is list or isinstance(value, Mapping | list | tuple)
+
+
+def _deeper_than(container: Any, room: int) -> bool:
+    """Whether ``container`` holds more than ``room`` levels of containers, itself included."""
+    if room <= 0:
+        return True
+    children = (
+        container.values()
+        if type(container) is dict or isinstance(container, Mapping)
+        else container
+    )
+    for child in children:
+        if (
+            type(child) is dict or type(child) is list or isinstance(child, Mapping | list | tuple)
+        ) and _deeper_than(child, room - 1):
+            return True
+    return False
 
 
 _decode = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant).decode

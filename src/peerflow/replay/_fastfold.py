@@ -76,10 +76,16 @@ class _Bounds:
     programme's cache of window instants, shared by every step with those bounds.
     """
 
-    __slots__ = ("closes", "deadline", "opens")
+    __slots__ = ("anchors", "closes", "deadline", "opens")
 
-    def __init__(self, opens: BoundRef | None, closes: BoundRef | None, deadline: bool) -> None:
-        self.opens, self.closes, self.deadline = opens, closes, deadline
+    def __init__(
+        self, opens: BoundRef | None, closes: BoundRef | None, deadline: BoundRef | None
+    ) -> None:
+        self.opens, self.closes, self.deadline = opens, closes, deadline is not None
+        self.anchors = frozenset(
+            (ref.anchor_kind, ref.anchor_index) for ref in (opens, closes, deadline) if ref
+        )
+        """The anchors the window is counted from: when one moves, the window is stale."""
 
 
 _Shape = tuple[tuple[str, tuple[int | str, ...] | None, "_Shape | None"], ...]
@@ -98,10 +104,18 @@ class _Plan(NamedTuple):
     action: int  # _SUBMIT, _FIRE or _SCHEDULE
     position: int  # the deliverable's, event's or date's index
     dest: str | None  # a fire's destination
-    moves_anchor: bool  # a fire or schedule that moves an anchor some window is counted from
+    stale: _Stale | None  # what a fire or schedule that moves an anchor makes stale
     step: str  # the step's name (for content problems)
     extra: _Extra | None  # a fire's rarer parts: conditions, occurrences, renewals
     watched: tuple[tuple[int, str, int | str], ...]  # a submission's parts conditions read
+
+
+class _Stale(NamedTuple):
+    """What a step that moves anchors makes stale: the anchor days it moved and the windows
+    counted from them. Windows counted from other anchors stay as they were worked out."""
+
+    days: tuple[tuple[int, int], ...]
+    windows: tuple[_Bounds, ...]
 
 
 class _Extra(NamedTuple):
@@ -158,23 +172,45 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
     found = _PLANS.get(compiled)
     if found is not None:
         return found
-    anchors = {(ref.anchor_kind, ref.anchor_index) for ref in compiled.tables.bound_refs}
+    tables = compiled.tables
     windows: dict[tuple[int, int, bool], _Bounds] = {}  # one object per distinct set of bounds
 
-    def plan(spec: StepSpec, action: int, moved: tuple[int, int] | None) -> _Plan:
-        """``moved``: the anchor this step sets (None: it moves anchors whatever they are)."""
-        deadline = spec.deadline and compiled.tables.deadline is not None
+    def bounds_of(spec: StepSpec) -> _Bounds | None:
+        deadline = tables.deadline if spec.deadline else None
         opens, closes = spec.opens, spec.closes
-        window = None
-        if opens is not None or closes is not None or deadline:
-            key = (-1 if opens is None else opens.id, -1 if closes is None else closes.id, deadline)
-            window = windows.get(key)
-            if window is None:
-                window = windows[key] = _Bounds(opens, closes, deadline)
+        if opens is None and closes is None and deadline is None:
+            return None
+        key = (
+            -1 if opens is None else opens.id,
+            -1 if closes is None else closes.id,
+            bool(deadline),
+        )
+        found = windows.get(key)
+        if found is None:
+            found = windows[key] = _Bounds(opens, closes, deadline)
+        return found
+
+    every_step = [
+        spec
+        for table in (tables.submit, tables.fire, tables.schedule)
+        for specs in table.values()
+        for spec in specs.values()
+    ]
+    for spec in every_step:  # every window first: a step's stale windows may be any step's
+        bounds_of(spec)
+
+    def made_stale(moved: tuple[tuple[int, int], ...]) -> _Stale | None:
+        days = tuple(key for key in moved if any(key in b.anchors for b in windows.values()))
+        if not days:
+            return None
+        return _Stale(days, tuple(b for b in windows.values() if b.anchors.intersection(days)))
+
+    def plan(spec: StepSpec, action: int, moved: tuple[tuple[int, int], ...]) -> _Plan:
+        """``moved``: the anchors this step sets."""
+        window = bounds_of(spec)
         parts = compiled.tables.content_parts.get(spec.name) if action == _SUBMIT else None
         extra = None
         if action == _FIRE:
-            tables = compiled.tables
             counted = tables.counted_at.get(spec.index, -1)
             renewed_dates = tuple(tables.renewed_dates.get(spec.index, ()))
             renewed = tuple(tables.renewed_by.get(spec.index, ()))
@@ -187,9 +223,7 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
                     renewed_dates,
                     renewed,
                 )
-                # a renewed date some window is counted from moves an anchor too
-                if any((DATE, d) in anchors for d in renewed_dates):
-                    moved = None
+                moved += tuple((DATE, d) for d in renewed_dates)  # set again: moved too
         return _Plan(
             spec.roleset,
             spec.quorum,
@@ -200,7 +234,7 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
             action,
             spec.index,
             spec.dest,
-            moved is None or moved in anchors,
+            made_stale(moved),
             spec.name,
             extra,
             compiled.tables.watched.get(spec.name, ()) if action == _SUBMIT else (),
@@ -210,7 +244,7 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
         "submit": (
             "deliverable",
             {
-                state: {name: plan(spec, _SUBMIT, (-1, -1)) for name, spec in steps.items()}
+                state: {name: plan(spec, _SUBMIT, ()) for name, spec in steps.items()}
                 for state, steps in compiled.tables.submit.items()
             },
         ),
@@ -218,7 +252,7 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
             "event",
             {
                 state: {
-                    name: plan(spec, _FIRE, (EVENT, spec.index)) for name, spec in steps.items()
+                    name: plan(spec, _FIRE, ((EVENT, spec.index),)) for name, spec in steps.items()
                 }
                 for state, steps in compiled.tables.fire.items()
             },
@@ -227,7 +261,8 @@ def _plans(compiled: CompiledDefinition) -> _Plans:
             "date",
             {
                 state: {
-                    name: plan(spec, _SCHEDULE, (DATE, spec.index)) for name, spec in steps.items()
+                    name: plan(spec, _SCHEDULE, ((DATE, spec.index),))
+                    for name, spec in steps.items()
                 }
                 for state, steps in compiled.tables.schedule.items()
             },
@@ -475,6 +510,13 @@ class FastFold:
                     submitted &= ~(1 << (p * width + d))
         return submitted
 
+    def _forget(self, stale: _Stale) -> None:
+        days, windows = self.days, self.windows
+        for key in stale.days:
+            days.pop(key, None)
+        for bounds in stale.windows:
+            windows.pop(bounds, None)
+
     def _owed_all_in(self, requires: tuple[int, ...], submitted: int) -> bool:
         owed_by, each = self.owed, self.each
         for d in requires:  # noqa: SIM110 - a loop, not all(): no generator on the hot path
@@ -534,7 +576,7 @@ class FastFold:
                 action,
                 index,
                 dest,
-                moves,
+                stale,
                 step,
                 extra,
                 watched,
@@ -569,21 +611,16 @@ class FastFold:
                 state = dest  # type: ignore[assignment]
                 if extra is not None:
                     submitted = self._fired(extra, submitted)
-                if moves:  # windows are counted from anchor days: forget the one that moved
-                    self.days.pop((EVENT, index), None)
-                    if extra is not None:
-                        for d in extra.renewed_dates:
-                            self.days.pop((DATE, d), None)
-                    windows.clear()
+                if stale is not None:  # windows counted from a day that moved: forget them
+                    self._forget(stale)
             else:
                 try:
                     day = scheduled_day(payload.get("value"))
                 except ValueError:
                     break
                 marks[self.events_count + index] = day
-                if moves:
-                    self.days.pop((DATE, index), None)
-                    windows.clear()
+                if stale is not None:
+                    self._forget(stale)
             add(state)
             version += 1
             last_at = at
