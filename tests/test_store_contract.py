@@ -20,7 +20,7 @@ import pytest
 from conftest import BACKENDS
 
 import peerflow
-from peerflow import Actor, ConcurrencyError, Event, StoreError
+from peerflow import Actor, ConcurrencyError, Event, EventIdTaken, NoSuchProgramme, StoreError
 from peerflow.engine._registry import example_path
 from peerflow.store import Store, open_store
 
@@ -166,7 +166,7 @@ def test_a_retried_event_id_is_a_no_op(store: Store) -> None:
     store.append(batch, expected_next_seq=2)
     store.append(batch, expected_next_seq=2)  # the same batch again: recognised
     assert len(store.events("p1")) == 4
-    with pytest.raises(StoreError, match="already stored"):
+    with pytest.raises(EventIdTaken, match="already stored"):
         store.append([reschedule("p1", 4, 5, "y")], expected_next_seq=4)
 
 
@@ -186,10 +186,10 @@ def test_an_event_id_reused_for_another_event_is_refused(store: Store, what: str
     store.record("p1", "schedule", payload, at=START, actor=FACILITATOR, event_id="x")
     kind, other = REUSED_WITH_ANOTHER[what]
     actor = MENTOR if what == "actor" else FACILITATOR
-    with pytest.raises(StoreError, match=rf"event id 'x' is already stored .*different {what}"):
+    with pytest.raises(EventIdTaken, match=rf"event id 'x' is already stored .*different {what}"):
         store.record("p1", kind, other, at=START, actor=actor, event_id="x")
     changed = Event("p1", 1, "x", START, actor, kind, other)
-    with pytest.raises(StoreError, match=rf"event id 'x' is already stored .*different {what}"):
+    with pytest.raises(EventIdTaken, match=rf"event id 'x' is already stored .*different {what}"):
         store.append([changed], expected_next_seq=1)
     assert [e.id for e in store.events("p1")][1:] == ["x"]
     assert store.events("p1")[1].payload == payload
@@ -199,9 +199,23 @@ def test_an_event_id_reused_at_another_seq_is_refused(store: Store) -> None:
     start(store)
     store.append([reschedule("p1", 1, 3, "y")], expected_next_seq=1)
     moved = reschedule("p1", 2, 3, "y")
-    with pytest.raises(StoreError, match=r"event id 'y' is already stored .*different seq"):
+    with pytest.raises(EventIdTaken, match=r"event id 'y' is already stored .*different seq"):
         store.append([moved], expected_next_seq=2)
     assert len(store.events("p1")) == 2
+
+
+def test_an_unknown_programme_is_a_lookup_error_naming_it(store: Store) -> None:
+    """Callers (the HTTP service's 404) tell "no such programme" from other refusals by type."""
+    for read in (
+        store.state,
+        lambda p: store.record(p, "fire", {"event": "x"}, at=START, actor=FACILITATOR),
+    ):
+        with pytest.raises(NoSuchProgramme, match="no programme 'ghost' in the store") as caught:
+            read("ghost")
+        assert caught.value.programme == "ghost" and isinstance(caught.value, LookupError)
+    with pytest.raises(NoSuchProgramme):
+        store.append([reschedule("ghost", 0, 1, "g")], expected_next_seq=0)
+    assert store.programmes() == []
 
 
 def test_a_programme_keeps_the_definition_text_it_started_on(store: Store) -> None:

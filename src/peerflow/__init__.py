@@ -49,7 +49,7 @@ if _TYPE_CHECKING:
     from peerflow.engine._state import ProgrammeState, Waiver
     from peerflow.engine._steps import Deadline, DeadlineKind, ParticipationKind, Step, StepKind
     from peerflow.events._envelope import Actor, Event, read_history, write_history
-    from peerflow.store._backend import ConcurrencyError, StoreError
+    from peerflow.store._backend import ConcurrencyError, EventIdTaken, NoSuchProgramme, StoreError
     from peerflow.store._snapshot import SnapshotError
 
 __version__ = "0.1.0"
@@ -68,6 +68,8 @@ _LAZY = {
     "DateNotScheduled": "peerflow.engine._blockers",
     "Deadline": "peerflow.engine._steps",
     "DeadlineKind": "peerflow.engine._steps",
+    "EventIdTaken": "peerflow.store._backend",
+    "NoSuchProgramme": "peerflow.store._backend",
     "DefinitionError": "peerflow._errors",
     "Event": "peerflow.events._envelope",
     "EventError": "peerflow._errors",
@@ -140,10 +142,12 @@ __all__ = [
     "DefinitionError",
     "Event",
     "EventError",
+    "EventIdTaken",
     "HistoryError",
     "IncompleteContent",
     "MissingDeliverable",
     "MissingReceipts",
+    "NoSuchProgramme",
     "OverBudget",
     "ParticipantLimit",
     "ParticipationKind",

@@ -20,6 +20,23 @@ class StoreError(PeerflowError):
     """The store cannot do what was asked (an unknown programme, an event id reused, ...)."""
 
 
+class NoSuchProgramme(StoreError, LookupError):
+    """The store holds no programme of that id (``programme``)."""
+
+    def __init__(self, programme: str, hint: str = "") -> None:
+        self.programme = programme
+        super().__init__(f"no programme '{programme}' in the store{hint}")
+
+
+class EventIdTaken(StoreError):
+    """An event id already names another event: a retry must repeat the same event (or the
+    same whole batch), and a new event needs a new id. ``event_id`` is the id."""
+
+    def __init__(self, event_id: str, message: str) -> None:
+        self.event_id = event_id
+        super().__init__(message)
+
+
 class ConcurrencyError(StoreError):
     """Another writer appended first: ``current`` is the programme's next seq now (``expected``
     the one the caller read); re-read and retry."""

@@ -41,7 +41,15 @@ from peerflow.engine._registry import definition_of
 from peerflow.engine._state import ProgrammeState
 from peerflow.engine._steps import Deadline, Step
 from peerflow.events._envelope import Actor, Event, decode_line, event_from_json, id_problem
-from peerflow.store._backend import Backend, ConcurrencyError, ProgrammeRow, StoreError, Transaction
+from peerflow.store._backend import (
+    Backend,
+    ConcurrencyError,
+    EventIdTaken,
+    NoSuchProgramme,
+    ProgrammeRow,
+    StoreError,
+    Transaction,
+)
 from peerflow.store._defaults import DEFAULT_STORE
 from peerflow.store._snapshot import dump_state, load_state
 from peerflow.store._sqlite import SQLiteBackend
@@ -330,9 +338,10 @@ class Store:
                 return self._state(self._row(tx, programme))
             if any(k is not None for k in known):
                 first = next(e for e, k in zip(events, known, strict=True) if k is not None)
-                raise StoreError(
+                raise EventIdTaken(
+                    first.id,
                     f"event id '{first.id}' is already stored, but the batch holds new events "
-                    "too: a retry repeats the whole batch"
+                    "too: a retry repeats the whole batch",
                 )
             row = tx.programme(programme)
             current = 0 if row is None else row.next_seq
@@ -340,7 +349,7 @@ class Store:
                 raise ConcurrencyError(programme, expected_next_seq, current)
             if row is None:
                 if events[0].type != "start":
-                    raise StoreError(f"programme '{programme}' does not exist: start it first")
+                    raise NoSuchProgramme(programme, ": start it first")
                 compiled = definition or definition_of(events[0])
                 state = compiled.start(events[0])
                 rest = events[1:]
@@ -360,7 +369,7 @@ class Store:
         _check_ids(programme)
         row = self.backend.programme(programme)
         if row is None:
-            raise StoreError(f"no programme '{programme}' in the store")
+            raise NoSuchProgramme(programme)
         return self._state(row)
 
     def events(self, programme: str, start: int = 0, stop: int | None = None) -> list[Event]:
@@ -439,7 +448,7 @@ class Store:
     def _row(self, tx: Transaction, programme: str) -> ProgrammeRow:
         row = tx.programme(programme)
         if row is None:
-            raise StoreError(f"no programme '{programme}' in the store: start it first")
+            raise NoSuchProgramme(programme, ": start it first")
         return row
 
     def _same_as_stored(self, event: Event, place: tuple[str, int]) -> None:
@@ -463,17 +472,20 @@ class Store:
             if mine != theirs
         ]
         if differs:
-            raise StoreError(
+            raise EventIdTaken(
+                event.id,
                 f"event id '{event.id}' is already stored (programme '{programme}', seq {seq}) "
                 f"with a different {', '.join(differs)}: an event id names one event; "
-                "use a new id for a new event"
+                "use a new id for a new event",
             )
 
     def _retried(
         self, tx: Transaction, row: ProgrammeRow, done: tuple[str, int], event_id: str
     ) -> ProgrammeState:
         if done[0] != row.programme:
-            raise StoreError(f"event id '{event_id}' is already stored for another programme")
+            raise EventIdTaken(
+                event_id, f"event id '{event_id}' is already stored for another programme"
+            )
         if done[1] == row.next_seq - 1:
             return self._state(row)
         events = self.events(row.programme, 0, done[1] + 1)
