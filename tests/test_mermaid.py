@@ -18,7 +18,7 @@ import subprocess
 import pytest
 
 import peerflow
-from peerflow.cli._render import mermaid
+from peerflow.model._mermaid import mermaid
 
 ODD_NAMES = """\
 id: odd-names

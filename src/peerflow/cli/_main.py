@@ -23,8 +23,6 @@ from peerflow.cli._render import (
     content_yaml,
     definition_json,
     definition_text,
-    mermaid,
-    status_json,
     status_text,
     terminal_width,
     use_colour,
@@ -38,9 +36,11 @@ from peerflow.engine._registry import (
     definition_or_file,
     example_path,
 )
+from peerflow.engine._steps import status_dict
 from peerflow.events._envelope import Event, one_line, read_history
 from peerflow.events._history import histories_of
 from peerflow.model._loading import read_definition_file
+from peerflow.model._mermaid import mermaid
 from peerflow.replay._audit import replay_programme
 from peerflow.replay._files import replay_files
 from peerflow.store._backend import StoreError
@@ -178,7 +178,7 @@ def cmd_next(args: argparse.Namespace) -> int:
     steps = compiled.next_steps(state, at, args.role, participation=True)
     deadlines = compiled.deadlines(state, at)
     if args.json:
-        print(json.dumps(status_json(state, at, steps, deadlines), indent=2, ensure_ascii=False))
+        print(json.dumps(status_dict(state, at, steps, deadlines), indent=2, ensure_ascii=False))
     else:
         print(
             status_text(

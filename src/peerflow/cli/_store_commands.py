@@ -25,7 +25,6 @@ from peerflow.cli._render import (
     owed_text,
     owes_each,
     paint,
-    status_json,
     status_text,
     terminal_width,
     use_colour,
@@ -43,6 +42,7 @@ from peerflow.engine._commands import (
 from peerflow.engine._compiled import CompiledDefinition
 from peerflow.engine._registry import definition_or_file
 from peerflow.engine._state import ProgrammeState
+from peerflow.engine._steps import status_dict
 from peerflow.events._envelope import Actor, decode_line, one_line
 from peerflow.events._history import read_histories
 from peerflow.model._calendar import local_date
@@ -79,7 +79,7 @@ def _report(state: ProgrammeState, at: datetime, as_json: bool) -> None:
     steps = state.definition.next_steps(state, at, participation=True)
     due = state.definition.deadlines(state, at)
     if as_json:
-        print(json.dumps(status_json(state, at, steps, due), indent=2, ensure_ascii=False))
+        print(json.dumps(status_dict(state, at, steps, due), indent=2, ensure_ascii=False))
     else:
         print(
             status_text(state, at, steps, due, use_colour(sys.stdout), terminal_width(sys.stdout))
@@ -425,7 +425,7 @@ def next_in_store(args: argparse.Namespace, when: Resolve) -> int:
     steps = state.definition.next_steps(state, at, args.role, participation=True)
     due = state.definition.deadlines(state, at)
     if args.json:
-        print(json.dumps(status_json(state, at, steps, due), indent=2, ensure_ascii=False))
+        print(json.dumps(status_dict(state, at, steps, due), indent=2, ensure_ascii=False))
     else:
         print(
             status_text(state, at, steps, due, use_colour(sys.stdout), terminal_width(sys.stdout))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 import attrs
 
 from peerflow.engine._blockers import Blocker
+
+if TYPE_CHECKING:
+    from peerflow.engine._state import ProgrammeState
 
 StepKind = Literal["fire", "submit", "schedule"]
 """A step of a state: fire a transition, submit a deliverable, schedule a date."""
@@ -103,3 +107,20 @@ class Deadline:
             "rule": self.rule,
             "advisory": self.advisory,
         }
+
+
+def status_dict(
+    st: ProgrammeState, at: datetime, steps: Sequence[Step], deadlines: Sequence[Deadline]
+) -> dict[str, Any]:
+    """Where a programme stands at ``at``, as JSON: one shape for every tool that asks."""
+    return {
+        "programme": st.programme,
+        "definition": st.definition.id,
+        "definition_version": st.definition.version,
+        "at": at.isoformat(),
+        "state": st.state,
+        "terminal": st.terminal,
+        "next_seq": st.next_seq,
+        "steps": [s.to_dict() for s in steps],
+        "deadlines": [d.to_dict() for d in deadlines],
+    }

@@ -3,7 +3,7 @@
 Owns the types a definition is made of (``ProgrammeType``, roles, states, windows,
 deliverables, dates, budget), the YAML reader that keeps line numbers, the loader that
 turns a file into a checked ``ProgrammeType`` with every problem named by line, and the
-working-day calendars that windows count in.
+working-day calendars that windows count in, and the Mermaid diagram drawn from a definition.
 
 May import: ``peerflow._errors`` and ``peerflow._lazy`` only. It knows nothing of events,
 programmes or stores.
