@@ -114,7 +114,9 @@ CONTRACT: dict[str, set[str]] = {
     "peerflow.store": set(ENGINE),
     "peerflow.checking": set(ENGINE),
     "peerflow.synthetic": {"peerflow.checking", "peerflow.replay", *ENGINE},
+    "peerflow.http": {"peerflow.replay", "peerflow.store", *ENGINE},
     "peerflow.cli": {
+        "peerflow.http",
         "peerflow._programme",
         "peerflow.replay",
         "peerflow.store",

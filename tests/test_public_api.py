@@ -34,6 +34,7 @@ PINNED = {
         "ClaimedItem",
         "CompiledDefinition",
         "ConcurrencyError",
+        "ConfigError",
         "DateNotScheduled",
         "Deadline",
         "DeadlineKind",

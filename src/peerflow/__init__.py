@@ -49,6 +49,7 @@ if _TYPE_CHECKING:
     from peerflow.engine._state import ProgrammeState, Waiver
     from peerflow.engine._steps import Deadline, DeadlineKind, ParticipationKind, Step, StepKind
     from peerflow.events._envelope import Actor, Event, read_history, write_history
+    from peerflow.http._config import ConfigError
     from peerflow.store._backend import ConcurrencyError, EventIdTaken, NoSuchProgramme, StoreError
     from peerflow.store._snapshot import SnapshotError
 
@@ -65,6 +66,7 @@ _LAZY = {
     "ClaimedItem": "peerflow.engine._budget",
     "CompiledDefinition": "peerflow.engine._compiled",
     "ConcurrencyError": "peerflow.store._backend",
+    "ConfigError": "peerflow.http._config",
     "DateNotScheduled": "peerflow.engine._blockers",
     "Deadline": "peerflow.engine._steps",
     "DeadlineKind": "peerflow.engine._steps",
@@ -136,6 +138,7 @@ __all__ = [
     "ClaimedItem",
     "CompiledDefinition",
     "ConcurrencyError",
+    "ConfigError",
     "DateNotScheduled",
     "Deadline",
     "DeadlineKind",

@@ -50,6 +50,13 @@ def _jobs(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text) if text.isdecimal() and len(text) <= 5 else -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0 to 65535, got {text[:40]!r}")
+    return value
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -225,6 +232,12 @@ def add_store_commands(sub: Any) -> None:
 
 
 EXAMPLES = {
+    "serve": [
+        "peerflow serve",
+        "peerflow serve --db postgresql://peerflow@db/peerflow --port 8080",
+        "peerflow serve --config portals.toml --host 0.0.0.0",
+        "peerflow serve --openapi",
+    ],
     "definitions": ["peerflow definitions", "peerflow definitions --json"],
     "show": [
         "peerflow show prospect-peer-mentoring",
@@ -439,6 +452,23 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func="_main:cmd_replay")
 
     add_store_commands(sub)
+
+    p = sub.add_parser(
+        "serve", help="serve the store over HTTP for portals (needs peerflow[server])"
+    )
+    _db_option(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML file of portals and their tokens (default: $PEERFLOW_TOKEN for one portal, "
+        "else a token made for this run and printed once)",
+    )
+    p.add_argument(
+        "--openapi", action="store_true", help="print the OpenAPI document and exit (no server)"
+    )
+    p.set_defaults(func="_serve:cmd_serve")
 
     p = sub.add_parser("demo", help="walk an example programme, stage by stage")
     p.add_argument(

@@ -1,0 +1,126 @@
+"""``peerflow serve`` as a user starts it, and docs/http.md's curl examples run against it.
+
+The server runs in its own process on a free loopback port with a fresh SQLite store; each
+```sh block of docs/http.md runs in bash with curl, and what it prints must be the block
+after it. So the guide shows what the service answers today, conflicts and retries included.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ROOT
+
+TOKEN = "docs-example-token-0123456789abcdef"
+pytestmark = pytest.mark.skipif(
+    shutil.which("curl") is None, reason="curl NOT INSTALLED: docs/http.md's examples NOT RUN"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("serve")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PEERFLOW_TOKEN": TOKEN}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "peerflow",
+            "serve",
+            "--db",
+            str(folder / "s.db"),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                out = process.stdout.read() if process.stdout else ""
+                pytest.fail(f"peerflow serve did not start: {out}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def examples() -> list[tuple[str, str]]:
+    """(commands, what they print) for each ```sh block of docs/http.md and the block after."""
+    text = (ROOT / "docs" / "http.md").read_text(encoding="utf-8")
+    return re.findall(r"```sh\n(.*?)```\n```\n(.*?)```", text, re.S)
+
+
+def test_the_guide_has_its_examples() -> None:
+    """The parse above finds them (a changed fence would silently run nothing)."""
+    assert len(examples()) >= 7
+
+
+def test_the_guides_curl_examples_print_what_it_shows(server: str) -> None:
+    env = {**os.environ, "PEERFLOW_URL": server, "PEERFLOW_TOKEN": TOKEN}
+    for commands, shown in examples():
+        done = subprocess.run(
+            ["bash", "-c", commands],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == shown.strip(), commands
+
+
+def test_the_server_refuses_a_wrong_token_and_answers_problem_json(server: str) -> None:
+    answer = httpx.get(f"{server}/programmes", headers={"Authorization": "Bearer nope"})
+    assert answer.status_code == 401
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_serve_without_the_extra_says_which_to_install(tmp_path: Path) -> None:
+    """Where litestar is missing, one line names the extra (simulated by hiding it)."""
+    hide = tmp_path / "litestar.py"
+    hide.write_text("raise ImportError('hidden for the test')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "peerflow", "serve", "--db", str(tmp_path / "s.db")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "peerflow: error: serving needs the server extra: pip install 'peerflow[server]'"
+    ]
