@@ -114,8 +114,10 @@ CONTRACT: dict[str, set[str]] = {
     "peerflow.store": set(ENGINE),
     "peerflow.checking": set(ENGINE),
     "peerflow.synthetic": {"peerflow.checking", "peerflow.replay", *ENGINE},
-    "peerflow.http": {"peerflow.replay", "peerflow.store", *ENGINE},
+    "peerflow._ics": set(ENGINE),
+    "peerflow.http": {"peerflow._ics", "peerflow.replay", "peerflow.store", *ENGINE},
     "peerflow.cli": {
+        "peerflow._ics",
         "peerflow.http",
         "peerflow._programme",
         "peerflow.replay",

@@ -219,6 +219,16 @@ def add_store_commands(sub: Any) -> None:
     _db_option(p)
     p.set_defaults(func="_store_commands:cmd_import")
 
+    p = sub.add_parser("calendar", help="write a programme's dates and deadlines as iCalendar")
+    p.add_argument("programme", nargs="?", metavar="PROGRAMME", help="the programme's id")
+    p.add_argument(
+        "--participant", metavar="ID", help="instead: this participant's across the store"
+    )
+    p.add_argument("-o", "--output", metavar="FILE.ics", help="write here, not to standard output")
+    p.add_argument("--at", metavar="WHEN", help="as the feed stands at this moment (default: now)")
+    _db_option(p)
+    p.set_defaults(func="_store_commands:cmd_calendar")
+
     p = sub.add_parser("export", help="write the store's events as JSON Lines, in commit order")
     p.add_argument("--programme", metavar="ID", help="only this programme")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
@@ -286,6 +296,10 @@ EXAMPLES = {
     "agenda": ["peerflow agenda --within 2w --as facilitator", "peerflow agenda --at 2027-04-01"],
     "import": ["peerflow import events.jsonl --definition defs/my-programme-v1.yaml"],
     "export": ["peerflow export -o events.jsonl --definitions defs/"],
+    "calendar": [
+        "peerflow calendar ghent-2027 -o ghent-2027.ics",
+        "peerflow calendar --participant porto -o porto.ics",
+    ],
     "demo": ["peerflow demo", "peerflow demo --definition sc-site-visit --db demo.sqlite3"],
 }
 """Shown under each command's --help (and each parsed by tests/test_cli_help.py)."""

@@ -431,3 +431,47 @@ def next_in_store(args: argparse.Namespace, when: Resolve) -> int:
             status_text(state, at, steps, due, use_colour(sys.stdout), terminal_width(sys.stdout))
         )
     return EXIT_OK
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    """A programme's (or a participant's) dates and deadlines as an .ics file."""
+    try:
+        import icalendar  # noqa: F401, PLC0415 - an optional extra
+    except ImportError:
+        raise StoreError(
+            "calendars need the calendar extra: pip install 'peerflow[calendar]'"
+        ) from None
+    from peerflow._ics import concerns, ics, programme_items  # noqa: PLC0415
+
+    if (args.programme is None) == (args.participant is None):
+        raise StoreError("give a PROGRAMME or --participant ID (one of them)")
+    resolve = moment(args)
+    with store_of(args, create=False) as store:
+        if args.programme is not None:
+            state = store.state(args.programme)
+            at = resolve(state.timezone)
+            items = programme_items(store.events(args.programme), at)
+            name = args.programme
+        else:
+            at = resolve("UTC")
+            items, name = [], args.participant
+            for row in store.programmes():
+                state = store.state(row.programme)
+                if state.role_of(args.participant) is None:
+                    continue
+                items.extend(
+                    i
+                    for i in programme_items(store.events(row.programme), at)
+                    if concerns(i, state, args.participant)
+                )
+            if not items and not any(
+                store.state(r.programme).role_of(args.participant) for r in store.programmes()
+            ):
+                raise StoreError(f"'{args.participant}' takes part in no programme of the store")
+    data = ics(name, items, at)
+    if args.output:
+        Path(args.output).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return EXIT_OK

@@ -6,8 +6,9 @@ details; the store's guarantees as HTTP conventions (ETag and If-Match, Idempote
 bearer tokens, one per portal, each scoped to the programmes it may see. Needs the ``server``
 extra (``pip install 'peerflow[server]'``).
 
-May import: ``peerflow.replay``, ``peerflow.store``, ``peerflow.engine``, ``peerflow.model``,
-``peerflow.events``, ``peerflow._errors``, ``peerflow._bulk``, ``peerflow._lazy``.
+May import: ``peerflow._ics``, ``peerflow.replay``, ``peerflow.store``, ``peerflow.engine``,
+``peerflow.model``, ``peerflow.events``, ``peerflow._errors``, ``peerflow._bulk``,
+``peerflow._lazy``.
 """
 
 from peerflow._lazy import lazy_names as _lazy_names

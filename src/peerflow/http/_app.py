@@ -32,6 +32,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from litestar.response import Stream
 
 from peerflow._errors import PeerflowError, UnknownDefinition
+from peerflow._ics import MEDIA_TYPE, FeedItem, concerns, ics, programme_items
 from peerflow.engine._commands import (
     claim_payload,
     fire_payload,
@@ -992,7 +993,68 @@ async def replay_upload(
     return Response(text.encode("utf-8"), media_type="application/json")
 
 
+@get(
+    "/programmes/{programme_id:str}/calendar.ics",
+    sync_to_thread=True,
+    tags=["calendars"],
+    media_type=MEDIA_TYPE,
+    responses=_problems(404),
+)
+def programme_calendar(
+    programme_id: FromPath[str], service: NamedDependency[Service], portal: NamedDependency[Portal]
+) -> Response[bytes]:
+    """The programme's scheduled dates and deadlines as iCalendar (RFC 5545): stable UIDs,
+    SEQUENCE raised each time an entry's moment moved."""
+    service.state(portal, programme_id)
+    now = service.clock()
+    items = programme_items(service.store.events(programme_id), now)
+    return Response(ics(programme_id, items, now), media_type=MEDIA_TYPE)
+
+
+@get(
+    "/participants/{participant_id:str}/calendar.ics",
+    sync_to_thread=True,
+    tags=["calendars"],
+    media_type=MEDIA_TYPE,
+    responses=_problems(404),
+)
+def participant_calendar(
+    participant_id: FromPath[str],
+    service: NamedDependency[Service],
+    portal: NamedDependency[Portal],
+) -> Response[bytes]:
+    """A participant's calendar across the portal's programmes: every date of their
+    programmes and the deadlines that wait for them or their role."""
+    now = service.clock()
+    found: list[FeedItem] = []
+    for row in service.store.programmes():
+        if not portal.sees(row.programme):
+            continue
+        st = service.store.state(row.programme)
+        if st.role_of(participant_id) is None:
+            continue
+        items = programme_items(service.store.events(row.programme), now)
+        found.extend(i for i in items if concerns(i, st, participant_id))
+    if not found and not _takes_part(service, portal, participant_id):
+        raise _Refusal(
+            404,
+            "no-such-participant",
+            "No such participant",
+            f"'{participant_id[:200]}' takes part in none of the portal's programmes",
+        )
+    return Response(ics(participant_id, found, now), media_type=MEDIA_TYPE)
+
+
+def _takes_part(service: Service, portal: Portal, participant: str) -> bool:
+    return any(
+        portal.sees(row.programme) and service.store.state(row.programme).role_of(participant)
+        for row in service.store.programmes()
+    )
+
+
 READS = [
+    programme_calendar,
+    participant_calendar,
     health,
     list_definitions,
     show_definition,
