@@ -19,6 +19,7 @@ SMOKE = {
     "bench_replay.py": (["--smoke"], 9),  # end-to-end (3), memory, fold (2), scaling, cold (2)
     "bench_store.py": (["--commands", "6"], 1),  # SQLite strict commands vs raw inserts
     "bench_startup.py": (["--smoke"], 3),  # --help, next, import peerflow vs python -c pass
+    "bench_http.py": (["--calls", "20", "--clients", "4"], 2),  # next steps, append vs Store
 }
 
 
