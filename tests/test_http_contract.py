@@ -25,7 +25,12 @@ EXAMPLES = int(os.environ.get("PEERFLOW_SCHEMATHESIS_EXAMPLES", "25"))
 
 _folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"peerflow-schemathesis-{os.getpid()}"
 _folder.mkdir(parents=True, exist_ok=True)
-app = create_app(str(_folder / "store.sqlite3"), ServiceConfig.single(TOKEN))
+app = create_app(
+    str(_folder / "store.sqlite3"),
+    ServiceConfig.single(TOKEN),
+    webhooks=_folder / "outbox.sqlite3",
+    deliver_every=None,  # subscriptions are made and listed; nothing is sent anywhere
+)
 config = SchemathesisConfig.from_dict(
     {
         "checks": {

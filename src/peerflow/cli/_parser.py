@@ -480,6 +480,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "else a token made for this run and printed once)",
     )
     p.add_argument(
+        "--webhooks",
+        metavar="FILE",
+        help="the webhook outbox, a SQLite file (default: beside a SQLite store, "
+        "STORE.webhooks; with PostgreSQL: peerflow-webhooks.sqlite3 here)",
+    )
+    p.add_argument(
         "--openapi", action="store_true", help="print the OpenAPI document and exit (no server)"
     )
     p.set_defaults(func="_serve:cmd_serve")

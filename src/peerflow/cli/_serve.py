@@ -8,6 +8,7 @@ import os
 import sys
 
 from peerflow.cli._store_commands import store_of
+from peerflow.store._defaults import DEFAULT_STORE
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 
@@ -42,7 +43,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     store = store_of(args)
-    app = create_app(store, config)
+    url = args.db or os.environ.get("PEERFLOW_DB") or DEFAULT_STORE
+    webhooks = args.webhooks or (
+        "peerflow-webhooks.sqlite3"
+        if url.startswith(("postgresql://", "postgres://"))
+        else url.removeprefix("sqlite:///") + ".webhooks"
+    )
+    app = create_app(store, config, webhooks=webhooks)
     print(
         f"peerflow serve: http://{args.host}:{args.port} (OpenAPI at /openapi/openapi.json), "
         f"{len(config.portals)} portal(s)",

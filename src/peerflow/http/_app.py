@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import tempfile
@@ -18,8 +19,9 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from litestar import Litestar, Request, Response, Router, get, post
+from litestar import Litestar, Request, Response, Router, delete, get, post
 from litestar.config.compression import CompressionConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader
@@ -51,6 +53,7 @@ from peerflow.http._problems import (
     PROBLEM_JSON,
     ProblemOut,
     _Refusal,
+    log,
     on_http_error,
     on_peerflow_error,
     on_unexpected,
@@ -63,6 +66,7 @@ from peerflow.http._schemas import (
     ClaimIn,
     DateIn,
     DefinitionOut,
+    DeliveryOut,
     EventIn,
     EventOut,
     EventPage,
@@ -78,7 +82,10 @@ from peerflow.http._schemas import (
     StepIn,
     SubmissionIn,
     WaiverIn,
+    WebhookIn,
+    WebhookOut,
 )
+from peerflow.http._webhooks import KINDS, Outbox, Subscription
 from peerflow.model._mermaid import mermaid
 from peerflow.replay._exports import write_json
 from peerflow.replay._files import replay_files
@@ -105,8 +112,19 @@ class Service:
     """What every handler works with: the store, the portals, the clock (the engine takes
     time as an input; the service is where "now" is read)."""
 
-    def __init__(self, store: Store, config: ServiceConfig, clock: Clock = _now) -> None:
-        self.store, self.config, self.clock = store, config, clock
+    def __init__(
+        self, store: Store, config: ServiceConfig, clock: Clock = _now, outbox: Outbox | None = None
+    ) -> None:
+        self.store, self.config, self.clock, self.outbox = store, config, clock, outbox
+
+    def sees(self, portal: str, programme: str) -> bool:
+        """The scope of the portal named ``portal`` (webhooks are sent long after a request)."""
+        return any(p.name == portal and p.sees(programme) for p in self.config.portals)
+
+    def webhooks(self) -> Outbox:
+        if self.outbox is None:
+            raise _Refusal(404, "not-found", "Not Found", "this service sends no webhooks")
+        return self.outbox
 
     def state(self, portal: NamedDependency[Portal], programme: str) -> ProgrammeState:
         """A programme the portal may see (another portal's is "no such programme": the
@@ -1052,7 +1070,109 @@ def _takes_part(service: Service, portal: Portal, participant: str) -> bool:
     )
 
 
+def _webhook_out(sub: Subscription, secret: str | None = None) -> WebhookOut:
+    return WebhookOut(sub.id, sub.url, list(sub.kinds), sub.reminder_days, sub.created, secret)
+
+
+@post(
+    "/webhooks",
+    sync_to_thread=True,
+    tags=["webhooks"],
+    response_headers=[
+        ResponseHeader(name="Location", description="the subscription", documentation_only=True)
+    ],
+    responses=_problems(404, 413, 422),
+)
+def subscribe(
+    data: JSONBody[WebhookIn], service: NamedDependency[Service], portal: NamedDependency[Portal]
+) -> Response[WebhookOut]:
+    """Subscribe a URL to the portal's events and reminders, from now on; the answer holds
+    the signing secret, once."""
+    url = data.url
+    parts = urlsplit(url) if len(url) <= 2000 and url.isprintable() else None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise _Refusal(
+            422,
+            "invalid-webhook",
+            "Not a webhook URL",
+            "url must be an http:// or https:// URL with a host, at most 2,000 characters",
+        )
+    kinds = tuple(dict.fromkeys(data.kinds))
+    unknown = [k for k in kinds if k not in KINDS]
+    if not kinds or unknown:
+        got = ", ".join(map(repr, unknown)) or "none"
+        raise _Refusal(
+            422,
+            "invalid-webhook",
+            "Unknown webhook kinds",
+            f"kinds take {', '.join(KINDS)}; got {got}",
+        )
+    if not 0 <= data.reminder_days <= 366:
+        raise _Refusal(
+            422, "invalid-webhook", "Reminder days out of range", "reminder_days is 0 to 366"
+        )
+    sub, secret = service.webhooks().subscribe(
+        portal.name, url, kinds, data.reminder_days, service.clock()
+    )
+    return Response(
+        _webhook_out(sub, secret), status_code=201, headers={"Location": f"/webhooks/{sub.id}"}
+    )
+
+
+@get("/webhooks", sync_to_thread=True, tags=["webhooks"], responses=_problems(404))
+def list_webhooks(
+    service: NamedDependency[Service], portal: NamedDependency[Portal]
+) -> list[WebhookOut]:
+    """The portal's subscriptions (secrets are not shown again)."""
+    return [_webhook_out(s) for s in service.webhooks().subscriptions(portal.name)]
+
+
+@delete(
+    "/webhooks/{webhook_id:str}", sync_to_thread=True, tags=["webhooks"], responses=_problems(404)
+)
+def unsubscribe(
+    webhook_id: FromPath[str], service: NamedDependency[Service], portal: NamedDependency[Portal]
+) -> None:
+    """End a subscription; what was queued for it is dropped."""
+    if not service.webhooks().unsubscribe(portal.name, webhook_id):
+        raise _Refusal(
+            404,
+            "no-such-webhook",
+            "No such webhook",
+            f"the portal has no subscription '{webhook_id[:100]}'",
+        )
+
+
+@get(
+    "/webhooks/{webhook_id:str}/deliveries",
+    sync_to_thread=True,
+    tags=["webhooks"],
+    responses=_problems(404),
+)
+def deliveries(
+    webhook_id: FromPath[str],
+    service: NamedDependency[Service],
+    portal: NamedDependency[Portal],
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
+) -> list[DeliveryOut]:
+    """Every attempt to deliver the subscription's messages, newest first."""
+    outbox = service.webhooks()
+    if webhook_id not in {s.id for s in outbox.subscriptions(portal.name)}:
+        raise _Refusal(
+            404,
+            "no-such-webhook",
+            "No such webhook",
+            f"the portal has no subscription '{webhook_id[:100]}'",
+        )
+    return [
+        DeliveryOut(a.message, a.kind, a.at, a.status_code, a.error, a.status)
+        for a in outbox.log(webhook_id, limit)
+    ]
+
+
 READS = [
+    list_webhooks,
+    deliveries,
     programme_calendar,
     participant_calendar,
     health,
@@ -1070,6 +1190,8 @@ READS = [
     replay_upload,
 ]
 WRITES = [
+    subscribe,
+    unsubscribe,
     create_programme,
     append_event,
     append_batch,
@@ -1088,16 +1210,47 @@ def create_app(
     config: ServiceConfig | None = None,
     *,
     clock: Clock = _now,
+    webhooks: str | Path | None = None,
+    deliver_every: float | None = 1.0,
 ) -> Litestar:
     """The ASGI application over ``store`` (a Store, or a URL as ``--db`` takes); ``config``
-    holds the portals and their tokens (``ServiceConfig.single(token)`` for one)."""
+    holds the portals and their tokens (``ServiceConfig.single(token)`` for one).
+
+    ``webhooks`` is the outbox's SQLite file (None: no webhooks); while the application
+    runs, the outbox makes a pass every ``deliver_every`` seconds (None: never, for a caller
+    that runs :meth:`Outbox.run_once` itself)."""
     if config is None:
         raise PeerflowError("the service needs its portals: pass config=ServiceConfig(...)")
-    service = Service(store if isinstance(store, Store) else open_store(store), config, clock)
+    opened = store if isinstance(store, Store) else open_store(store)
+    outbox = Outbox(webhooks, opened) if webhooks is not None else None
+    service = Service(opened, config, clock, outbox)
     from peerflow import __version__  # noqa: PLC0415
+
+    tasks: list[asyncio.Task[None]] = []
+
+    async def deliver_forever() -> None:
+        assert outbox is not None and deliver_every is not None
+        while True:
+            try:
+                await asyncio.to_thread(outbox.run_once, clock(), service.sees)
+            except Exception:
+                log.exception("webhook pass failed")
+            await asyncio.sleep(deliver_every)
+
+    def start_outbox() -> None:
+        if outbox is not None and deliver_every is not None:
+            tasks.append(asyncio.get_running_loop().create_task(deliver_forever()))
+
+    async def stop_outbox() -> None:
+        for task in tasks:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
 
     app = Litestar(
         [Router("/", route_handlers=[*READS, *WRITES])],  # one Router: OPTIONS lists every method
+        on_startup=[start_outbox],
+        on_shutdown=[stop_outbox],
         guards=[require_portal],
         before_request=before_handler,
         dependencies={

@@ -221,3 +221,34 @@ class AgendaOut:
 class Health:
     status: str
     version: str
+
+
+@attrs.frozen
+class WebhookIn:
+    """``kinds``: ``event`` (every recorded event), ``reminder`` (deadlines due within
+    ``reminder_days``, and passed)."""
+
+    url: str
+    kinds: list[str] = attrs.field(factory=lambda: ["event"])
+    reminder_days: int = 3
+
+
+@attrs.frozen
+class WebhookOut:
+    id: str
+    url: str
+    kinds: list[str]
+    reminder_days: int
+    created: datetime
+    secret: str | None = None
+    """The signing secret (Standard Webhooks), shown only in the answer to the subscription."""
+
+
+@attrs.frozen
+class DeliveryOut:
+    message: str
+    kind: str
+    at: datetime
+    status_code: int | None
+    error: str | None
+    status: str
