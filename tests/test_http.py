@@ -379,26 +379,22 @@ def test_big_answers_are_gzipped_when_asked(client: TestClient[Any]) -> None:
     assert "content-encoding" not in plain.headers and plain.json() == answer.json()
 
 
-def test_a_replayed_upload_is_the_report_peerflow_replay_writes(client: TestClient[Any]) -> None:
-    history = ROOT / "tests" / "histories"
-    path = next(history.glob("*.jsonl")) if history.is_dir() else None
-    if path is None:
-        from peerflow.synthetic import generate  # noqa: PLC0415
+def test_a_replayed_upload_is_the_report_peerflow_replay_writes(
+    client: TestClient[Any], tmp_path: Path
+) -> None:
+    from peerflow.synthetic import generate  # noqa: PLC0415
 
-        path = Path(client.app.state.service.store.backend.path).parent / "upload.jsonl"
-        path.write_text(
-            "\n".join(
-                generate(
-                    peerflow.definition("prospect-peer-mentoring"), 5, seed=3, deviation_share=0.5
-                ).lines()
-            )
-            + "\n"
-        )
+    path = tmp_path / "upload.jsonl"
+    prospect = peerflow.definition("prospect-peer-mentoring")
+    lines = generate(prospect, 5, seed=3, deviation_share=0.5).lines()
+    path.write_text("\n".join([*lines, "not json"]) + "\n")  # a bad line is reported too
     answer = client.post("/replay", content=path.read_bytes(), headers=auth())
     result = replay_files(path)
     expected = io.StringIO()
     write_json(list(result), result.problems, expected)
-    assert answer.status_code == 200 and answer.json() == json.loads(expected.getvalue())
+    report = json.loads(expected.getvalue().replace(str(path), "upload.jsonl"))
+    assert answer.status_code == 200 and answer.json() == report
+    assert report["problems"][0]["file"] == "upload.jsonl"  # not the service's temporary path
     assert len(events_in(client)) == 0  # a replay keeps nothing
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import tempfile
 from collections.abc import Callable, Iterator
@@ -1007,7 +1008,8 @@ async def replay_upload(
         result = replay_files(path)
         report = io.StringIO()
         write_json(list(result), result.problems, report, summary_only=summary_only)
-        text = report.getvalue()
+        # the report names the upload as the client knows it, not by this machine's path
+        text = report.getvalue().replace(json.dumps(str(path))[1:-1], "upload.jsonl")
     return Response(text.encode("utf-8"), media_type="application/json")
 
 
