@@ -1,8 +1,11 @@
-"""``peerflow serve`` as a user starts it, and docs/http.md's curl examples run against it.
+"""``peerflow serve`` as a user starts it: docs/http.md's curl examples and schemathesis run
+against it over loopback.
 
-The server runs in its own process on a free loopback port with a fresh SQLite store; each
-```sh block of docs/http.md runs in bash with curl, and what it prints must be the block
-after it. So the guide shows what the service answers today, conflicts and retries included.
+The server runs in its own process on a free loopback port with a fresh store: SQLite, and
+PostgreSQL too where ``PEERFLOW_TEST_POSTGRES`` names a server (CI starts one). Each ```sh
+block of docs/http.md runs in bash with curl, and what it prints must be the block after it,
+so the guide shows what the service answers today, conflicts and retries included. Then
+schemathesis generates requests from the OpenAPI document the running server serves.
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT
+import schemathesis
+from conftest import ROOT, _fresh_postgres_schema
+from hypothesis import HealthCheck, assume, given, settings
+from schemathesis.config import SchemathesisConfig
 
 TOKEN = "docs-example-token-0123456789abcdef"
 pytestmark = pytest.mark.skipif(
@@ -34,9 +41,19 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("PEERFLOW_TEST_POSTGRES") else [])
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("serve")
+    db = (
+        str(folder / "s.db")
+        if request.param == "sqlite"
+        else _fresh_postgres_schema(os.environ["PEERFLOW_TEST_POSTGRES"])
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PEERFLOW_TOKEN": TOKEN}
@@ -47,9 +64,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "peerflow",
             "serve",
             "--db",
-            str(folder / "s.db"),
+            db,
             "--port",
             str(port),
+            "--webhooks",
+            str(folder / "outbox.sqlite3"),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -98,6 +117,34 @@ def test_the_guides_curl_examples_print_what_it_shows(server: str) -> None:
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == shown.strip(), commands
+
+
+def test_schemathesis_against_the_running_server(server: str) -> None:
+    """A few generated requests per operation over loopback (tests/test_http_contract.py runs
+    many more in process): no 500, every answer within the contract the server serves."""
+    config = SchemathesisConfig.from_dict(
+        {
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": ["2xx", "401", "403", "404", "409", "412", "422"]
+                }
+            }
+        }
+    )
+    schema = schemathesis.openapi.from_url(f"{server}/openapi/openapi.json", config=config)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 25
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=5, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def check(case: Any) -> None:
+            assume(not any(isinstance(v, list) and len(v) < 2 for v in (case.query or {}).values()))
+            case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+
+        check()
 
 
 def test_the_server_refuses_a_wrong_token_and_answers_problem_json(server: str) -> None:
