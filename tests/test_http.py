@@ -367,6 +367,23 @@ def test_the_export_and_the_feed_are_the_stores(client: TestClient[Any], url: st
     assert [p["programme"] for p in second["items"]] == ["p2"] and second["next_after"] is None
 
 
+def test_a_definition_is_served_as_json_diagram_and_page_as_the_command_line_shows_it(
+    client: TestClient[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from peerflow.cli import main  # noqa: PLC0415
+
+    for fmt, path in [("json", ""), ("mermaid", "/diagram"), ("markdown", "/page")]:
+        main(["show", "sc-site-visit", "--format", fmt])
+        shown = capsys.readouterr().out
+        answer = client.get(f"/definitions/sc-site-visit{path}", headers=auth())
+        assert answer.status_code == 200
+        if fmt == "json":
+            assert answer.json() == json.loads(shown)
+        else:
+            assert answer.text.strip() == shown.strip()
+    is_problem(client.get("/definitions/nope/page", headers=auth()), 404, "unknown-definition")
+
+
 def test_big_answers_are_gzipped_when_asked(client: TestClient[Any]) -> None:
     answer = client.get(
         "/definitions/prospect-peer-mentoring", headers={**auth(), "Accept-Encoding": "gzip"}

@@ -73,7 +73,7 @@ def cmd_definitions(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     compiled = definition_or_file(args.definition)
     if args.format == "markdown":
-        from peerflow.cli._pages import programme_page  # noqa: PLC0415 - only pages need it
+        from peerflow.model._pages import programme_page  # noqa: PLC0415 - only pages need it
 
         print(programme_page(compiled.type, mermaid(compiled.type)), end="")
         return EXIT_OK

@@ -14,23 +14,13 @@ from peerflow.cli._moments import shown
 from peerflow.engine._state import ProgrammeState
 from peerflow.engine._steps import Deadline, Step
 from peerflow.model._loading import CONVERTER
-from peerflow.model._types import Bound, Part, ProgrammeType, Window
+from peerflow.model._pages import window_text
+from peerflow.model._types import Bound, Part, ProgrammeType
 
 
 def definition_json(definition: ProgrammeType) -> str:
     """The definition as JSON, in the same shape as its YAML (``from``/``to`` included)."""
     return json.dumps(CONVERTER.unstructure(definition), indent=2, ensure_ascii=False)
-
-
-def window_text(window: Window | None) -> str:
-    if window is None:
-        return ""
-    parts = []
-    if window.opens is not None:
-        parts.append("opens " + window.opens.describe())
-    if window.closes is not None:
-        parts.append("closes " + window.closes.describe())
-    return "; ".join(parts)
 
 
 def _bound_text(bound: Bound | None) -> str:

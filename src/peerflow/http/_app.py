@@ -88,6 +88,7 @@ from peerflow.http._schemas import (
 )
 from peerflow.http._webhooks import KINDS, Outbox, Subscription
 from peerflow.model._mermaid import mermaid
+from peerflow.model._pages import programme_page
 from peerflow.replay._exports import write_json
 from peerflow.replay._files import replay_files
 from peerflow.store._store import Store, open_store
@@ -488,6 +489,20 @@ def show_definition(definition_id: FromPath[str]) -> dict[str, Any]:
 def definition_diagram(definition_id: FromPath[str]) -> str:
     """A Mermaid state diagram of the definition."""
     return mermaid(_definition(definition_id).type)
+
+
+@get(
+    "/definitions/{definition_id:str}/page",
+    sync_to_thread=False,
+    tags=["definitions"],
+    media_type="text/markdown",
+    responses=_problems(404),
+)
+def definition_page(definition_id: FromPath[str]) -> str:
+    """The definition's programme page (Markdown): its steps, windows, deliverables and
+    budget, each row with the rule IDs of the guideline it encodes."""
+    compiled = _definition(definition_id)
+    return programme_page(compiled.type, mermaid(compiled.type))
 
 
 @post(
@@ -1181,6 +1196,7 @@ READS = [
     list_definitions,
     show_definition,
     definition_diagram,
+    definition_page,
     list_programmes,
     get_programme,
     next_steps,

@@ -1,5 +1,8 @@
 """Programme pages: a definition as a Markdown page a reader can check against its source.
 
+The command line writes them (``peerflow show ID --format markdown``) and the HTTP service
+serves them (``GET /definitions/{id}/page``): one function, one page.
+
 ``docs/programmes/ID.md`` is generated from the definition by ``peerflow show ID --format
 markdown``, so the page never drifts from what the engine runs (a test regenerates it).
 Every table row carries the rule IDs of the guideline it encodes.
@@ -9,8 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from peerflow.cli._render import window_text as _window
-from peerflow.model._types import SELF, Bound, Part, ProgrammeType
+from peerflow.model._types import SELF, Bound, Part, ProgrammeType, Window
+
+
+def window_text(window: Window | None) -> str:
+    if window is None:
+        return ""
+    parts = []
+    if window.opens is not None:
+        parts.append("opens " + window.opens.describe())
+    if window.closes is not None:
+        parts.append("closes " + window.closes.describe())
+    return "; ".join(parts)
 
 
 def _cell(text: object) -> str:
@@ -133,8 +146,8 @@ def programme_page(d: ProgrammeType, mermaid_diagram: str) -> str:
                     + [f"`{c.deliverable}` if {c.when.describe()}" for c in t.requires_when]
                     + [f"`{e}` at least {n} times" for e, n in t.min_times.items()]
                 ),
-                _window(t.window)
-                + (f" (indicative: {_window(t.advisory)})" if t.advisory is not None else "")
+                window_text(t.window)
+                + (f" (indicative: {window_text(t.advisory)})" if t.advisory is not None else "")
                 + ("" if t.deadline_applies else " (not bound by the overall deadline)"),
                 _rules(t.rules),
             )
@@ -151,7 +164,7 @@ def programme_page(d: ProgrammeType, mermaid_diagram: str) -> str:
                 ("each of " if dl.each else "one of ") + _names(dl.owed_by),
                 _names(dl.during) or "any state",
                 (
-                    _window(dl.window)
+                    window_text(dl.window)
                     + (f" (owed anew after each `{dl.renewed_by}`)" if dl.renewed_by else "")
                 ).strip(),
                 _parts(dl.content),
@@ -186,7 +199,7 @@ def programme_page(d: ProgrammeType, mermaid_diagram: str) -> str:
             f"- **Receipts**: {'required' if b.receipts_required else 'not required'}"
             + ("; every claim carries bank details" if b.bank_details_required else ""),
             f"- **Claims**: during {_names(b.claims_during) or 'any state'}",
-            f"- **Payment**: {_window(b.payment) or 'no window'}",
+            f"- **Payment**: {window_text(b.payment) or 'no window'}",
             f"- **Rules**: {_rules(b.rules) or '-'}",
             "",
         ]
