@@ -51,3 +51,20 @@ def test_every_operation_answers_within_its_contract(case: Any) -> None:
     # generated, so its verdict would be about the generator
     assume(not any(isinstance(v, list) and len(v) < 2 for v in (case.query or {}).values()))
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+class _Workflows(schema.as_state_machine()):  # type: ignore[misc]
+    """Stateful: sequences of calls that follow the OpenAPI links from each write's answer
+    (create a programme, then read it, take a step, ...)."""
+
+    def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+        return {"headers": {"Authorization": f"Bearer {TOKEN}"}}
+
+
+TestWorkflowsFollowingTheLinks = _Workflows.TestCase
+TestWorkflowsFollowingTheLinks.settings = settings(
+    max_examples=max(EXAMPLES // 5, 3),
+    stateful_step_count=6,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)

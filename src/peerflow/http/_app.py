@@ -30,7 +30,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Link, OpenAPIResponse, SecurityScheme
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 
@@ -1296,8 +1296,51 @@ def create_app(
         debug=False,
     )
     app.state.service = service
+    _add_links(app)
     app.state.methods, app.state.queries = _methods_and_queries(app)
     return app
+
+
+PROGRAMME_LINKS = {
+    "GetProgramme": "ProgrammesProgrammeIdGetProgramme",
+    "NextSteps": "ProgrammesProgrammeIdNextNextSteps",
+    "Events": "ProgrammesProgrammeIdEventsProgrammeEvents",
+    "Submit": "ProgrammesProgrammeIdSubmissionsSubmit",
+    "Fire": "ProgrammesProgrammeIdStepsFire",
+    "Schedule": "ProgrammesProgrammeIdDatesSchedule",
+    "Join": "ProgrammesProgrammeIdJoinsJoin",
+    "Calendar": "ProgrammesProgrammeIdCalendarIcsProgrammeCalendar",
+}
+WEBHOOK_LINKS = {
+    "Deliveries": "WebhooksWebhookIdDeliveriesDeliveries",
+    "Unsubscribe": "WebhooksWebhookIdUnsubscribe",
+}
+
+
+def _add_links(app: Litestar) -> None:
+    """OpenAPI links from each write to what a client does next with its answer (read the
+    programme it wrote, take the next step): a client generator follows them, and so does
+    schemathesis's stateful run."""
+    document = app.openapi_schema
+    for item in (document.paths or {}).values():
+        operation = item.post
+        answer = (operation.responses or {}).get("201") if operation is not None else None
+        if not isinstance(answer, OpenAPIResponse) or not answer.content:
+            continue
+        schema = next(iter(answer.content.values())).schema
+        name = getattr(schema, "ref", "") or ""
+        if name.endswith("/ProgrammeOut"):
+            answer.links = {
+                link: Link(
+                    operation_id=target, parameters={"programme_id": "$response.body#/programme"}
+                )
+                for link, target in PROGRAMME_LINKS.items()
+            }
+        elif name.endswith("/WebhookOut"):
+            answer.links = {
+                link: Link(operation_id=target, parameters={"webhook_id": "$response.body#/id"})
+                for link, target in WEBHOOK_LINKS.items()
+            }
 
 
 def _plain_path(path: str) -> str:
