@@ -67,7 +67,6 @@ from peerflow.http._schemas import (
     ClaimIn,
     DateIn,
     DefinitionOut,
-    DeliveryOut,
     EventIn,
     EventOut,
     EventPage,
@@ -86,7 +85,7 @@ from peerflow.http._schemas import (
     WebhookIn,
     WebhookOut,
 )
-from peerflow.http._webhooks import KINDS, Outbox, Subscription
+from peerflow.http._webhooks import KINDS, Attempt, Outbox, Subscription
 from peerflow.model._mermaid import mermaid
 from peerflow.model._pages import programme_page
 from peerflow.replay._exports import write_json
@@ -1171,7 +1170,7 @@ def deliveries(
     service: NamedDependency[Service],
     portal: NamedDependency[Portal],
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
-) -> list[DeliveryOut]:
+) -> list[Attempt]:
     """Every attempt to deliver the subscription's messages, newest first."""
     outbox = service.webhooks()
     if webhook_id not in {s.id for s in outbox.subscriptions(portal.name)}:
@@ -1181,10 +1180,7 @@ def deliveries(
             "No such webhook",
             f"the portal has no subscription '{webhook_id[:100]}'",
         )
-    return [
-        DeliveryOut(a.message, a.kind, a.at, a.status_code, a.error, a.status)
-        for a in outbox.log(webhook_id, limit)
-    ]
+    return outbox.log(webhook_id, limit)
 
 
 READS = [

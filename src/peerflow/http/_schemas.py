@@ -242,13 +242,3 @@ class WebhookOut:
     created: datetime
     secret: str | None = None
     """The signing secret (Standard Webhooks), shown only in the answer to the subscription."""
-
-
-@attrs.frozen
-class DeliveryOut:
-    message: str
-    kind: str
-    at: datetime
-    status_code: int | None
-    error: str | None
-    status: str
