@@ -255,3 +255,38 @@ def test_a_portal_hears_only_of_its_own_programmes(
         client.post("/programmes", json=body, headers=auth())
     passes(outbox, 2)
     assert [json.loads(raw)["data"]["programme"] for _, raw in receiver.received] == ["other-1"]
+
+
+def test_two_workers_on_one_outbox_send_each_message_once(
+    setup: tuple[TestClient[Any], Outbox], receiver: Receiver
+) -> None:
+    """Two `peerflow serve` workers sharing an outbox file make their passes at once."""
+    client, outbox = setup
+    receiver.script.clear()
+    client.post("/webhooks", json={"url": receiver.url}, headers=auth())
+    for programme in ("p1", "p2", "p3", "p4"):
+        body = {
+            "programme": programme,
+            "definition": "prospect-peer-mentoring",
+            "by": "anna",
+            "participants": CAST,
+            "at": "2027-01-11T09:00:00+01:00",
+        }
+        client.post("/programmes", json=body, headers=auth())
+    other = Outbox(outbox.path, outbox.store, http_sender(timeout=5))
+    outbox.send = http_sender(timeout=5)
+    outbox.run_once(NOW, lambda portal, programme: True)  # queued once; sent below
+    with outbox._transaction() as db:  # make every message due again, unsent
+        db.execute("DELETE FROM attempts")
+        db.execute("UPDATE messages SET status = 'pending', attempts = 0, next_at = ''")
+    receiver.received.clear()
+    later = NOW + timedelta(hours=1)
+    workers = [
+        threading.Thread(target=o.run_once, args=(later, lambda p, q: True))
+        for o in (outbox, other)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(receiver.ids()) == sorted(set(receiver.ids())) and len(receiver.ids()) == 4

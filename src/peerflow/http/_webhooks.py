@@ -13,8 +13,9 @@ The outbox is a small SQLite database of the service's own (``--webhooks FILE``)
    event is queued exactly once, and a crash between two passes loses nothing;
 2. works out the reminders at the service's clock (the engine takes time as an input; the
    service is where "now" is read) and queues each (programme, deadline, moment, kind) once;
-3. sends what is due: a 2xx answer delivers it; anything else (an error, a timeout, no
-   answer) is tried again after an exponential backoff, with the same ``webhook-id``, up to
+3. sends what is due, each message taken first with a lease (several workers may share one
+   outbox: each message goes out from one of them): a 2xx answer delivers it; anything else
+   (an error, a timeout, no answer) is tried again after an exponential backoff, with the same ``webhook-id``, up to
    :data:`MAX_ATTEMPTS`; every attempt is logged (``GET /webhooks/{id}/deliveries``).
 
 Delivery is at least once: a receiver that answered too slowly may see a message twice, with
@@ -45,6 +46,8 @@ MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_WAIT = timedelta(hours=6)
 TIMEOUT_SECONDS = 10.0
+LEASE = timedelta(seconds=60)
+"""How long a pass holds a message it is sending (longer than a send can take)."""
 KINDS = ("event", "reminder")
 
 SCHEMA = """
@@ -281,7 +284,11 @@ class Outbox:
                 " WHERE m.status = 'pending' AND m.next_at <= ? ORDER BY m.created, m.id",
                 (_utc(now),),
             ).fetchall()
+        sent = 0
         for message, body, attempts, url, secret in due:
+            if not self._claim(message, now):
+                continue  # another worker on this outbox is sending it
+            sent += 1
             data = body.encode("utf-8")
             headers = {
                 "content-type": "application/json",
@@ -311,7 +318,19 @@ class Outbox:
                     "INSERT INTO attempts VALUES (?, ?, ?, ?)",
                     (message, now.isoformat(), code, error),
                 )
-        return len(due)
+        return sent
+
+    def _claim(self, message: str, now: datetime) -> bool:
+        """Take a due message for this pass: its next try moves a lease ahead, so another
+        worker's pass leaves it alone, and if this one dies while sending, the message is due
+        again when the lease ends (at least once, still)."""
+        with self._transaction() as tx:
+            taken = tx.execute(
+                "UPDATE messages SET next_at = ? WHERE id = ? AND status = 'pending'"
+                " AND next_at <= ?",
+                (_utc(now + LEASE), message, _utc(now)),
+            )
+            return taken.rowcount == 1
 
 
 def _utc(moment: datetime) -> str:
