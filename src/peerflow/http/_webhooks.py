@@ -15,8 +15,9 @@ The outbox is a small SQLite database of the service's own (``--webhooks FILE``)
    service is where "now" is read) and queues each (programme, deadline, moment, kind) once;
 3. sends what is due, each message taken first with a lease (several workers may share one
    outbox: each message goes out from one of them): a 2xx answer delivers it; anything else
-   (an error, a timeout, no answer) is tried again after an exponential backoff, with the same ``webhook-id``, up to
-   :data:`MAX_ATTEMPTS`; every attempt is logged (``GET /webhooks/{id}/deliveries``).
+   (an error, a timeout, no answer) is tried again after an exponential backoff, with the
+   same ``webhook-id``, up to :data:`MAX_ATTEMPTS`; every attempt is logged
+   (``GET /webhooks/{id}/deliveries``).
 
 Delivery is at least once: a receiver that answered too slowly may see a message twice, with
 the same ``webhook-id``, by which it recognises it.
