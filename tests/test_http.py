@@ -27,6 +27,7 @@ from peerflow.http import ConfigError, Portal, ServiceConfig, create_app, load_c
 from peerflow.replay import replay_files
 from peerflow.replay._exports import write_json
 from peerflow.store import Store, open_store
+from peerflow.synthetic import generate
 
 ALL = "all-portal-token-0123456789abcdefgh"
 CITY = "city-portal-token-0123456789abcdefg"
@@ -584,3 +585,22 @@ def test_docs_http_lists_every_problem_type_the_service_makes() -> None:
         for name in re.findall(r"`([a-z-]+)`", row.split("|")[1])
     }
     assert made == listed
+
+
+def test_a_replay_leaves_nothing_behind_and_a_large_upload_is_413(
+    client: TestClient[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile  # noqa: PLC0415
+
+    from peerflow.http import _app  # noqa: PLC0415
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    lines = generate(peerflow.definition("sc-site-visit"), 3, seed=1).lines()
+    upload = ("\n".join(lines) + "\n").encode()
+    answer = client.post("/replay", content=upload, headers=auth())
+    assert answer.status_code == 200 and answer.json()["summary"]["programmes"] == 3
+    monkeypatch.setattr(_app, "MAX_UPLOAD", len(upload) - 1)
+    is_problem(client.post("/replay", content=upload, headers=auth()), 413, "too-large")
+    assert list(scratch.iterdir()) == []  # the upload and the report are gone, both times

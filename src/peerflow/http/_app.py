@@ -11,17 +11,17 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import json
 import re
+import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import attrs
 from litestar import Litestar, Request, Response, Router, delete, get, post
 from litestar.config.compression import CompressionConfig
 from litestar.connection import ASGIConnection
@@ -34,7 +34,7 @@ from litestar.openapi.spec import Components, Link, OpenAPIResponse, SecuritySch
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 
-from peerflow._errors import PeerflowError, UnknownDefinition
+from peerflow._errors import HistoryError, PeerflowError, UnknownDefinition
 from peerflow._ics import MEDIA_TYPE, FeedItem, concerns, ics, programme_items
 from peerflow.engine._commands import (
     claim_payload,
@@ -94,8 +94,11 @@ from peerflow.store._store import Store, open_store
 
 MAX_BODY = 1_000_000
 """The largest JSON body a write takes (bytes); a batch of a few thousand events fits."""
-MAX_UPLOAD = 200_000_000
-"""The largest JSON Lines file ``POST /replay`` takes (bytes)."""
+MAX_UPLOAD = 50_000_000
+"""The largest JSON Lines file ``POST /replay`` takes (bytes): about 150,000 events, whose
+replay the service holds in memory (~400 bytes an event); larger files are the command
+line's (``peerflow replay``, ``-j N``, or Dask)."""
+UPLOAD_NAME = "upload.jsonl"
 MAX_PAGE = 1000
 MAX_POSITION = 2**53
 """The largest seq or store position a query takes: below a database's 64-bit integers, and
@@ -1005,11 +1008,14 @@ def export(
 )
 async def replay_upload(
     request: Request[Any, Any, Any], summary_only: FromQuery[bool] = False
-) -> Response[Any]:
+) -> Stream:
     """Replay an uploaded JSON Lines file (any programmes, not kept): the report as
-    ``peerflow replay --format json`` writes it."""
-    with tempfile.TemporaryDirectory(prefix="peerflow-replay-") as folder:
-        path = Path(folder) / "upload.jsonl"
+    ``peerflow replay --format json`` writes it, streamed. The upload and the report go
+    through a temporary folder and the replay runs in a worker thread, so neither the
+    service's memory nor its other requests wait on a large file."""
+    folder = Path(tempfile.mkdtemp(prefix="peerflow-replay-"))
+    try:
+        path = folder / "upload.jsonl"
         size = 0
         with path.open("wb") as out:
             async for chunk in request.stream():
@@ -1019,12 +1025,36 @@ async def replay_upload(
                         413, "too-large", "The upload is too large", f"at most {MAX_UPLOAD:,} bytes"
                     )
                 out.write(chunk)
-        result = replay_files(path)
-        report = io.StringIO()
-        write_json(list(result), result.problems, report, summary_only=summary_only)
-        # the report names the upload as the client knows it, not by this machine's path
-        text = report.getvalue().replace(json.dumps(str(path))[1:-1], "upload.jsonl")
-    return Response(text.encode("utf-8"), media_type="application/json")
+        report = folder / "report.json"
+        await asyncio.to_thread(_replay_report, path, report, summary_only)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            with report.open("rb") as stream:
+                while block := stream.read(1 << 16):
+                    yield block
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return Stream(chunks(), media_type="application/json")
+
+
+def _replay_report(path: Path, report: Path, summary_only: bool) -> None:
+    """The report of ``path``, naming the upload as the client knows it ("upload.jsonl"), not
+    by this machine's temporary path."""
+    result = replay_files(path)
+
+    def renamed(problems: Sequence[HistoryError]) -> tuple[HistoryError, ...]:
+        return tuple(HistoryError(UPLOAD_NAME, e.line, e.reason, e.programme) for e in problems)
+
+    programmes = [
+        attrs.evolve(p, problems=renamed(p.problems)) if p.problems else p for p in result
+    ]
+    with report.open("w", encoding="utf-8") as out:
+        write_json(programmes, renamed(result.problems), out, summary_only=summary_only)
 
 
 @get(
