@@ -88,6 +88,18 @@ def setup(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Outbox]]:
     store.close()
 
 
+def start(client: TestClient[Any], programme: str) -> Any:
+    """Start a PROSPECT programme of ``programme`` with the cast, through the service."""
+    body = {
+        "programme": programme,
+        "definition": "prospect-peer-mentoring",
+        "by": "anna",
+        "participants": CAST,
+        "at": "2027-01-11T09:00:00+01:00",
+    }
+    return client.post("/programmes", json=body, headers=auth())
+
+
 def auth(token: str = TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -114,14 +126,7 @@ def test_every_event_arrives_signed_despite_failures_and_a_timeout(
         "secret" not in client.get("/webhooks", headers=auth()).json()[0]
         or client.get("/webhooks", headers=auth()).json()[0]["secret"] is None
     )
-    body = {
-        "programme": "p1",
-        "definition": "prospect-peer-mentoring",
-        "by": "anna",
-        "participants": CAST,
-        "at": "2027-01-11T09:00:00+01:00",
-    }
-    assert client.post("/programmes", json=body, headers=auth()).status_code == 201
+    assert start(client, "p1").status_code == 201
     for who in ("ghent", "porto"):
         submission = {"deliverable": "peer_learning_agreement", "by": who}
         assert (
@@ -159,14 +164,7 @@ def test_an_outbox_reopened_between_passes_loses_nothing_and_sends_nothing_twice
     client, outbox = setup
     receiver.script.clear()
     client.post("/webhooks", json={"url": receiver.url}, headers=auth())
-    body = {
-        "programme": "p1",
-        "definition": "prospect-peer-mentoring",
-        "by": "anna",
-        "participants": CAST,
-        "at": "2027-01-11T09:00:00+01:00",
-    }
-    client.post("/programmes", json=body, headers=auth())
+    start(client, "p1")
     later = passes(outbox, 1)
     client.post(
         "/programmes/p1/submissions",
@@ -189,14 +187,7 @@ def test_reminders_go_once_per_deadline_and_only_to_the_programmes_portal(
         headers=auth(OTHER),
     )
     for programme in ("other-1", "p1"):
-        body = {
-            "programme": programme,
-            "definition": "prospect-peer-mentoring",
-            "by": "anna",
-            "participants": CAST,
-            "at": "2027-01-11T09:00:00+01:00",
-        }
-        client.post("/programmes", json=body, headers=auth())
+        start(client, programme)
     agenda = client.get(
         "/agenda", params={"within_days": 60, "at": NOW.isoformat()}, headers=auth(OTHER)
     ).json()
@@ -245,14 +236,7 @@ def test_a_portal_hears_only_of_its_own_programmes(
     receiver.script.clear()
     client.post("/webhooks", json={"url": receiver.url}, headers=auth(OTHER))
     for programme in ("p1", "other-1", "p2"):
-        body = {
-            "programme": programme,
-            "definition": "prospect-peer-mentoring",
-            "by": "anna",
-            "participants": CAST,
-            "at": "2027-01-11T09:00:00+01:00",
-        }
-        client.post("/programmes", json=body, headers=auth())
+        start(client, programme)
     passes(outbox, 2)
     assert [json.loads(raw)["data"]["programme"] for _, raw in receiver.received] == ["other-1"]
 
@@ -265,14 +249,7 @@ def test_two_workers_on_one_outbox_send_each_message_once(
     receiver.script.clear()
     client.post("/webhooks", json={"url": receiver.url}, headers=auth())
     for programme in ("p1", "p2", "p3", "p4"):
-        body = {
-            "programme": programme,
-            "definition": "prospect-peer-mentoring",
-            "by": "anna",
-            "participants": CAST,
-            "at": "2027-01-11T09:00:00+01:00",
-        }
-        client.post("/programmes", json=body, headers=auth())
+        start(client, programme)
     other = Outbox(outbox.path, outbox.store, http_sender(timeout=5))
     outbox.send = http_sender(timeout=5)
     outbox.run_once(NOW, lambda portal, programme: True)  # queued once; sent below

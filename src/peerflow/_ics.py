@@ -9,7 +9,7 @@ Made with ``icalendar`` (the ``calendar`` extra, part of ``server``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -102,6 +102,25 @@ def concerns(item: FeedItem, st: ProgrammeState, participant: str) -> bool:
     programmes, and the deadlines that wait for them or for their role."""
     role = st.role_of(participant)
     return not item.owed_by or participant in item.owed_by or role in item.owed_by
+
+
+def participant_items(
+    programmes: Iterable[ProgrammeState],
+    events_of: Callable[[str], Sequence[Event]],
+    participant: str,
+    at: datetime,
+) -> list[FeedItem] | None:
+    """A participant's entries across ``programmes``; None if they take part in none of
+    them (an empty list: they do, and nothing is dated)."""
+    found: list[FeedItem] = []
+    takes_part = False
+    for st in programmes:
+        if st.role_of(participant) is None:
+            continue
+        takes_part = True
+        items = programme_items(events_of(st.programme), at)
+        found.extend(i for i in items if concerns(i, st, participant))
+    return found if takes_part else None
 
 
 def ics(name: str, items: Iterable[FeedItem], at: datetime) -> bytes:

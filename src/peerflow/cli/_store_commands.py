@@ -441,7 +441,7 @@ def cmd_calendar(args: argparse.Namespace) -> int:
         raise StoreError(
             "calendars need the calendar extra: pip install 'peerflow[calendar]'"
         ) from None
-    from peerflow._ics import concerns, ics, programme_items  # noqa: PLC0415
+    from peerflow._ics import ics, participant_items, programme_items  # noqa: PLC0415
 
     if (args.programme is None) == (args.participant is None):
         raise StoreError("give a PROGRAMME or --participant ID (one of them)")
@@ -454,20 +454,16 @@ def cmd_calendar(args: argparse.Namespace) -> int:
             name = args.programme
         else:
             at = resolve("UTC")
-            items, name = [], args.participant
-            for row in store.programmes():
-                state = store.state(row.programme)
-                if state.role_of(args.participant) is None:
-                    continue
-                items.extend(
-                    i
-                    for i in programme_items(store.events(row.programme), at)
-                    if concerns(i, state, args.participant)
-                )
-            if not items and not any(
-                store.state(r.programme).role_of(args.participant) for r in store.programmes()
-            ):
+            name = args.participant
+            found = participant_items(
+                (store.state(r.programme) for r in store.programmes()),
+                store.events,
+                args.participant,
+                at,
+            )
+            if found is None:
                 raise StoreError(f"'{args.participant}' takes part in no programme of the store")
+            items = found
     data = ics(name, items, at)
     if args.output:
         Path(args.output).write_bytes(data)

@@ -14,6 +14,7 @@ import asyncio
 import re
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from litestar.response import Stream
 
 from peerflow._errors import HistoryError, PeerflowError, UnknownDefinition
-from peerflow._ics import MEDIA_TYPE, FeedItem, concerns, ics, programme_items
+from peerflow._ics import MEDIA_TYPE, ics, participant_items, programme_items
 from peerflow.engine._commands import (
     claim_payload,
     fire_payload,
@@ -130,7 +131,7 @@ class Service:
             raise _Refusal(404, "not-found", "Not Found", "this service sends no webhooks")
         return self.outbox
 
-    def state(self, portal: NamedDependency[Portal], programme: str) -> ProgrammeState:
+    def state(self, portal: Portal, programme: str) -> ProgrammeState:
         """A programme the portal may see (another portal's is "no such programme": the
         service does not say what exists outside a portal's scope)."""
         if id_problem(programme) is not None or not portal.sees(programme):
@@ -180,17 +181,15 @@ class Service:
     def acting(self, st: ProgrammeState, by: str, kind: str, payload: dict[str, Any]) -> Actor:
         """The actor of an event: ``by`` in their role, or, joining themselves, in the role
         they join (the engine then checks that the role lets them)."""
-        _check_id(by, "by")
-        role = st.role_of(by)
-        if role is None and kind == "join" and payload.get("participant") == by:
+        if st.role_of(by) is None and kind == "join" and payload.get("participant") == by:
             joining = payload.get("role")
-            if isinstance(joining, str):
+            if isinstance(joining, str) and id_problem(by) is None:
                 return Actor(joining, by)
         return self.actor(st, by)
 
     def record(
         self,
-        portal: NamedDependency[Portal],
+        portal: Portal,
         programme: str,
         kind: str,
         payload: dict[str, Any],
@@ -455,7 +454,7 @@ def list_definitions() -> list[DefinitionOut]:
     return out
 
 
-def _definition(definition_id: FromPath[str]) -> Any:
+def _definition(definition_id: str) -> Any:
     try:
         return definition(definition_id)
     except UnknownDefinition:
@@ -766,7 +765,7 @@ def append_batch(
                 "The event was refused",
                 f"events[{index}]: a programme is started with POST /programmes",
             )
-        event_id = item.id or (f"{key}.{index}" if key is not None else f"{_uuid()}")
+        event_id = item.id or (f"{key}.{index}" if key is not None else str(uuid.uuid4()))
         event = Event(
             programme_id,
             first + index,
@@ -790,12 +789,6 @@ def _batch_actor(service: Service, state: ProgrammeState, item: EventIn, index: 
     except _Refusal as exc:
         exc.detail = f"events[{index}]: {exc.detail}"
         raise
-
-
-def _uuid() -> str:
-    import uuid  # noqa: PLC0415
-
-    return str(uuid.uuid4())
 
 
 @post(
@@ -1090,16 +1083,14 @@ def participant_calendar(
     """A participant's calendar across the portal's programmes: every date of their
     programmes and the deadlines that wait for them or their role."""
     now = service.clock()
-    found: list[FeedItem] = []
-    for row in service.store.programmes():
-        if not portal.sees(row.programme):
-            continue
-        st = service.store.state(row.programme)
-        if st.role_of(participant_id) is None:
-            continue
-        items = programme_items(service.store.events(row.programme), now)
-        found.extend(i for i in items if concerns(i, st, participant_id))
-    if not found and not _takes_part(service, portal, participant_id):
+    store = service.store
+    found = participant_items(
+        (store.state(r.programme) for r in store.programmes() if portal.sees(r.programme)),
+        store.events,
+        participant_id,
+        now,
+    )
+    if found is None:
         raise _Refusal(
             404,
             "no-such-participant",
@@ -1107,13 +1098,6 @@ def participant_calendar(
             f"'{participant_id[:200]}' takes part in none of the portal's programmes",
         )
     return Response(ics(participant_id, found, now), media_type=MEDIA_TYPE)
-
-
-def _takes_part(service: Service, portal: Portal, participant: str) -> bool:
-    return any(
-        portal.sees(row.programme) and service.store.state(row.programme).role_of(participant)
-        for row in service.store.programmes()
-    )
 
 
 def _webhook_out(sub: Subscription, secret: str | None = None) -> WebhookOut:
