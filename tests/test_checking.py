@@ -21,7 +21,14 @@ def test_every_built_in_definition_passes_every_check(definition_id: str) -> Non
     failed = [f"{c.name}: {c.detail}" for c in report.checks if not c.passed]
     assert not failed, failed
     assert report.nodes > 10 and report.edges >= report.nodes - 1
-    assert report.paths_to_completion  # at least one path completes
+    # At least one path completes ("a cycle", None, where a deliverable can be handed in
+    # again saying otherwise: then count the completions reached instead).
+    if report.paths_to_completion is None:
+        ex = explore(peerflow.definition(definition_id), max_nodes=BUDGET)
+        done = ex.definition.type.completion_states()
+        assert any(s.state in done for s in ex.states)
+    else:
+        assert report.paths_to_completion > 0
 
 
 @pytest.mark.parametrize(

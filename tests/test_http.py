@@ -309,6 +309,27 @@ def test_next_steps_are_the_librarys_for_a_role_a_participant_and_everyone(
     )
 
 
+def test_the_forecast_is_the_librarys_and_refuses_a_moment_before_the_history(
+    client: TestClient[Any], oracle: Store
+) -> None:
+    start(client)
+    start_oracle(oracle)
+    at = "2027-01-12T10:00:00+01:00"
+    state = oracle.state("p1")
+    answer = client.get("/programmes/p1/forecast", params={"at": at}, headers=auth())
+    assert answer.status_code == 200 and answer.headers["etag"] == '"1"'
+    expected = state.definition.forecast(state, datetime.fromisoformat(at)).to_dict()
+    assert answer.json() == expected and expected["feasible"] is True
+    is_problem(
+        client.get(
+            "/programmes/p1/forecast", params={"at": "2027-01-01T00:00:00Z"}, headers=auth()
+        ),
+        422,
+        "before-history",
+    )
+    is_problem(client.get("/programmes/nope/forecast", headers=auth()), 404, "no-such-programme")
+
+
 def test_a_batch_is_all_or_nothing_and_a_joiner_may_act_after_joining(
     client: TestClient[Any],
 ) -> None:

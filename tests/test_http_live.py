@@ -42,6 +42,8 @@ def free_port() -> int:
 
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("PEERFLOW_TEST_POSTGRES") else [])
+SIGN_IN: dict[str, str] = {}
+"""The link ``peerflow serve --sign-in anna`` printed, by the server's URL."""
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -69,6 +71,8 @@ def server(
             str(port),
             "--webhooks",
             str(folder / "outbox.sqlite3"),
+            "--sign-in",
+            "anna",
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -87,10 +91,26 @@ def server(
                 out = process.stdout.read() if process.stdout else ""
                 pytest.fail(f"peerflow serve did not start: {out}")
             time.sleep(0.1)
+        assert process.stdout is not None
+        for _ in range(10):  # what serve printed before it started: the web page's link
+            line = process.stdout.readline()
+            if "/ui/sign-in?" in line:
+                SIGN_IN[url] = line.strip()
+                break
         yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_printed_sign_in_link_opens_the_web_page(server: str) -> None:
+    link = SIGN_IN[server]
+    assert link.startswith(f"{server}/ui/sign-in?portal=default&participant=anna&")
+    with httpx.Client(follow_redirects=True, timeout=10) as browser:
+        assert browser.get(f"{server}/ui/").status_code == 401
+        page = browser.get(link)
+        assert page.status_code == 200 and "<h1>Programmes</h1>" in page.text
+        assert "Signed in as <strong>anna</strong>" in page.text
 
 
 def examples() -> list[tuple[str, str]]:

@@ -45,6 +45,7 @@ if _TYPE_CHECKING:
     )
     from peerflow.engine._budget import Claim, ClaimedItem
     from peerflow.engine._compiled import CompiledDefinition, compile_text
+    from peerflow.engine._forecast import Breaking, Forecast, PlannedStep, StepForecast, forecast
     from peerflow.engine._registry import builtin_files, definition, load_definition
     from peerflow.engine._state import ProgrammeState, Waiver
     from peerflow.engine._steps import Deadline, DeadlineKind, ParticipationKind, Step, StepKind
@@ -61,6 +62,7 @@ _LAZY = {
     "Actor": "peerflow.events._envelope",
     "BLOCKER_KINDS": "peerflow.engine._blockers",
     "Blocker": "peerflow.engine._blockers",
+    "Breaking": "peerflow.engine._forecast",
     "BlockerKind": "peerflow.engine._blockers",
     "Claim": "peerflow.engine._budget",
     "ClaimedItem": "peerflow.engine._budget",
@@ -71,6 +73,7 @@ _LAZY = {
     "Deadline": "peerflow.engine._steps",
     "DeadlineKind": "peerflow.engine._steps",
     "EventIdTaken": "peerflow.store._backend",
+    "Forecast": "peerflow.engine._forecast",
     "NoSuchProgramme": "peerflow.store._backend",
     "DefinitionError": "peerflow._errors",
     "Event": "peerflow.events._envelope",
@@ -82,6 +85,7 @@ _LAZY = {
     "OverBudget": "peerflow.engine._blockers",
     "ParticipantLimit": "peerflow.engine._blockers",
     "ParticipationKind": "peerflow.engine._steps",
+    "PlannedStep": "peerflow.engine._forecast",
     "PeerflowError": "peerflow._errors",
     "Problem": "peerflow._errors",
     "Programme": "peerflow._programme",
@@ -90,6 +94,7 @@ _LAZY = {
     "SnapshotError": "peerflow.store._snapshot",
     "Step": "peerflow.engine._steps",
     "StepBlocked": "peerflow._errors",
+    "StepForecast": "peerflow.engine._forecast",
     "StepKind": "peerflow.engine._steps",
     "StepNotAvailable": "peerflow._errors",
     "StoreError": "peerflow.store._backend",
@@ -103,6 +108,7 @@ _LAZY = {
     "compile_text": "peerflow.engine._compiled",
     "definition": "peerflow.engine._registry",
     "fold": "peerflow._programme",
+    "forecast": "peerflow.engine._forecast",
     "load_definition": "peerflow.engine._registry",
     "read_history": "peerflow.events._envelope",
     "write_history": "peerflow.events._envelope",
@@ -134,6 +140,7 @@ __all__ = [
     "Actor",
     "Blocker",
     "BlockerKind",
+    "Breaking",
     "Claim",
     "ClaimedItem",
     "CompiledDefinition",
@@ -146,6 +153,7 @@ __all__ = [
     "Event",
     "EventError",
     "EventIdTaken",
+    "Forecast",
     "HistoryError",
     "IncompleteContent",
     "MissingDeliverable",
@@ -155,6 +163,7 @@ __all__ = [
     "ParticipantLimit",
     "ParticipationKind",
     "PeerflowError",
+    "PlannedStep",
     "Problem",
     "Programme",
     "ProgrammeState",
@@ -162,6 +171,7 @@ __all__ = [
     "SnapshotError",
     "Step",
     "StepBlocked",
+    "StepForecast",
     "StepKind",
     "StepNotAvailable",
     "StoreError",
@@ -176,6 +186,7 @@ __all__ = [
     "compile_text",
     "definition",
     "fold",
+    "forecast",
     "load_definition",
     "read_history",
     "write_history",

@@ -23,6 +23,11 @@ from peerflow.engine._commands import (
     waive_payload,
 )
 from peerflow.engine._compiled import CompiledDefinition
+from peerflow.engine._forecast import (
+    DEFAULT_MAX_NODES,
+    DEFAULT_SCHEDULE_DAYS,
+    Forecast,
+)
 from peerflow.engine._payloads import require_json, start_event
 from peerflow.engine._registry import definition_of
 from peerflow.engine._state import ProgrammeState
@@ -177,3 +182,17 @@ class Programme:
 
     def deadlines(self, at: datetime) -> list[Deadline]:
         return self.definition.deadlines(self.state, at)
+
+    def forecast(
+        self,
+        at: datetime,
+        *,
+        schedule_days: int = DEFAULT_SCHEDULE_DAYS,
+        horizon: datetime | None = None,
+        max_nodes: int = DEFAULT_MAX_NODES,
+    ) -> Forecast:
+        """Whether the programme can still finish in time, and when each remaining step can
+        happen: see :func:`peerflow.forecast`."""
+        return self.definition.forecast(
+            self.state, at, schedule_days=schedule_days, horizon=horizon, max_nodes=max_nodes
+        )

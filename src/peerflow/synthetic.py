@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from peerflow._errors import EventError, StepNotAvailable
-from peerflow.checking._explorer import complete_content, join_moves, split_cast
+from peerflow.checking._explorer import split_cast
 from peerflow.engine._compiled import CompiledDefinition
+from peerflow.engine._content import complete_content
+from peerflow.engine._participation import join_moves
 from peerflow.engine._steps import FIRE, SCHEDULE, SUBMIT, Step
 from peerflow.events._envelope import Actor, Event
 from peerflow.replay._audit import DEVIATION_KINDS

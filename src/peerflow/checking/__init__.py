@@ -19,9 +19,9 @@ if _TYPE_CHECKING:
         Exploration,
         Report,
         check,
-        complete_content,
         explore,
     )
+    from peerflow.engine._content import complete_content
 
 _NAMES = {
     "Check": "peerflow.checking._explorer",
@@ -29,7 +29,7 @@ _NAMES = {
     "Exploration": "peerflow.checking._explorer",
     "Report": "peerflow.checking._explorer",
     "check": "peerflow.checking._explorer",
-    "complete_content": "peerflow.checking._explorer",
+    "complete_content": "peerflow.engine._content",
     "explore": "peerflow.checking._explorer",
 }
 

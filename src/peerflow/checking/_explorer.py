@@ -25,11 +25,12 @@ import attrs
 
 from peerflow._errors import EventError
 from peerflow.engine._compiled import CompiledDefinition
+from peerflow.engine._content import complete_content
+from peerflow.engine._participation import join_moves
 from peerflow.engine._state import ProgrammeState
 from peerflow.engine._steps import FIRE, SCHEDULE, SUBMIT, Step
 from peerflow.events._envelope import Actor, Event
 from peerflow.model._calendar import closing_instant, opening_instant
-from peerflow.model._types import SELF
 
 _KEY = tuple[object, ...]
 
@@ -142,10 +143,13 @@ class Report:
         }
 
     def to_text(self) -> str:
-        paths = "a cycle" if self.paths_to_completion is None else f"{self.paths_to_completion:,}"
+        paths = (
+            "endless paths to completion (a cycle: a step can undo what another did)"
+            if self.paths_to_completion is None
+            else f"{self.paths_to_completion:,} paths to completion"
+        )
         lines = [
-            f"{self.definition}: {self.nodes:,} nodes, {self.edges:,} edges, "
-            f"{paths} paths to completion"
+            f"{self.definition}: {self.nodes:,} nodes, {self.edges:,} edges, {paths}"
             + ("" if self.complete else f" (cut by a bound: {self.bound})"),
             f"  with lateness waivers: {self.waiver_nodes:,} nodes"
             + ("" if self.waivers_complete else " (cut by a bound)"),
@@ -213,37 +217,21 @@ def split_cast(
     return starter, listed, later
 
 
-def join_moves(
-    definition: CompiledDefinition, st: ProgrammeState, later: tuple[Actor, ...]
-) -> list[tuple[Actor, Actor]]:
-    """``(acting, joining)`` for each role's next participant still to join, where the
-    definition lets them join now: themselves, or added by a participant of ``joined_by``."""
-    t = definition.type
-    moves: list[tuple[Actor, Actor]] = []
-    roles_seen: set[str] = set()
-    for newcomer in later:
-        if newcomer.role in roles_seen or st.index_of(newcomer.id) is not None:
-            continue
-        roles_seen.add(newcomer.role)  # participants of one role are interchangeable
-        role = t.roles[newcomer.role]
-        if st.state not in (role.join_during or t.live_states()):
-            continue
-        if role.max is not None and st.count(newcomer.role) >= role.max:
-            continue
-        if SELF in role.joined_by:
-            moves.append((newcomer, newcomer))
-            continue
-        holders = st.holders(role.joined_by)
-        if holders:
-            moves.append((Actor(st.role_of(holders[0]) or "", holders[0]), newcomer))
-    return moves
-
-
 def _key(st: ProgrammeState, at: datetime) -> _KEY:
     waivers = tuple(
         sorted((w.step_kind, w.step, w.blocker, w.participant or "") for w in st.waivers)
     )
-    return (st.state, st.submitted, st.marks, st.roles, waivers, at)
+    # The conditions' facts and the counts of repeated events decide later steps too.
+    return (
+        st.state,
+        st.submitted,
+        st.marks,
+        st.roles,
+        st.facts,
+        st.counts,
+        waivers,
+        at,
+    )
 
 
 def _describe(at: datetime, actor: Actor, kind: str, name: str, extra: str = "") -> str:
@@ -362,8 +350,7 @@ class _Explorer:
                         f" before it opens ({step.opens_at:%Y-%m-%d %H:%M})",
                     )
                 )
-        entered = ex.parent_edge[node]
-        entered_by_clock = entered is not None and entered.kind == "clock"
+        clock_passed = st.last_at < at  # the state has waited since its last event
         tried: set[tuple[str, str, str]] = set()
         for actor, newcomer in join_moves(self.d, st, self.later):
             payload = {"participant": newcomer.id, "role": newcomer.role}
@@ -388,7 +375,7 @@ class _Explorer:
                     continue
                 tried.add((step.kind, step.name, actor.role))
                 # Dates are set promptly: not after the clock has passed in this state.
-                if step.kind == SCHEDULE and entered_by_clock:
+                if step.kind == SCHEDULE and clock_passed:
                     continue
                 self._check_safety(ex, node, st, at, actor, step)
                 for event, said in self._events(st, at, actor, step):
@@ -520,24 +507,6 @@ class _Explorer:
         waived = any(w.step == step.name and w.blocker == "window_closed" for w in st.waivers)
         if closed and not waived:
             ex.unsafe.append((node, f"{step.kind} {step.name} allowed after its window closed"))
-
-
-def complete_content(definition: CompiledDefinition, deliverable: str) -> dict[str, object] | None:
-    """Content carrying every part a deliverable declares (None if it declares none)."""
-    parts = definition.type.deliverables[deliverable].content
-    if not parts:
-        return None
-    content: dict[str, object] = {}
-    for name, part in parts.items():
-        if part.one_of is not None:
-            content[name] = part.one_of[0]
-        elif part.list_of is not None:
-            content[name] = [
-                {f: (spec.one_of[0] if spec.one_of else f) for f, spec in part.list_of.items()}
-            ]
-        else:
-            content[name] = name
-    return content
 
 
 def explore(

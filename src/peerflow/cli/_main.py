@@ -23,9 +23,7 @@ from peerflow.cli._render import (
     content_yaml,
     definition_json,
     definition_text,
-    status_text,
-    terminal_width,
-    use_colour,
+    print_status,
 )
 from peerflow.cli._store_commands import known_role, moment, next_in_store
 from peerflow.engine._compiled import CompiledDefinition
@@ -36,7 +34,6 @@ from peerflow.engine._registry import (
     definition_or_file,
     example_path,
 )
-from peerflow.engine._steps import status_dict
 from peerflow.events._envelope import Event, one_line, read_history
 from peerflow.events._history import histories_of
 from peerflow.model._loading import read_definition_file
@@ -175,16 +172,7 @@ def cmd_next(args: argparse.Namespace) -> int:
     if state is None:
         _err(f"the programme had not started at {at.isoformat()}")
         return EXIT_PROBLEMS
-    steps = compiled.next_steps(state, at, args.role, participation=True)
-    deadlines = compiled.deadlines(state, at)
-    if args.json:
-        print(json.dumps(status_dict(state, at, steps, deadlines), indent=2, ensure_ascii=False))
-    else:
-        print(
-            status_text(
-                state, at, steps, deadlines, use_colour(sys.stdout), terminal_width(sys.stdout)
-            )
-        )
+    print_status(state, at, args.role, as_json=args.json, forecast=args.forecast)
     return EXIT_PROBLEMS if found.problems else EXIT_OK
 
 

@@ -247,6 +247,7 @@ EXAMPLES = {
         "peerflow serve --db postgresql://peerflow@db/peerflow --port 8080",
         "peerflow serve --config portals.toml --host 0.0.0.0",
         "peerflow serve --openapi",
+        "peerflow serve --sign-in anna",
     ],
     "definitions": ["peerflow definitions", "peerflow definitions --json"],
     "show": [
@@ -261,6 +262,7 @@ EXAMPLES = {
         "peerflow next ghent-2027",
         "peerflow next ghent-2027 --at 2027-02-15 --as mentee",
         "peerflow next history.jsonl --at today --json",
+        "peerflow next ghent-2027 --forecast",
     ],
     "check": ["peerflow check my-programme.yaml --max-seconds 60"],
     "replay": [
@@ -401,6 +403,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         metavar="ID|FILE",
         help="definition to use (default: the one the start event names)",
     )
+    p.add_argument(
+        "--forecast",
+        action="store_true",
+        help="add when each remaining step can still happen and whether the programme can "
+        "finish in time (a search over its windows; see docs/forecast.md)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func="_main:cmd_next")
 
@@ -487,6 +495,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--openapi", action="store_true", help="print the OpenAPI document and exit (no server)"
+    )
+    p.add_argument(
+        "--sign-in",
+        metavar="PARTICIPANT",
+        help="print a link that opens the web page (/ui/) as PARTICIPANT for 12 hours, "
+        "vouched for by the first portal (portals make their own: docs/web.md)",
     )
     p.set_defaults(func="_serve:cmd_serve")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any, TextIO
 
 from peerflow.cli._moments import shown
 from peerflow.engine._state import ProgrammeState
-from peerflow.engine._steps import Deadline, Step
+from peerflow.engine._steps import Deadline, Step, status_dict
 from peerflow.model._loading import CONVERTER
 from peerflow.model._pages import window_text
 from peerflow.model._types import Bound, Part, ProgrammeType
@@ -326,3 +327,24 @@ def status_text(
         lines.append("deadlines:")
         lines.extend(deadlines_text(deadlines, t, colour=colour))
     return "\n".join(wrapped(lines, width))
+
+
+def print_status(
+    st: ProgrammeState, at: datetime, role: str | None, *, as_json: bool, forecast: bool
+) -> None:
+    """``peerflow next``'s answer, from a history file or a store alike; ``forecast`` adds
+    when each remaining step can still happen and whether the programme can finish in time."""
+    d = st.definition
+    steps = d.next_steps(st, at, role, participation=True)
+    due = d.deadlines(st, at)
+    ahead = d.forecast(st, at) if forecast else None
+    if as_json:
+        answer = status_dict(st, at, steps, due)
+        if ahead is not None:
+            answer["forecast"] = ahead.to_dict()
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        return
+    text = status_text(st, at, steps, due, use_colour(sys.stdout), terminal_width(sys.stdout))
+    if ahead is not None:
+        text += "\nforecast:\n" + textwrap.indent(ahead.to_text(), "  ")
+    print(text)

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 
 from peerflow.cli._store_commands import store_of
 from peerflow.store._defaults import DEFAULT_STORE
@@ -50,10 +51,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         else url.removeprefix("sqlite:///") + ".webhooks"
     )
     app = create_app(store, config, webhooks=webhooks)
+    base = f"http://{args.host}:{args.port}"
     print(
-        f"peerflow serve: http://{args.host}:{args.port} (OpenAPI at /openapi/openapi.json), "
+        f"peerflow serve: {base} (OpenAPI at /openapi/openapi.json), "
         f"{len(config.portals)} portal(s)",
         file=sys.stderr,
     )
+    if args.sign_in:  # the web page, for one participant, vouched for by the first portal
+        from peerflow.http._signin import sign_in_link  # noqa: PLC0415
+
+        expires = datetime.now(UTC) + timedelta(hours=12)
+        link = sign_in_link(base, config.portals[0], args.sign_in, expires)
+        print(f"the web page as {args.sign_in}, for 12 hours:\n  {link}", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", server_header=False)
     return EXIT_OK

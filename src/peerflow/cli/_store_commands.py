@@ -25,6 +25,7 @@ from peerflow.cli._render import (
     owed_text,
     owes_each,
     paint,
+    print_status,
     status_text,
     terminal_width,
     use_colour,
@@ -422,14 +423,7 @@ def next_in_store(args: argparse.Namespace, when: Resolve) -> int:
         state = store.state(args.history)
     known_role(state.definition, args.role)
     at = when(state.timezone)
-    steps = state.definition.next_steps(state, at, args.role, participation=True)
-    due = state.definition.deadlines(state, at)
-    if args.json:
-        print(json.dumps(status_dict(state, at, steps, due), indent=2, ensure_ascii=False))
-    else:
-        print(
-            status_text(state, at, steps, due, use_colour(sys.stdout), terminal_width(sys.stdout))
-        )
+    print_status(state, at, args.role, as_json=args.json, forecast=args.forecast)
     return EXIT_OK
 
 

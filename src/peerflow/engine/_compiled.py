@@ -24,6 +24,12 @@ from peerflow.engine._blockers import Blocker
 from peerflow.engine._budget import Claim
 from peerflow.engine._checks import DATE, EVENT, START
 from peerflow.engine._deadlines import due_from
+from peerflow.engine._forecast import (
+    DEFAULT_MAX_NODES,
+    DEFAULT_SCHEDULE_DAYS,
+    Forecast,
+    forecast,
+)
 from peerflow.engine._guards import Moment, evaluate, layout, owing, step_of
 from peerflow.engine._handlers import apply_event, start_state
 from peerflow.engine._participation import participation_steps
@@ -330,6 +336,21 @@ class CompiledDefinition:
         """What is due by when from the current state, and what is overdue."""
         _require_aware(at)
         return due_from(self, Moment(self, st, at))
+
+    def forecast(
+        self,
+        st: ProgrammeState,
+        at: datetime,
+        *,
+        schedule_days: int = DEFAULT_SCHEDULE_DAYS,
+        horizon: datetime | None = None,
+        max_nodes: int = DEFAULT_MAX_NODES,
+    ) -> Forecast:
+        """When each remaining step can still happen and whether ``st`` can finish in time:
+        see :func:`peerflow.forecast`."""
+        return forecast(
+            self, st, at, schedule_days=schedule_days, horizon=horizon, max_nodes=max_nodes
+        )
 
     # --- applying events ---------------------------------------------------------
 

@@ -9,10 +9,13 @@ definition's parts; the submission's ``content`` stays in the history.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from peerflow.engine._blockers import IncompleteContent
 from peerflow.model._types import Field, Part
+
+if TYPE_CHECKING:
+    from peerflow.engine._compiled import CompiledDefinition
 
 
 def _filled(value: Any) -> bool:
@@ -95,3 +98,21 @@ def _needed(parts: Mapping[str, Part]) -> tuple[str, ...]:
     required = [name for name, part in parts.items() if not part.and_or]
     alternatives = [name for name, part in parts.items() if part.and_or]
     return (*required, *([_one_or_more(alternatives)] if alternatives else []))
+
+
+def complete_content(definition: CompiledDefinition, deliverable: str) -> dict[str, object] | None:
+    """Content carrying every part a deliverable declares (None if it declares none)."""
+    parts = definition.type.deliverables[deliverable].content
+    if not parts:
+        return None
+    content: dict[str, object] = {}
+    for name, part in parts.items():
+        if part.one_of is not None:
+            content[name] = part.one_of[0]
+        elif part.list_of is not None:
+            content[name] = [
+                {f: (spec.one_of[0] if spec.one_of else f) for f, spec in part.list_of.items()}
+            ]
+        else:
+            content[name] = name
+    return content

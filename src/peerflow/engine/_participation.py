@@ -85,3 +85,29 @@ def participation_steps(
             )
         )
     return steps
+
+
+def join_moves(
+    definition: CompiledDefinition, st: ProgrammeState, later: tuple[Actor, ...]
+) -> list[tuple[Actor, Actor]]:
+    """``(acting, joining)`` for each role's next participant still to join, where the
+    definition lets them join now: themselves, or added by a participant of ``joined_by``."""
+    t = definition.type
+    moves: list[tuple[Actor, Actor]] = []
+    roles_seen: set[str] = set()
+    for newcomer in later:
+        if newcomer.role in roles_seen or st.index_of(newcomer.id) is not None:
+            continue
+        roles_seen.add(newcomer.role)  # participants of one role are interchangeable
+        role = t.roles[newcomer.role]
+        if st.state not in (role.join_during or t.live_states()):
+            continue
+        if role.max is not None and st.count(newcomer.role) >= role.max:
+            continue
+        if SELF in role.joined_by:
+            moves.append((newcomer, newcomer))
+            continue
+        holders = st.holders(role.joined_by)
+        if holders:
+            moves.append((Actor(st.role_of(holders[0]) or "", holders[0]), newcomer))
+    return moves

@@ -46,6 +46,7 @@ from peerflow.engine._commands import (
     submit_payload,
     waive_payload,
 )
+from peerflow.engine._forecast import Forecast
 from peerflow.engine._registry import builtin_files, definition
 from peerflow.engine._state import ProgrammeState
 from peerflow.engine._steps import status_dict
@@ -86,6 +87,7 @@ from peerflow.http._schemas import (
     WebhookIn,
     WebhookOut,
 )
+from peerflow.http._web import PAGES
 from peerflow.http._webhooks import KINDS, Attempt, Outbox, Subscription
 from peerflow.model._mermaid import mermaid
 from peerflow.model._pages import programme_page
@@ -351,8 +353,11 @@ async def strict_body(request: Request[Any, Any, Any]) -> None:
     """A JSON body is read the one way peerflow reads JSON before the framework sees it: a key
     twice, NaN, or nesting past the limit is refused here (the framework would keep the last
     key, or fail deep inside)."""
-    if request.method not in {"POST", "PUT", "PATCH"} or request.scope["path"] == "/replay":
+    path = request.scope["path"]
+    if request.method not in {"POST", "PUT", "PATCH"} or path == "/replay":
         return
+    if path.startswith("/ui/"):
+        return  # the web page's forms: read field by field there (peerflow.http._web)
     body = await request.body()
     if len(body) > MAX_BODY:
         raise _Refusal(
@@ -650,6 +655,34 @@ def next_steps(
     data = status_dict(st, moment, steps, st.definition.deadlines(st, moment))
     data["at"] = moment
     return Response(StatusOut(**data), headers=etag(st))
+
+
+@get(
+    "/programmes/{programme_id:str}/forecast",
+    sync_to_thread=True,
+    tags=["programmes"],
+    response_headers=_ETAG,
+    responses=_problems(404, 422),
+)
+def programme_forecast(
+    programme_id: FromPath[str],
+    service: NamedDependency[Service],
+    portal: NamedDependency[Portal],
+    at: AtQuery = None,
+) -> Response[Forecast]:
+    """Whether the programme can still finish in time from ``at`` (default: now), each
+    remaining step's earliest and latest moment, the way that finishes first, and the step
+    that needs a waiver where it cannot (``peerflow next --forecast --json`` says the same)."""
+    st = service.state(portal, programme_id)
+    moment = service.moment(at)
+    if moment < st.last_at:
+        raise _Refusal(
+            422,
+            "before-history",
+            "A moment before the programme's latest event",
+            f"at must not be before {st.last_at.isoformat()}, the programme's latest event",
+        )
+    return Response(st.definition.forecast(st, moment), headers=etag(st))
 
 
 @get(
@@ -1210,6 +1243,7 @@ READS = [
     list_programmes,
     get_programme,
     next_steps,
+    programme_forecast,
     programme_events,
     programme_event,
     agenda,
@@ -1276,7 +1310,9 @@ def create_app(
                 await task
 
     app = Litestar(
-        [Router("/", route_handlers=[*READS, *WRITES])],  # one Router: OPTIONS lists every method
+        [
+            Router("/", route_handlers=[*READS, *WRITES, *PAGES])
+        ],  # one Router: OPTIONS lists every method
         on_startup=[start_outbox],
         on_shutdown=[stop_outbox],
         guards=[require_portal],
