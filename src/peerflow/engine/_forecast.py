@@ -437,12 +437,12 @@ def _in_time(d: CompiledDefinition, st: ProgrammeState, at: datetime) -> bool:
     return deadline is None or at < deadline
 
 
-def _alive(search: _Search, goal: set[int], *, waivers: bool) -> set[int]:
-    """The situations from which a goal can be reached (through waivers or not)."""
+def _alive(search: _Search, goal: set[int]) -> set[int]:
+    """The situations from which a goal can be reached. (The checker has the same walk over
+    its own graph; the forecast keeps its own so that the two stay independent proofs.)"""
     backwards: dict[int, list[int]] = {}
     for e in search.edges:
-        if waivers or e.kind != _WAIVE:
-            backwards.setdefault(e.target, []).append(e.source)
+        backwards.setdefault(e.target, []).append(e.source)
     alive = set(goal)
     queue = deque(goal)
     while queue:
@@ -518,7 +518,7 @@ def forecast(
         horizon = at + timedelta(days=DEFAULT_HORIZON_DAYS)
     plain = _Search(definition, st, at, horizon, schedule_days, max_nodes, waivers=False)
     goal = {n for n, s in enumerate(plain.states) if _in_time(definition, s, plain.moments[n])}
-    alive = _alive(plain, goal, waivers=False)
+    alive = _alive(plain, goal)
     feasible = 0 in alive
     finish_at: datetime | None = None
     critical: list[_Edge] = []
