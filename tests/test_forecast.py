@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 import peerflow
 from peerflow import Forecast, Programme
-from peerflow.checking import Edge, Exploration, explore
+from peerflow.checking import Edge, Exploration, complete_content, explore
 from peerflow.engine._registry import builtin_files
 
 # --- what the booklet says -------------------------------------------------------------
@@ -51,12 +51,71 @@ def test_a_programme_on_time_can_finish_before_the_nine_months(oriented: Program
     for upload in ("learning_needs", "learning_experiences"):
         s = by_step["submit", upload]
         assert s.closes_at == TWO_WEEKS_END
-        assert ORIENTATION <= s.earliest <= s.latest < TWO_WEEKS_END
+        assert ORIENTATION <= s.earliest < s.latest < TWO_WEEKS_END
+        # it can wait until the last minute of the two weeks and the programme still finishes
+        assert s.latest == TWO_WEEKS_END - timedelta(minutes=1)
         assert s.critical
+    # Every step said to wait until the last minute of its window can: taken then, by
+    # whoever may, the programme can still finish (the search's claim, checked by the engine)
+    for s in f.steps:
+        if s.closes_at is not None and s.latest == s.closes_at - timedelta(minutes=1):
+            assert _can_still_finish_after(oriented, s.kind, s.name, s.latest), s
     # The last step is the completion, within the nine months, and on the first way.
     assert f.critical_path[-1].kind == "fire" and f.critical_path[-1].at == f.finish_at
     assert all(p.at <= f.finish_at for p in f.critical_path)
     assert [p.at for p in f.critical_path] == sorted(p.at for p in f.critical_path)
+
+
+def _can_still_finish_after(p: Programme, kind: str, step: str, at: datetime) -> bool:
+    """Some participant takes the step at ``at`` from where the programme stands or after the
+    steps of its first way that come before ``at``; then a forecast says it can finish."""
+    d = p.definition
+    first_way = p.forecast(ORIENTATION).critical_path
+    st = p.state
+    for planned in first_way:
+        if planned.at >= at or (planned.kind, planned.name) == (kind, step):
+            break
+        st = _take(d, st, planned.kind, planned.name, planned.role, planned.at) or st
+    after = _take(d, st, kind, step, None, at)
+    return after is not None and peerflow.forecast(d, after, at).feasible
+
+
+def _take(
+    d: peerflow.CompiledDefinition,
+    st: peerflow.ProgrammeState,
+    kind: str,
+    step: str,
+    role: str | None,
+    at: datetime,
+) -> peerflow.ProgrammeState | None:
+    owing = {
+        pid for s in d.next_steps(st, at) if (s.kind, s.name) == (kind, step) for pid in s.owed_by
+    }
+    for pid, held in st.members():
+        if role is not None and held != role:
+            continue
+        if owing and pid not in owing:
+            continue  # one who still owes it hands it in, not one handing it in again
+        payload: dict[str, object] = {"event": step} if kind == "fire" else {"deliverable": step}
+        if kind == "schedule":
+            payload = {"date": step, "value": (at + timedelta(days=35)).date().isoformat()}
+        content = complete_content(d, step) if kind == "submit" else None
+        if content is not None:
+            payload["content"] = content
+        event = peerflow.Event(
+            st.programme,
+            st.next_seq,
+            f"t{st.next_seq}",
+            at,
+            peerflow.Actor(held, pid),
+            kind,
+            payload,
+        )
+        try:
+            return d.apply(st, event)
+        except peerflow.EventError:
+            continue
+    return None
 
 
 def test_missing_the_two_weeks_needs_a_waiver_and_names_the_step(oriented: Programme) -> None:
@@ -189,6 +248,12 @@ def _truth(name: str, node: int) -> _Truth:
             continue
         if e.source not in reach or e.source not in alive or e.target not in alive:
             continue
+        before, after = ex.states[e.source], ex.states[e.target]
+        if e.kind == "submit" and (before.submitted, before.facts) == (
+            after.submitted,
+            after.facts,
+        ):
+            continue  # handed in again, saying the same: not a step still to take
         key = (e.kind, e.step.removeprefix("join ") if e.kind == "join" else e.step)
         m = ex.moments[e.source]
         first, last = steps.get(key, (m, m))
@@ -219,9 +284,65 @@ def test_the_forecast_agrees_with_the_explorer(name: str, pick: int) -> None:
     assert f.complete
     assert f.feasible == truth.feasible, ex.path_to(node)
     assert f.finish_at == truth.finish_at
-    assert {(s.kind, s.name): (s.earliest, s.latest) for s in f.steps} == truth.steps
+    assert {(s.kind, s.name): s.earliest for s in f.steps} == {
+        key: first for key, (first, _) in truth.steps.items()
+    }
+    moved = []
+    for s in f.steps:
+        _, last = truth.steps[s.kind, s.name]
+        # the explorer's latest, or the last minute of the step's window (found by a search
+        # from there, which the explorer does not make)
+        if s.latest != last:
+            assert s.closes_at is not None and s.latest == s.closes_at - timedelta(minutes=1)
+            assert s.latest > last, (s, last)
+            moved.append((s, last))
+    if moved:  # one of them, drawn, checked in full: still allowed then, and still finishing
+        s, last = moved[pick % len(moved)]
+        assert _allowed_at(name, s.kind, s.name, last, s.latest), (s, last)
     if f.feasible:
         assert _walks_to_completion(name, node, f)
+
+
+@functools.cache
+def _taking(name: str) -> dict[tuple[str, str, datetime], list[int]]:
+    """The explorer's situations that take each step at each moment."""
+    ex = _explored(name)
+    found: dict[tuple[str, str, datetime], list[int]] = {}
+    for e in ex.edges:
+        found.setdefault((e.kind, e.step, ex.moments[e.source]), []).append(e.source)
+    return found
+
+
+def _allowed_at(name: str, kind: str, step: str, last: datetime, at: datetime) -> bool:
+    """In a situation where the explorer takes the step at its latest, the engine still
+    allows it at ``at`` (the last minute of its window), and once taken then, the programme
+    can still finish (by a forecast from there: its verdicts are what the property holds)."""
+    ex = _explored(name)
+    d = ex.definition
+    alive, _ = _alive(name)
+    for source in _taking(name).get((kind, step, last), ()):
+        if source not in alive:
+            continue
+        st = ex.states[source]
+        for pid, role in st.members():
+            actor = peerflow.Actor(role, pid)
+            if not any(
+                s.allowed and (kind != "submit" or not s.owed_by or pid in s.owed_by)
+                for s in d.next_steps(st, at, actor)
+                if (s.kind, s.name) == (kind, step)
+            ):
+                continue
+            payload: dict[str, object] = (
+                {"event": step} if kind == "fire" else {"deliverable": step}
+            )
+            content = complete_content(d, step) if kind == "submit" else None
+            if content is not None:
+                payload["content"] = content
+            event = peerflow.Event(st.programme, st.next_seq, "late", at, actor, kind, payload)
+            after = d.apply(st, event)
+            if peerflow.forecast(d, after, at, horizon=ex.horizon).feasible:
+                return True
+    return False
 
 
 def _walks_to_completion(name: str, node: int, f: Forecast) -> bool:

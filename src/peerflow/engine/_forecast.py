@@ -41,6 +41,8 @@ DEFAULT_HORIZON_DAYS = 3 * 366
 DEFAULT_MAX_NODES = 50_000
 """The most situations the search visits; the forecast says when it stopped there."""
 
+_LAST_MINUTE = timedelta(minutes=1)
+"""A step's last chance: this long before its window closes (windows close at a day's start)."""
 _WAIVE = "waive"
 _JOIN = "join"
 _CLOCK = "clock"
@@ -72,9 +74,11 @@ class PlannedStep:
 class StepForecast:
     """When one remaining step can happen on a way to completion in time.
 
-    ``earliest`` and ``latest`` are the first and last moments the step is taken on such a
-    way (moments are the one asked and the windows' boundaries); ``closes_at`` is when its
-    own window shuts at that latest moment, if it has one: the step is refused from then on.
+    ``earliest`` is the first moment the step is taken on such a way. ``latest`` is the last
+    minute of its own window where a search from there, taking the step then, still finds a
+    way; otherwise the last moment the step is taken on a way (moments are the one asked and
+    the windows' boundaries). ``closes_at`` is when its window shuts: refused from then on.
+    A deliverable handed in again, saying the same, is not counted as taking the step.
     """
 
     kind: str
@@ -211,6 +215,8 @@ class _Edge:
     name: str
     role: str
     closes_at: datetime | None
+    again: bool = False
+    """A deliverable handed in again, saying the same: not a step still to take."""
 
 
 def _newcomers(d: CompiledDefinition, st: ProgrammeState) -> tuple[Actor, ...]:
@@ -241,7 +247,9 @@ class _Search:
 
     With ``waivers``, the situations are taken in order of how many waiver moves led there
     (breadth-first within each count) and the search stops at the first completion in time:
-    the way there needs the fewest waivers.
+    the way there needs the fewest waivers. With ``first`` (does the programme still finish if
+    this step is taken now?), the root may take only that step, and the search goes depth
+    first and stops at the first completion: any way will do, and one is usually found fast.
     """
 
     def __init__(
@@ -253,7 +261,9 @@ class _Search:
         schedule_days: int,
         max_nodes: int,
         waivers: bool,
+        first: tuple[str, str] | None = None,
     ) -> None:
+        """``first``: the one step (kind, name) the root may take (a "last chance" check)."""
         self.d = d
         self.horizon = horizon
         self.schedule_days = schedule_days
@@ -267,7 +277,7 @@ class _Search:
         self.edges: list[_Edge] = []
         self.complete = True
         self.found: int | None = None
-        """With ``waivers``: the first completion in time reached."""
+        """With ``waivers`` or ``first``: the first completion in time reached."""
         self.closed: dict[tuple[str, str], datetime | None] = {}
         """When each waived step's window closed."""
         seen = {_key(root, at): 0}
@@ -279,23 +289,30 @@ class _Search:
             if not levels[level]:
                 level += 1
                 continue
-            node = levels[level].popleft()
+            node = (
+                levels[level].pop() if first is not None else levels[level].popleft()
+            )  # see above
             if node in done:
                 continue  # reached again with fewer waivers, and taken then
             done.add(node)
             st, moment = self.states[node], self.moments[node]
-            if waivers and _in_time(d, st, moment):
+            if (waivers or first is not None) and _in_time(d, st, moment):
                 self.found = node
                 return
             if st.terminal:
                 continue
             for kind, name, role, closes_at, new_st, new_at in self._moves(st, moment):
+                if node == 0 and first is not None and (kind, name) != first:
+                    continue
                 if new_st.terminal and new_st.state not in self.completion:
                     continue  # an end that is not a completion (cancelled): no way on from it
                 key = _key(new_st, new_at)
                 target = seen.get(key)
                 edge_target = target if target is not None else len(self.states)
-                edge = _Edge(node, edge_target, kind, name, role, closes_at)
+                again = (
+                    kind == SUBMIT and new_st.submitted == st.submitted and new_st.facts == st.facts
+                )
+                edge = _Edge(node, edge_target, kind, name, role, closes_at, again)
                 cost = level + (kind == _WAIVE)
                 if target is None:
                     if len(self.states) >= max_nodes:
@@ -527,27 +544,53 @@ def forecast(
         finish_at = plain.moments[first]
         critical = [e for e in _path(plain, first) if e.kind != _CLOCK]
     on_way = {(e.kind, e.name) for e in critical}
-    found: dict[tuple[str, str], tuple[datetime, datetime, datetime | None]] = {}
+    found: dict[tuple[str, str], tuple[datetime, datetime, datetime | None, int]] = {}
     for e in plain.edges:
-        if e.kind == _CLOCK or e.source not in alive or e.target not in alive:
+        if e.kind == _CLOCK or e.again or e.source not in alive or e.target not in alive:
             continue
         moment = plain.moments[e.source]
         key = (e.kind, e.name)
-        earliest, latest, closes = found.get(key, (moment, moment, e.closes_at))
+        earliest, latest, closes, where = found.get(key, (moment, moment, e.closes_at, e.source))
         if moment >= latest:
-            latest, closes = moment, e.closes_at
-        found[key] = (min(earliest, moment), latest, closes)
-    steps = tuple(
-        StepForecast(
-            kind, name, _title(definition, kind, name), first, last, closes, (kind, name) in on_way
+            latest, closes, where = moment, e.closes_at, e.source
+        found[key] = (min(earliest, moment), latest, closes, where)
+    situations = len(plain.states)
+    steps: list[StepForecast] = []
+    for (kind, name), (first_at, found_last, closes, where) in sorted(
+        found.items(), key=lambda kv: (kv[1][0], kv[0])
+    ):
+        # The search takes steps at window boundaries only; whether the step can wait until
+        # the last minute of its window is asked of a search from there.
+        last_at = found_last
+        if closes is not None and plain.complete:
+            last_minute = closes - _LAST_MINUTE
+            if found_last < last_minute <= horizon:
+                check = _Search(
+                    definition,
+                    plain.states[where],
+                    last_minute,
+                    horizon,
+                    schedule_days,
+                    max(1_000, max_nodes // 10),
+                    waivers=False,
+                    first=(kind, name),
+                )
+                situations += len(check.states)
+                if check.found is not None:
+                    last_at = last_minute
+        steps.append(
+            StepForecast(
+                kind,
+                name,
+                _title(definition, kind, name),
+                first_at,
+                last_at,
+                closes,
+                (kind, name) in on_way,
+            )
         )
-        for (kind, name), (first, last, closes) in sorted(
-            found.items(), key=lambda kv: (kv[1][0], kv[0])
-        )
-    )
     breaking = None
     complete = plain.complete
-    situations = len(plain.states)
     if not feasible and complete:  # cut short, the search cannot say what breaks
         waived = _Search(definition, st, at, horizon, schedule_days, max_nodes, waivers=True)
         situations += len(waived.states)
@@ -563,7 +606,7 @@ def forecast(
         finish_at=finish_at if feasible else None,
         deadline=deadline,
         horizon=horizon,
-        steps=steps,
+        steps=tuple(steps),
         critical_path=tuple(
             PlannedStep(e.kind, e.name, plain.moments[e.source], e.role) for e in critical
         ),
