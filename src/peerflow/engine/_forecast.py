@@ -163,8 +163,14 @@ class Forecast:
             "situations": self.situations,
         }
 
-    def headline(self, shown: Callable[[datetime], str] = _minutes) -> str:
-        """The answer in one sentence; ``shown`` writes a moment (a page's own format)."""
+    def headline(
+        self,
+        shown: Callable[[datetime], str] = _minutes,
+        due: Callable[[datetime], str] | None = None,
+    ) -> str:
+        """The answer in one sentence; ``shown`` writes a moment and ``due`` a moment something
+        is due by (a page's own formats; ``due`` defaults to ``shown``)."""
+        due = shown if due is None else due
         if self.feasible and self.finish_at is not None:
             head = f"Can finish in time: at the earliest {shown(self.finish_at)}"
         elif not self.complete:
@@ -174,7 +180,7 @@ class Forecast:
             )
         elif self.breaking is not None:
             when = (
-                f" (its window closed {shown(self.breaking.closed_at)})"
+                f" (its window closed at {due(self.breaking.closed_at)})"
                 if self.breaking.closed_at is not None
                 else ""
             )
@@ -182,7 +188,7 @@ class Forecast:
         else:
             head = "Cannot finish: no way leads to a completion state"
         if self.deadline is not None:
-            head += f". The programme's deadline is {shown(self.deadline)}"
+            head += f". The programme's deadline is {due(self.deadline)}"
         return head + "."
 
     def to_text(self) -> str:

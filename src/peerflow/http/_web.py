@@ -15,10 +15,11 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
+from zoneinfo import ZoneInfo
 
 import jinja2
 from litestar import Request, Response, get, post
@@ -114,9 +115,16 @@ def _visitor(request: Request[Any, Any, Any]) -> _signin.Visitor | Response[str]
     return found
 
 
-def _shown(moment: datetime, zone: str) -> str:
-    from zoneinfo import ZoneInfo  # noqa: PLC0415 - standard library, cached
+def _by(moment: datetime, zone: str) -> str:
+    """A moment something is due by, as people say it: a window that closes at midnight
+    is open all of the day before ("by the end of 2027-02-15"), as the command line says."""
+    local = moment.astimezone(ZoneInfo(zone))
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        return f"the end of {(local - timedelta(days=1)):%Y-%m-%d}"
+    return f"{local:%Y-%m-%d %H:%M}"
 
+
+def _shown(moment: datetime, zone: str) -> str:
     local = moment.astimezone(ZoneInfo(zone))
     return f"{local:%Y-%m-%d %H:%M}"
 
@@ -233,9 +241,9 @@ def programme_list(
                 "stage": d.type.states[st.state].title or st.state,
                 "terminal": st.terminal,
                 "waiting": _waiting(st, due, d.next_steps(st, at)),
-                "overdue": [f"{x.title} (due {_shown(x.due_at, st.timezone)})" for x in late],
+                "overdue": [f"{x.title} (due by {_by(x.due_at, st.timezone)})" for x in late],
                 "next_due": (
-                    f"{ahead[0].title}, {_shown(ahead[0].due_at, st.timezone)}" if ahead else ""
+                    f"{ahead[0].title}, by {_by(ahead[0].due_at, st.timezone)}" if ahead else ""
                 ),
             }
         )
@@ -270,9 +278,9 @@ def _when(step: Step, zone: str) -> str:
     if step.opens_at is not None:
         said.append(f"opens {_shown(step.opens_at, zone)}")
     if step.closes_at is not None:
-        said.append(f"closes {_shown(step.closes_at, zone)}")
+        said.append(f"open until {_by(step.closes_at, zone)}")
     if step.advised_by is not None:
-        said.append(f"advised by {_shown(step.advised_by, zone)}")
+        said.append(f"advised by {_by(step.advised_by, zone)}")
     return "; ".join(said)
 
 
@@ -312,7 +320,7 @@ def _step_view(st: ProgrammeState, step: Step, role: str | None) -> dict[str, An
 
 
 def _forecast_view(f: Forecast, zone: str) -> dict[str, Any]:
-    headline = f.headline(lambda moment: _shown(moment, zone))
+    headline = f.headline(lambda moment: _shown(moment, zone), due=lambda moment: _by(moment, zone))
     return {
         "feasible": f.feasible,
         "headline": headline,
@@ -323,7 +331,7 @@ def _forecast_view(f: Forecast, zone: str) -> dict[str, Any]:
                 "critical": s.critical,
                 "earliest": _shown(s.earliest, zone),
                 "latest": _shown(s.latest, zone),
-                "closes": _shown(s.closes_at, zone) if s.closes_at else "",
+                "closes": _by(s.closes_at, zone) if s.closes_at else "",
             }
             for s in f.steps
         ],
@@ -405,7 +413,7 @@ def _programme_page(
         deadlines=[
             {
                 "title": x.title,
-                "due": _shown(x.due_at, st.timezone),
+                "due": _by(x.due_at, st.timezone),
                 "overdue": x.overdue,
                 "advisory": x.advisory,
                 "owed_by": list(x.owed_by),
