@@ -188,6 +188,20 @@ def test_a_facilitator_lists_opens_acts_and_is_refused(
     assert "peer_learning_agreement" in problem.text and "Nothing was recorded." in problem.text
     assert len(store.events(FRESH)) == 2  # type: ignore[attr-defined]
 
+    # the mentor, signed in by the portal's link, hands in the agreement with a reference
+    driver.get(link(base, "lisbon"))
+    driver.get(f"{base}/ui/programmes/{FRESH}")
+    ref = driver.find_element(By.CSS_SELECTOR, "form.act input[name=ref]")
+    ref.send_keys("dms://agreements/lisbon")
+    ref.find_element(By.XPATH, "./ancestor::form//button").click()
+    assert appears(driver, "notice").text == "Recorded as event 2."
+    handed = store.events(FRESH)[2]  # type: ignore[attr-defined]
+    assert (handed.type, handed.actor.id, handed.actor.role) == ("submit", "lisbon", "mentor")
+    assert handed.payload == {
+        "deliverable": "peer_learning_agreement",
+        "ref": "dms://agreements/lisbon",
+    }
+
 
 @needs_browser
 def test_the_page_works_by_keyboard_and_on_a_phone(
