@@ -426,3 +426,23 @@ def test_a_claim_from_its_form(client: TestClient[Any], store: Store) -> None:
     assert claim.payload["items"] == [
         {"item": "travel", "amount": "412.50", "receipts": ["r-1", "r-2"]}
     ]
+
+
+def test_a_long_history_lists_its_newest_events_and_says_how_many_are_left_out(
+    client: TestClient[Any], store: Store
+) -> None:
+    from peerflow.http._web import TIMELINE  # noqa: PLC0415
+
+    for i in range(TIMELINE + 5):  # the mentor hands the agreement in again and again
+        store.submit(
+            FRESH,
+            "peer_learning_agreement",
+            at=NOW - timedelta(hours=20) + timedelta(minutes=i),
+            actor=peerflow.Actor("mentor", "lisbon"),
+        )
+    sign_in(client)
+    page = client.get(f"/ui/programmes/{FRESH}").text
+    times = re.findall(r'<time datetime="([^"]+)"', page)
+    assert len(times) == TIMELINE
+    assert times[0] == store.events(FRESH)[-1].at.isoformat()  # newest first
+    assert "6 earlier events not listed here" in text(page)

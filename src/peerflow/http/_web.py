@@ -55,6 +55,8 @@ MAX_FORM = 20_000
 """The largest form body (bytes): a submission's content and a reason fit many times over."""
 MAX_ROWS = 500
 """The most programmes the list shows at once (a filter narrows it)."""
+TIMELINE = 200
+"""The most events a programme page lists, newest first (the API and export have them all)."""
 _PUBLIC = {"public": True}  # the bearer-token guard leaves these to the cookie check here
 
 _env = jinja2.Environment(
@@ -391,7 +393,9 @@ def _programme_page(
     role = st.role_of(visitor.participant)
     actor = Actor(role, visitor.participant) if role is not None else None
     steps = d.next_steps(st, at, actor, participation=True)
-    events = service.store.events(programme)
+    # the newest events only: a long history would make a page nobody reads to the end
+    shown_from = max(0, st.next_seq - TIMELINE)
+    events = service.store.events(programme, shown_from)
     return _page(
         "programme.html",
         status,
@@ -431,6 +435,7 @@ def _programme_page(
             }
             for e in reversed(events)
         ],
+        earlier=shown_from,
         participants=[(pid, t.roles[r].title or r) for pid, r in st.members()],
     )
 
