@@ -446,3 +446,25 @@ def test_a_long_history_lists_its_newest_events_and_says_how_many_are_left_out(
     assert len(times) == TIMELINE
     assert times[0] == store.events(FRESH)[-1].at.isoformat()  # newest first
     assert "6 earlier events not listed here" in text(page)
+
+
+def test_a_reloaded_page_does_not_search_again_until_the_programme_changes(
+    client: TestClient[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from peerflow.engine._compiled import CompiledDefinition  # noqa: PLC0415
+
+    searched: list[str] = []
+    original = CompiledDefinition.forecast
+
+    def counted(self: CompiledDefinition, st: Any, at: Any, **options: Any) -> Any:
+        searched.append(st.programme)
+        return original(self, st, at, **options)
+
+    monkeypatch.setattr(CompiledDefinition, "forecast", counted)
+    sign_in(client)
+    first = client.get(f"/ui/programmes/{FRESH}").text
+    again = client.get(f"/ui/programmes/{FRESH}").text
+    assert searched == [FRESH] and first == again
+    record(client, FRESH, seq="1", kind="schedule", name="orientation_date", value="2027-03-01")
+    client.get(f"/ui/programmes/{FRESH}")
+    assert searched == [FRESH, FRESH]  # a new event, a new forecast

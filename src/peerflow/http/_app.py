@@ -87,7 +87,7 @@ from peerflow.http._schemas import (
     WebhookIn,
     WebhookOut,
 )
-from peerflow.http._web import PAGES
+from peerflow.http._web import PAGES, Forecasts
 from peerflow.http._webhooks import KINDS, Attempt, Outbox, Subscription
 from peerflow.model._mermaid import mermaid
 from peerflow.model._pages import programme_page
@@ -1342,6 +1342,7 @@ def create_app(
         debug=False,
     )
     app.state.service = service
+    app.state.forecasts = Forecasts()  # the web page's, by programme, version and minute
     _add_links(app)
     app.state.methods, app.state.queries = _methods_and_queries(app)
     return app

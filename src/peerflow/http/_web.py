@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -340,6 +342,39 @@ def _forecast_view(f: Forecast, zone: str) -> dict[str, Any]:
     }
 
 
+class Forecasts:
+    """The forecasts the page made lately, by programme, version and minute: a forecast of a
+    large programme takes a second or more, and a page reloaded (or reloaded on purpose, again
+    and again) does not search again within the minute. Shared by the worker threads."""
+
+    KEPT = 256
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[tuple[str, int, str, datetime], Forecast] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def at(self, st: ProgrammeState, at: datetime) -> Forecast:
+        """The forecast at the start of the minute ``at`` falls in."""
+        minute = max(at.replace(second=0, microsecond=0), st.last_at)
+        key = (st.programme, st.next_seq, st.definition.digest, minute)
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+                return found
+        found = st.definition.forecast(st, minute)  # outside the lock: others go on
+        with self._lock:
+            self._kept[key] = found
+            while len(self._kept) > self.KEPT:
+                self._kept.popitem(last=False)
+        return found
+
+
+def _forecast(request: Request[Any, Any, Any], st: ProgrammeState, at: datetime) -> Forecast:
+    forecasts: Forecasts = request.app.state.forecasts
+    return forecasts.at(st, at)
+
+
 def _what(event: Event, st: ProgrammeState) -> str:
     t = st.definition.type
     p = event.payload
@@ -424,7 +459,7 @@ def _programme_page(
             }
             for x in d.deadlines(st, at)
         ],
-        forecast=_forecast_view(d.forecast(st, at), st.timezone),
+        forecast=_forecast_view(_forecast(request, st, at), st.timezone),
         diagram=Markup(state_diagram(t, st.state)),
         timeline=[
             {
