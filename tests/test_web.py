@@ -156,6 +156,12 @@ def test_the_list_filters(client: TestClient[Any], store: Store) -> None:
     assert listed(mine="1") == {FRESH}  # anna takes part in the fresh programme only
     overdue = listed(overdue="1")
     assert "prospect-2027-ghent" in overdue and FRESH not in overdue
+    # the filters offer what the programmes use, no more
+    page = client.get("/ui/").text
+    offered = re.search(r'<select id="f-state" name="state">(.*?)</select>', page, re.S)
+    assert offered is not None
+    values = set(re.findall(r'<option value="([^"]*)"', offered.group(1))) - {""}
+    assert values == {r.state for r in store.programmes()}
 
 
 # --- one programme -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs, quote
 from zoneinfo import ZoneInfo
 
@@ -50,6 +50,9 @@ from peerflow.events._envelope import Actor, Event, id_problem
 from peerflow.http import _signin
 from peerflow.model._diagram import state_diagram
 from peerflow.store._backend import ConcurrencyError, NoSuchProgramme
+
+if TYPE_CHECKING:
+    from peerflow.http._app import Service
 
 TEMPLATES = Path(__file__).parent / "templates"
 _AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
@@ -99,8 +102,9 @@ def _message(heading: str, text: str, status: int, visitor: Any = None) -> Respo
     return _page("message.html", status, heading=heading, text=text, visitor=visitor)
 
 
-def _service(request: Request[Any, Any, Any]) -> Any:
-    return request.app.state.service
+def _service(request: Request[Any, Any, Any]) -> Service:
+    service: Service = request.app.state.service
+    return service
 
 
 def _visitor(request: Request[Any, Any, Any]) -> _signin.Visitor | Response[str]:
@@ -219,8 +223,12 @@ def programme_list(
     rows: list[dict[str, Any]] = []
     cut = False
     text = (q or "")[:200]
-    for row in sorted(service.store.programmes(), key=lambda r: r.programme):
-        if not visitor.portal.sees(row.programme) or (text and text not in row.programme):
+    seen = sorted(
+        (r for r in service.store.programmes() if visitor.portal.sees(r.programme)),
+        key=lambda r: r.programme,
+    )
+    for row in seen:
+        if text and text not in row.programme:
             continue
         if definition_id and row.definition != definition_id:
             continue
@@ -251,19 +259,23 @@ def programme_list(
                 ),
             }
         )
-    titles = {name: definition(name) for name in sorted(builtin_files())}
-    states = sorted(
-        {(s, t.type.states[s].title or s) for t in titles.values() for s in t.type.states},
-        key=lambda x: x[1],
-    )
+    # the filters offer what the portal's programmes use (a definition from a file included)
+    builtins = {name: definition(name).type for name in builtin_files()}
+    used = sorted({r.definition for r in seen})
+    stages = {
+        (r.state, builtins[r.definition].states[r.state].title or r.state)
+        if r.definition in builtins and r.state in builtins[r.definition].states
+        else (r.state, r.state)
+        for r in seen
+    }
     return _page(
         "list.html",
         visitor=visitor,
         rows=rows,
         cut=cut,
         at=_shown(at, "UTC") + " UTC",
-        definitions=[(name, t.type.title or name) for name, t in titles.items()],
-        states=states,
+        definitions=[(name, builtins[name].title if name in builtins else name) for name in used],
+        states=sorted(stages, key=lambda x: x[1]),
         filters={
             "definition": definition_id or "",
             "state": in_state or "",
