@@ -147,6 +147,12 @@ class CompiledDefinition:
             renewed_by=renewed_by,
             renewed_dates=renewed_dates,
         )
+        self.step_titles: dict[tuple[str, str], str] = {
+            (spec.kind, spec.name): spec.title
+            for specs in self.tables.specs.values()
+            for spec in specs
+        }
+        """What each step is called, by (kind, name): the title ``next_steps`` gives it."""
         """The compiled steps and lookup tables every check reads (frozen)."""
 
     def __repr__(self) -> str:

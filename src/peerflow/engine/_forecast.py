@@ -485,17 +485,9 @@ def _path(search: _Search, node: int) -> list[_Edge]:
 
 
 def _title(d: CompiledDefinition, kind: str, name: str) -> str:
-    t = d.type
-    if kind == FIRE:
-        found = next((tr.title for tr in t.transitions if tr.event == name and tr.title), None)
-        return found or name
-    if kind == SUBMIT and name in t.deliverables:
-        return t.deliverables[name].title or name
-    if kind == SCHEDULE and name in t.dates:
-        return t.dates[name].title or name
-    if kind == _JOIN and name in t.roles:
-        return f"Join as {t.roles[name].title or name}"
-    return name
+    if kind == _JOIN and name in d.type.roles:
+        return f"Join as {d.type.roles[name].title or name}"
+    return d.step_titles.get((kind, name), name)
 
 
 def _breaking(d: CompiledDefinition, search: _Search, way: list[_Edge]) -> Breaking | None:

@@ -48,6 +48,7 @@ from peerflow.engine._state import ProgrammeState
 from peerflow.engine._steps import Deadline, Step
 from peerflow.events._envelope import Actor, Event, id_problem
 from peerflow.http import _signin
+from peerflow.http._problems import _Refusal
 from peerflow.model._diagram import state_diagram
 from peerflow.store._backend import ConcurrencyError, NoSuchProgramme
 
@@ -388,22 +389,19 @@ def _forecast(request: Request[Any, Any, Any], st: ProgrammeState, at: datetime)
 
 
 def _what(event: Event, st: ProgrammeState) -> str:
-    t = st.definition.type
+    d = st.definition
     p = event.payload
     if event.type == "start":
-        return f"started {t.title or t.id}"
+        return f"started {d.type.title or d.id}"
     if event.type == "fire":
         name = str(p.get("event"))
-        title = next((tr.title for tr in t.transitions if tr.event == name and tr.title), name)
-        return f"took the step: {title}"
+        return f"took the step: {d.step_titles.get(('fire', name)) or name}"
     if event.type == "submit":
         name = str(p.get("deliverable"))
-        handed = t.deliverables.get(name)
-        return f"handed in {handed.title if handed and handed.title else name}"
+        return f"handed in {d.step_titles.get(('submit', name)) or name}"
     if event.type == "schedule":
         name = str(p.get("date"))
-        day = t.dates.get(name)
-        return f"set {day.title if day and day.title else name} to {p.get('value')}"
+        return f"set {d.step_titles.get(('schedule', name)) or name} to {p.get('value')}"
     if event.type == "waive":
         step = p.get("step")
         target = step.get("name") if isinstance(step, dict) else step
@@ -663,7 +661,7 @@ def _record(
     try:
         st = service.store.state(programme)
         kind, payload = _payload(form)
-        actor = _actor(st, visitor, kind, payload)
+        actor = service.acting(st, visitor.participant, kind, payload)
         after = service.store.record(
             programme,
             kind,
@@ -680,23 +678,11 @@ def _record(
     except PeerflowError as exc:
         problem, status = _refusal(exc)
         return _programme_page(request, visitor, programme, problem=problem, status=status)
+    except _Refusal as exc:  # the API's own refusal (a stranger acting), said on the page
+        problem = {"title": "The step was refused", "detail": exc.detail, "blockers": []}
+        return _programme_page(request, visitor, programme, problem=problem, status=exc.status_code)
     location = f"/ui/programmes/{quote(programme, safe='')}?done={after.next_seq - 1}#notice"
     return Response("", status_code=303, headers={"Location": location})
-
-
-def _actor(
-    st: ProgrammeState, visitor: _signin.Visitor, kind: str, payload: dict[str, Any]
-) -> Actor:
-    """The signed-in participant in their role; joining themselves, in the role they join."""
-    role = st.role_of(visitor.participant)
-    if role is not None:
-        return Actor(role, visitor.participant)
-    if kind == "join" and payload.get("participant") == visitor.participant:
-        return Actor(str(payload.get("role")), visitor.participant)
-    raise EventError(
-        f"'{visitor.participant}' is not a participant of '{st.programme}': you can read this "
-        "programme, not act in it"
-    )
 
 
 PAGES: list[Callable[..., Any]] = [
